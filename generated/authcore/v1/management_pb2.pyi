@@ -1,0 +1,394 @@
+import datetime
+
+from authcore.v1 import authenticators_pb2 as _authenticators_pb2
+from authcore.v1 import options_pb2 as _options_pb2
+from google.api import annotations_pb2 as _annotations_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class TokenKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TOKEN_KIND_UNSPECIFIED: _ClassVar[TokenKind]
+    TOKEN_KIND_TOTP: _ClassVar[TokenKind]
+    TOKEN_KIND_HOTP: _ClassVar[TokenKind]
+
+class TokenAlgorithm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TOKEN_ALGORITHM_UNSPECIFIED: _ClassVar[TokenAlgorithm]
+    TOKEN_ALGORITHM_SHA1: _ClassVar[TokenAlgorithm]
+    TOKEN_ALGORITHM_SHA256: _ClassVar[TokenAlgorithm]
+    TOKEN_ALGORITHM_SHA512: _ClassVar[TokenAlgorithm]
+TOKEN_KIND_UNSPECIFIED: TokenKind
+TOKEN_KIND_TOTP: TokenKind
+TOKEN_KIND_HOTP: TokenKind
+TOKEN_ALGORITHM_UNSPECIFIED: TokenAlgorithm
+TOKEN_ALGORITHM_SHA1: TokenAlgorithm
+TOKEN_ALGORITHM_SHA256: TokenAlgorithm
+TOKEN_ALGORITHM_SHA512: TokenAlgorithm
+
+class LockoutPolicy(_message.Message):
+    __slots__ = ("max_failures", "lockout_seconds")
+    MAX_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    LOCKOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    max_failures: int
+    lockout_seconds: int
+    def __init__(self, max_failures: _Optional[int] = ..., lockout_seconds: _Optional[int] = ...) -> None: ...
+
+class TokenLifetimes(_message.Message):
+    __slots__ = ("session_seconds", "challenge_seconds")
+    SESSION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CHALLENGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    session_seconds: int
+    challenge_seconds: int
+    def __init__(self, session_seconds: _Optional[int] = ..., challenge_seconds: _Optional[int] = ...) -> None: ...
+
+class FactorSettings(_message.Message):
+    __slots__ = ("totp_drift_steps", "hotp_look_ahead", "grid_challenge_cells", "kba_challenge_questions", "otp_digits", "otp_ttl_seconds")
+    TOTP_DRIFT_STEPS_FIELD_NUMBER: _ClassVar[int]
+    HOTP_LOOK_AHEAD_FIELD_NUMBER: _ClassVar[int]
+    GRID_CHALLENGE_CELLS_FIELD_NUMBER: _ClassVar[int]
+    KBA_CHALLENGE_QUESTIONS_FIELD_NUMBER: _ClassVar[int]
+    OTP_DIGITS_FIELD_NUMBER: _ClassVar[int]
+    OTP_TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    totp_drift_steps: int
+    hotp_look_ahead: int
+    grid_challenge_cells: int
+    kba_challenge_questions: int
+    otp_digits: int
+    otp_ttl_seconds: int
+    def __init__(self, totp_drift_steps: _Optional[int] = ..., hotp_look_ahead: _Optional[int] = ..., grid_challenge_cells: _Optional[int] = ..., kba_challenge_questions: _Optional[int] = ..., otp_digits: _Optional[int] = ..., otp_ttl_seconds: _Optional[int] = ...) -> None: ...
+
+class Application(_message.Message):
+    __slots__ = ("application_id", "name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "created_at")
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    AUTHENTICATORS_FIELD_NUMBER: _ClassVar[int]
+    LOCKOUT_POLICY_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_LIFETIMES_FIELD_NUMBER: _ClassVar[int]
+    FACTOR_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    application_id: str
+    name: str
+    authenticators: _containers.RepeatedScalarFieldContainer[_authenticators_pb2.AuthenticatorType]
+    lockout_policy: LockoutPolicy
+    token_lifetimes: TokenLifetimes
+    factor_settings: FactorSettings
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, application_id: _Optional[str] = ..., name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateApplicationRequest(_message.Message):
+    __slots__ = ("name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    AUTHENTICATORS_FIELD_NUMBER: _ClassVar[int]
+    LOCKOUT_POLICY_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_LIFETIMES_FIELD_NUMBER: _ClassVar[int]
+    FACTOR_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    authenticators: _containers.RepeatedScalarFieldContainer[_authenticators_pb2.AuthenticatorType]
+    lockout_policy: LockoutPolicy
+    token_lifetimes: TokenLifetimes
+    factor_settings: FactorSettings
+    def __init__(self, name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ...) -> None: ...
+
+class CreateApplicationResponse(_message.Message):
+    __slots__ = ("application_id", "application")
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_FIELD_NUMBER: _ClassVar[int]
+    application_id: str
+    application: Application
+    def __init__(self, application_id: _Optional[str] = ..., application: _Optional[_Union[Application, _Mapping]] = ...) -> None: ...
+
+class GetApplicationRequest(_message.Message):
+    __slots__ = ("application_id",)
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    application_id: str
+    def __init__(self, application_id: _Optional[str] = ...) -> None: ...
+
+class GetApplicationResponse(_message.Message):
+    __slots__ = ("application",)
+    APPLICATION_FIELD_NUMBER: _ClassVar[int]
+    application: Application
+    def __init__(self, application: _Optional[_Union[Application, _Mapping]] = ...) -> None: ...
+
+class User(_message.Message):
+    __slots__ = ("user_id", "email", "phone", "first_name", "last_name", "active", "created_at", "authenticators")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    FIRST_NAME_FIELD_NUMBER: _ClassVar[int]
+    LAST_NAME_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    AUTHENTICATORS_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    email: str
+    phone: str
+    first_name: str
+    last_name: str
+    active: bool
+    created_at: _timestamp_pb2.Timestamp
+    authenticators: _containers.RepeatedScalarFieldContainer[_authenticators_pb2.AuthenticatorType]
+    def __init__(self, user_id: _Optional[str] = ..., email: _Optional[str] = ..., phone: _Optional[str] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ..., active: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ...) -> None: ...
+
+class CreateUserRequest(_message.Message):
+    __slots__ = ("user_id", "email", "phone", "first_name", "last_name")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    FIRST_NAME_FIELD_NUMBER: _ClassVar[int]
+    LAST_NAME_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    email: str
+    phone: str
+    first_name: str
+    last_name: str
+    def __init__(self, user_id: _Optional[str] = ..., email: _Optional[str] = ..., phone: _Optional[str] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ...) -> None: ...
+
+class CreateUserResponse(_message.Message):
+    __slots__ = ("user",)
+    USER_FIELD_NUMBER: _ClassVar[int]
+    user: User
+    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
+
+class GetUserRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class GetUserResponse(_message.Message):
+    __slots__ = ("user",)
+    USER_FIELD_NUMBER: _ClassVar[int]
+    user: User
+    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
+
+class DeleteUserRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class DeleteUserResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SetPasswordRequest(_message.Message):
+    __slots__ = ("user_id", "password", "expires_at")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    password: str
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, user_id: _Optional[str] = ..., password: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SetPasswordResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CreateTokenRequest(_message.Message):
+    __slots__ = ("user_id", "type", "algorithm", "digits", "period", "secret", "label")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    DIGITS_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    type: TokenKind
+    algorithm: TokenAlgorithm
+    digits: int
+    period: int
+    secret: str
+    label: str
+    def __init__(self, user_id: _Optional[str] = ..., type: _Optional[_Union[TokenKind, str]] = ..., algorithm: _Optional[_Union[TokenAlgorithm, str]] = ..., digits: _Optional[int] = ..., period: _Optional[int] = ..., secret: _Optional[str] = ..., label: _Optional[str] = ...) -> None: ...
+
+class CreateTokenResponse(_message.Message):
+    __slots__ = ("serial_number", "secret", "otpauth_uri", "qr_code_png")
+    SERIAL_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    OTPAUTH_URI_FIELD_NUMBER: _ClassVar[int]
+    QR_CODE_PNG_FIELD_NUMBER: _ClassVar[int]
+    serial_number: str
+    secret: str
+    otpauth_uri: str
+    qr_code_png: str
+    def __init__(self, serial_number: _Optional[str] = ..., secret: _Optional[str] = ..., otpauth_uri: _Optional[str] = ..., qr_code_png: _Optional[str] = ...) -> None: ...
+
+class ResyncTokenRequest(_message.Message):
+    __slots__ = ("user_id", "serial_number", "code1", "code2")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    SERIAL_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    CODE1_FIELD_NUMBER: _ClassVar[int]
+    CODE2_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    serial_number: str
+    code1: str
+    code2: str
+    def __init__(self, user_id: _Optional[str] = ..., serial_number: _Optional[str] = ..., code1: _Optional[str] = ..., code2: _Optional[str] = ...) -> None: ...
+
+class ResyncTokenResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CreateGridRequest(_message.Message):
+    __slots__ = ("user_id", "rows", "columns", "chars_per_cell", "expires_in_days")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    CHARS_PER_CELL_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_DAYS_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    rows: int
+    columns: int
+    chars_per_cell: int
+    expires_in_days: int
+    def __init__(self, user_id: _Optional[str] = ..., rows: _Optional[int] = ..., columns: _Optional[int] = ..., chars_per_cell: _Optional[int] = ..., expires_in_days: _Optional[int] = ...) -> None: ...
+
+class GridRow(_message.Message):
+    __slots__ = ("cells",)
+    CELLS_FIELD_NUMBER: _ClassVar[int]
+    cells: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, cells: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CreateGridResponse(_message.Message):
+    __slots__ = ("serial_number", "grid", "expiry_date")
+    SERIAL_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    GRID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRY_DATE_FIELD_NUMBER: _ClassVar[int]
+    serial_number: str
+    grid: _containers.RepeatedCompositeFieldContainer[GridRow]
+    expiry_date: _timestamp_pb2.Timestamp
+    def __init__(self, serial_number: _Optional[str] = ..., grid: _Optional[_Iterable[_Union[GridRow, _Mapping]]] = ..., expiry_date: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class KbaQuestion(_message.Message):
+    __slots__ = ("question", "answer")
+    QUESTION_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    question: str
+    answer: str
+    def __init__(self, question: _Optional[str] = ..., answer: _Optional[str] = ...) -> None: ...
+
+class SetKbaRequest(_message.Message):
+    __slots__ = ("user_id", "questions")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    QUESTIONS_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    questions: _containers.RepeatedCompositeFieldContainer[KbaQuestion]
+    def __init__(self, user_id: _Optional[str] = ..., questions: _Optional[_Iterable[_Union[KbaQuestion, _Mapping]]] = ...) -> None: ...
+
+class SetKbaResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CreateTempAccessCodeRequest(_message.Message):
+    __slots__ = ("user_id", "expires_in_seconds", "max_uses")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_USES_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    expires_in_seconds: int
+    max_uses: int
+    def __init__(self, user_id: _Optional[str] = ..., expires_in_seconds: _Optional[int] = ..., max_uses: _Optional[int] = ...) -> None: ...
+
+class CreateTempAccessCodeResponse(_message.Message):
+    __slots__ = ("code", "expires_at", "max_uses")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    MAX_USES_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    expires_at: _timestamp_pb2.Timestamp
+    max_uses: int
+    def __init__(self, code: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., max_uses: _Optional[int] = ...) -> None: ...
+
+class UnlockUserRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class UnlockUserResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListOutboxRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class OutboxMessage(_message.Message):
+    __slots__ = ("channel", "address", "text", "time")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    channel: _authenticators_pb2.OTPDeliveryType
+    address: str
+    text: str
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, channel: _Optional[_Union[_authenticators_pb2.OTPDeliveryType, str]] = ..., address: _Optional[str] = ..., text: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListOutboxResponse(_message.Message):
+    __slots__ = ("messages",)
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedCompositeFieldContainer[OutboxMessage]
+    def __init__(self, messages: _Optional[_Iterable[_Union[OutboxMessage, _Mapping]]] = ...) -> None: ...
+
+class IntrospectTokenRequest(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    def __init__(self, token: _Optional[str] = ...) -> None: ...
+
+class IntrospectTokenResponse(_message.Message):
+    __slots__ = ("active", "sub", "aud", "exp", "iat", "jti")
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    SUB_FIELD_NUMBER: _ClassVar[int]
+    AUD_FIELD_NUMBER: _ClassVar[int]
+    EXP_FIELD_NUMBER: _ClassVar[int]
+    IAT_FIELD_NUMBER: _ClassVar[int]
+    JTI_FIELD_NUMBER: _ClassVar[int]
+    active: bool
+    sub: str
+    aud: str
+    exp: int
+    iat: int
+    jti: str
+    def __init__(self, active: _Optional[bool] = ..., sub: _Optional[str] = ..., aud: _Optional[str] = ..., exp: _Optional[int] = ..., iat: _Optional[int] = ..., jti: _Optional[str] = ...) -> None: ...
+
+class GetJwksRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Jwk(_message.Message):
+    __slots__ = ("kty", "crv", "x", "y", "kid", "use", "alg")
+    KTY_FIELD_NUMBER: _ClassVar[int]
+    CRV_FIELD_NUMBER: _ClassVar[int]
+    X_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    KID_FIELD_NUMBER: _ClassVar[int]
+    USE_FIELD_NUMBER: _ClassVar[int]
+    ALG_FIELD_NUMBER: _ClassVar[int]
+    kty: str
+    crv: str
+    x: str
+    y: str
+    kid: str
+    use: str
+    alg: str
+    def __init__(self, kty: _Optional[str] = ..., crv: _Optional[str] = ..., x: _Optional[str] = ..., y: _Optional[str] = ..., kid: _Optional[str] = ..., use: _Optional[str] = ..., alg: _Optional[str] = ...) -> None: ...
+
+class GetJwksResponse(_message.Message):
+    __slots__ = ("keys",)
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedCompositeFieldContainer[Jwk]
+    def __init__(self, keys: _Optional[_Iterable[_Union[Jwk, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,84 @@
+"""Settings, read once from the environment (AUTHCORE_*) and CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from authcore.verify.password import Argon2Params
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Requests allowed per minute to the authentication flows."""
+
+    per_ip_per_minute: int = 600
+    per_user_per_minute: int = 60
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    grpc_addr: str = "127.0.0.1:50051"
+    http_addr: str = "127.0.0.1:8080"
+    admin_key: str | None = None
+    master_key: str | None = None
+    issuer: str = "authcore"
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    argon2: Argon2Params = field(default_factory=Argon2Params)
+    shutdown_grace_seconds: float = 10.0
+    max_body_bytes: int = 1 << 20
+    log_level: str = "INFO"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'authcore.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        base = cls()
+        return replace(
+            base,
+            data_dir=Path(env.get("AUTHCORE_DATA_DIR") or base.data_dir),
+            database_url=env.get("AUTHCORE_DATABASE_URL") or None,
+            grpc_addr=env.get("AUTHCORE_GRPC_ADDR") or base.grpc_addr,
+            http_addr=env.get("AUTHCORE_HTTP_ADDR") or base.http_addr,
+            admin_key=env.get("AUTHCORE_ADMIN_KEY") or None,
+            master_key=env.get("AUTHCORE_MASTER_KEY") or None,
+            issuer=env.get("AUTHCORE_ISSUER") or base.issuer,
+            rate_limits=RateLimits(
+                per_ip_per_minute=_int(env, "AUTHCORE_RATE_LIMIT_IP_PER_MINUTE",
+                                       base.rate_limits.per_ip_per_minute),
+                per_user_per_minute=_int(env, "AUTHCORE_RATE_LIMIT_USER_PER_MINUTE",
+                                         base.rate_limits.per_user_per_minute),
+            ),
+            argon2=Argon2Params(
+                time_cost=_int(env, "AUTHCORE_ARGON2_TIME_COST", base.argon2.time_cost),
+                memory_cost_kib=_int(env, "AUTHCORE_ARGON2_MEMORY_KIB",
+                                     base.argon2.memory_cost_kib),
+                parallelism=_int(env, "AUTHCORE_ARGON2_PARALLELISM", base.argon2.parallelism),
+            ),
+            shutdown_grace_seconds=float(
+                _int(env, "AUTHCORE_SHUTDOWN_GRACE_SECONDS", int(base.shutdown_grace_seconds))
+            ),
+            log_level=env.get("AUTHCORE_LOG_LEVEL") or base.log_level,
+        )

@@ -1,0 +1,1 @@
+"""OTP delivery channels (EMAIL, SMS, VOICE)."""

@@ -1,0 +1,139 @@
+"""The one exception hierarchy of authcore.
+
+Flows and services raise these. The error interceptor turns them into a gRPC
+status carrying `google.rpc.Status` details (ErrorInfo with the stable reason
+slug, BadRequest field violations, RetryInfo); the REST bridge renders that
+status in each API's own style. Nothing else translates errors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+ERROR_DOMAIN = "authcore"
+
+
+class AuthcoreError(Exception):
+    """Base class: a gRPC code, a stable snake_case reason and a safe message.
+
+    The message goes to clients, so it never contains secrets or internals.
+    """
+
+    code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
+    default_reason = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        field_violations: Sequence[tuple[str, str]] = (),
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason or self.default_reason
+        self.field_violations = tuple(field_violations)
+        self.metadata = dict(metadata or {})
+
+    def to_status(self) -> status_pb2.Status:
+        details: list[any_pb2.Any] = []
+        info = error_details_pb2.ErrorInfo(
+            reason=self.reason, domain=ERROR_DOMAIN, metadata=self.metadata
+        )
+        details.append(_pack(info))
+        if self.field_violations:
+            bad = error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=f, description=d)
+                    for f, d in self.field_violations
+                ]
+            )
+            details.append(_pack(bad))
+        details.extend(self._extra_details())
+        return status_pb2.Status(
+            code=self.code.value[0], message=self.message, details=details
+        )
+
+    def _extra_details(self) -> list[any_pb2.Any]:
+        return []
+
+
+def _pack(msg: error_details_pb2.ErrorInfo | error_details_pb2.BadRequest
+          | error_details_pb2.RetryInfo) -> any_pb2.Any:
+    out = any_pb2.Any()
+    out.Pack(msg)
+    return out
+
+
+class InvalidArgument(AuthcoreError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    default_reason = "invalid_argument"
+
+
+class FailedPrecondition(AuthcoreError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    default_reason = "failed_precondition"
+
+
+class Unauthenticated(AuthcoreError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+    default_reason = "unauthenticated"
+
+
+class PermissionDenied(AuthcoreError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+    default_reason = "permission_denied"
+
+
+class NotFound(AuthcoreError):
+    code = grpc.StatusCode.NOT_FOUND
+    default_reason = "not_found"
+
+
+class AlreadyExists(AuthcoreError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+    default_reason = "already_exists"
+
+
+class Unimplemented(AuthcoreError):
+    code = grpc.StatusCode.UNIMPLEMENTED
+    default_reason = "unimplemented"
+
+
+class Unavailable(AuthcoreError):
+    code = grpc.StatusCode.UNAVAILABLE
+    default_reason = "unavailable"
+
+
+class ResourceExhausted(AuthcoreError):
+    """Rate limited, or locked out; carries RetryInfo when a wait helps."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    default_reason = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float | None = None,
+                 reason: str | None = None,
+                 metadata: Mapping[str, str] | None = None) -> None:
+        super().__init__(message, reason=reason, metadata=metadata)
+        self.retry_after = retry_after
+
+    def _extra_details(self) -> list[any_pb2.Any]:
+        if self.retry_after is None:
+            return []
+        seconds = max(1, math.ceil(self.retry_after))
+        return [_pack(error_details_pb2.RetryInfo(
+            retry_delay=duration_pb2.Duration(seconds=seconds)))]
+
+
+def internal_status() -> status_pb2.Status:
+    """What a client sees for an unexpected exception: no traceback, no text."""
+    info = error_details_pb2.ErrorInfo(reason="internal_error", domain=ERROR_DOMAIN)
+    return status_pb2.Status(
+        code=code_pb2.INTERNAL, message="internal error", details=[_pack(info)]
+    )

@@ -1,0 +1,1 @@
+"""Challenge → complete state machines over the store and the pure verifiers."""

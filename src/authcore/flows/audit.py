@@ -1,0 +1,41 @@
+"""Audit events: one row per authentication decision, never with a secret."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authcore.store.models import AuditEvent
+
+log = logging.getLogger("authcore.audit")
+
+
+def record(
+    db: AsyncSession,
+    *,
+    event: str,
+    outcome: str,
+    now: float,
+    reason: str | None = None,
+    application_id: str | None = None,
+    user_id: str | None = None,
+    authenticator: str | None = None,
+    client_ip: str | None = None,
+) -> None:
+    db.add(
+        AuditEvent(
+            ts=now,
+            event=event,
+            outcome=outcome,
+            reason=reason,
+            application_id=application_id,
+            user_id=user_id,
+            authenticator=authenticator,
+            client_ip=client_ip,
+        )
+    )
+    log.info(
+        "%s %s reason=%s app=%s user=%s authenticator=%s ip=%s",
+        event, outcome, reason, application_id, user_id, authenticator, client_ip,
+    )

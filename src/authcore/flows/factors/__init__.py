@@ -1,0 +1,20 @@
+"""One flow module per authenticator, all implementing factors.base.Factor."""
+
+from __future__ import annotations
+
+from authcore.flows.factors.base import Factor
+from authcore.flows.factors.grid import GridFactor
+from authcore.flows.factors.kba import KbaFactor
+from authcore.flows.factors.otp import OtpFactor
+from authcore.flows.factors.password import PasswordFactor
+from authcore.flows.factors.temp_code import TempCodeFactor
+from authcore.flows.factors.token import TokenFactor
+
+FACTORS: dict[str, Factor] = {
+    f.name: f
+    for f in (PasswordFactor(), OtpFactor(), TokenFactor(), GridFactor(), KbaFactor(),
+              TempCodeFactor())
+}
+
+# What can follow a password in PASSWORD_AND_SECONDFACTOR.
+SECOND_FACTORS = ("TOKEN", "OTP", "GRID", "KBA", "TEMP_ACCESS_CODE")

@@ -1,0 +1,396 @@
+"""Administration: applications, users and the enrollment of authenticators."""
+
+from __future__ import annotations
+
+import base64
+import io
+import secrets
+import uuid
+from typing import Literal
+
+import qrcode
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authcore.errors import AlreadyExists, InvalidArgument, NotFound
+from authcore.flows.context import Core
+from authcore.flows.directory import find_user, get_application, get_user
+from authcore.flows.factors import FACTORS
+from authcore.flows.factors.base import FactorContext
+from authcore.flows.factors.grid import cells_aad
+from authcore.flows.factors.token import open_seed, seed_aad
+from authcore.flows.lockouts import clear_all
+from authcore.flows.names import AUTHENTICATOR_ORDER, type_name, type_value
+from authcore.flows.policy import DEFAULT_AUTHENTICATORS, AppPolicy
+from authcore.store.models import (
+    Application,
+    GridCard,
+    KbaAnswer,
+    OtpToken,
+    OutboxMessage,
+    Password,
+    TempAccessCode,
+    User,
+)
+from authcore.tokens.sessions import verify_session
+from authcore.v1 import authenticators_pb2 as common
+from authcore.v1 import management_pb2 as mgmt
+from authcore.verify.errors import VerificationError
+from authcore.verify.grid import generate_grid_card
+from authcore.verify.kba import hash_answer
+from authcore.verify.otp import (
+    generate_secret,
+    otpauth_uri,
+    secret_from_base32,
+    secret_to_base32,
+    verify_hotp_resync,
+)
+from authcore.verify.password import check_password_policy, hash_password
+from authcore.verify.temp_code import generate_temp_code, hash_temp_code
+
+_MAX_USER_ID = 255
+
+
+def _ts(epoch: float) -> Timestamp:
+    return Timestamp(seconds=int(epoch), nanos=int((epoch % 1) * 1e9))
+
+
+def _invalid(field: str, problem: str) -> InvalidArgument:
+    return InvalidArgument(f"{field} {problem}.", field_violations=[(field, problem)])
+
+
+def _policy_from(req: mgmt.CreateApplicationRequest) -> AppPolicy:
+    values: dict[str, int] = {}
+    for group in (req.lockout_policy, req.token_lifetimes, req.factor_settings):
+        for fd, value in group.ListFields():
+            values[fd.name] = int(value)
+    policy = AppPolicy.from_json(values)
+    violations = policy.violations()
+    if violations:
+        raise InvalidArgument("Invalid application settings.", field_violations=violations)
+    return policy
+
+
+def application_message(app: Application) -> mgmt.Application:
+    policy = AppPolicy.from_json(app.settings)
+    return mgmt.Application(
+        application_id=app.id,
+        name=app.name,
+        authenticators=[type_value(n) for n in app.authenticators],
+        lockout_policy=mgmt.LockoutPolicy(max_failures=policy.max_failures,
+                                          lockout_seconds=policy.lockout_seconds),
+        token_lifetimes=mgmt.TokenLifetimes(session_seconds=policy.session_seconds,
+                                            challenge_seconds=policy.challenge_seconds),
+        factor_settings=mgmt.FactorSettings(
+            totp_drift_steps=policy.totp_drift_steps, hotp_look_ahead=policy.hotp_look_ahead,
+            grid_challenge_cells=policy.grid_challenge_cells,
+            kba_challenge_questions=policy.kba_challenge_questions,
+            otp_digits=policy.otp_digits, otp_ttl_seconds=policy.otp_ttl_seconds,
+        ),
+        created_at=_ts(app.created_at),
+    )
+
+
+async def create_application(
+    db: AsyncSession, *, name: str, authenticators: list[str], policy: AppPolicy, now: float
+) -> Application:
+    app = Application(id=str(uuid.uuid4()), name=name, authenticators=authenticators,
+                      settings=policy.to_json(), created_at=now)
+    db.add(app)
+    return app
+
+
+class ManagementFlow:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    # -- applications ------------------------------------------------------
+
+    async def create_application(
+        self, req: mgmt.CreateApplicationRequest
+    ) -> mgmt.CreateApplicationResponse:
+        name = req.name.strip()
+        if not name or len(name) > 255:
+            raise _invalid("name", "is required (at most 255 characters)")
+        names = [type_name(v) for v in req.authenticators] or list(DEFAULT_AUTHENTICATORS)
+        if "" in names:
+            raise _invalid("authenticators", "contains an unknown authenticator")
+        ordered = [n for n in AUTHENTICATOR_ORDER if n in set(names)]
+        policy = _policy_from(req)
+        async with self.core.db() as db, db.begin():
+            app = await create_application(db, name=name, authenticators=ordered,
+                                           policy=policy, now=self.core.clock())
+        return mgmt.CreateApplicationResponse(application_id=app.id,
+                                              application=application_message(app))
+
+    async def get_application(
+        self, req: mgmt.GetApplicationRequest
+    ) -> mgmt.GetApplicationResponse:
+        async with self.core.db() as db:
+            app = await get_application(db, req.application_id)
+            return mgmt.GetApplicationResponse(application=application_message(app))
+
+    # -- users -------------------------------------------------------------
+
+    async def _user_message(self, db: AsyncSession, user: User) -> mgmt.User:
+        msg = mgmt.User(user_id=user.user_id, active=user.active, created_at=_ts(user.created_at))
+        for attr in ("email", "phone", "first_name", "last_name"):
+            value = getattr(user, attr)
+            if value:
+                setattr(msg, attr, value)
+        dummy_app = Application(id="", name="", authenticators=[], settings={}, created_at=0.0)
+        ctx = FactorContext(core=self.core, db=db, app=dummy_app, policy=AppPolicy(),
+                            user=user, now=self.core.clock())
+        have = {n for n, f in FACTORS.items() if await f.available(ctx)}
+        msg.authenticators.extend(type_value(n) for n in AUTHENTICATOR_ORDER if n in have)
+        return msg
+
+    async def create_user(self, req: mgmt.CreateUserRequest) -> mgmt.CreateUserResponse:
+        user_id = req.user_id.strip()
+        if not user_id or len(user_id) > _MAX_USER_ID:
+            raise _invalid("userId", f"is required (at most {_MAX_USER_ID} characters)")
+        if req.HasField("email") and "@" not in req.email:
+            raise _invalid("email", "must be an email address")
+        if req.HasField("phone") and not any(c.isdigit() for c in req.phone):
+            raise _invalid("phone", "must be a phone number")
+        user = User(
+            pk=str(uuid.uuid4()), user_id=user_id,
+            email=req.email or None, phone=req.phone or None,
+            first_name=req.first_name or None, last_name=req.last_name or None,
+            active=True, created_at=self.core.clock(),
+        )
+        try:
+            async with self.core.db() as db, db.begin():
+                if await find_user(db, user_id) is not None:
+                    raise AlreadyExists("A user with that userId exists.", reason="user_exists")
+                db.add(user)
+        except IntegrityError:
+            raise AlreadyExists("A user with that userId exists.", reason="user_exists") from None
+        async with self.core.db() as db:
+            return mgmt.CreateUserResponse(user=await self._user_message(db, user))
+
+    async def get_user(self, req: mgmt.GetUserRequest) -> mgmt.GetUserResponse:
+        async with self.core.db() as db:
+            user = await get_user(db, req.user_id)
+            return mgmt.GetUserResponse(user=await self._user_message(db, user))
+
+    async def delete_user(self, req: mgmt.DeleteUserRequest) -> mgmt.DeleteUserResponse:
+        async with self.core.db() as db, db.begin():
+            user = await get_user(db, req.user_id)
+            await db.execute(delete(User).where(User.pk == user.pk))
+        return mgmt.DeleteUserResponse()
+
+    async def unlock_user(self, req: mgmt.UnlockUserRequest) -> mgmt.UnlockUserResponse:
+        async with self.core.db() as db, db.begin():
+            user = await get_user(db, req.user_id)
+            await clear_all(db, user_pk=user.pk)
+        return mgmt.UnlockUserResponse()
+
+    # -- authenticators ----------------------------------------------------
+
+    async def set_password(self, req: mgmt.SetPasswordRequest) -> mgmt.SetPasswordResponse:
+        try:
+            check_password_policy(password=req.password)
+        except VerificationError as exc:
+            raise InvalidArgument(f"password does not meet the policy: {exc.message}",
+                                  reason="password_policy",
+                                  field_violations=[("password", exc.message)]) from None
+        async with self.core.db() as db:
+            await get_user(db, req.user_id)
+        encoded = await self.core.blocking(hash_password, password=req.password,
+                                           params=self.core.settings.argon2)
+        expires = (req.expires_at.seconds + req.expires_at.nanos / 1e9
+                   if req.HasField("expires_at") else None)
+        now = self.core.clock()
+        async with self.core.db() as db, db.begin():
+            user = await get_user(db, req.user_id)
+            row = await db.get(Password, user.pk)
+            if row is None:
+                db.add(Password(user_pk=user.pk, hash=encoded, expires_at=expires,
+                                updated_at=now))
+            else:
+                row.hash, row.expires_at, row.updated_at = encoded, expires, now
+        return mgmt.SetPasswordResponse()
+
+    async def create_token(self, req: mgmt.CreateTokenRequest) -> mgmt.CreateTokenResponse:
+        kinds: dict[int, Literal["TOTP", "HOTP"]] = {
+            mgmt.TOKEN_KIND_TOTP: "TOTP", mgmt.TOKEN_KIND_HOTP: "HOTP"}
+        kind = kinds.get(req.type)
+        if kind is None:
+            raise _invalid("type", "must be TOTP or HOTP")
+        algorithm = {mgmt.TOKEN_ALGORITHM_SHA1: "SHA1", mgmt.TOKEN_ALGORITHM_SHA256: "SHA256",
+                     mgmt.TOKEN_ALGORITHM_SHA512: "SHA512"}.get(
+                         req.algorithm if req.HasField("algorithm") else mgmt.TOKEN_ALGORITHM_SHA1)
+        if algorithm is None:
+            raise _invalid("algorithm", "must be SHA1, SHA256 or SHA512")
+        digits = req.digits if req.HasField("digits") else 6
+        if digits not in (6, 8):
+            raise _invalid("digits", "must be 6 or 8")
+        period = req.period if req.HasField("period") else 30
+        if not 10 <= period <= 120:
+            raise _invalid("period", "must be between 10 and 120 seconds")
+        if req.HasField("secret"):
+            try:
+                secret = secret_from_base32(req.secret)
+            except VerificationError as exc:
+                raise _invalid("secret", f"is not a usable base32 key ({exc.message})") from None
+        else:
+            secret = generate_secret(algorithm=algorithm)
+        if len(req.label) > 100:
+            raise _invalid("label", "must be at most 100 characters")
+        token_id = str(uuid.uuid4())
+        serial = f"{secrets.randbelow(10**10):010d}"
+        async with self.core.db() as db, db.begin():
+            user = await get_user(db, req.user_id)
+            db.add(OtpToken(
+                id=token_id, user_pk=user.pk, serial_number=serial, kind=kind,
+                algorithm=algorithm, digits=digits, period=period,
+                sealed_secret=self.core.sealer.seal(secret, aad=seed_aad(token_id)),
+                counter=0, last_used_step=None, label=req.label or None,
+                created_at=self.core.clock(),
+            ))
+        uri = otpauth_uri(secret=secret, kind=kind, account_name=user.user_id,
+                          issuer=self.core.settings.issuer, algorithm=algorithm, digits=digits,
+                          period=period, counter=0)
+        png = await self.core.blocking(_qr_png, uri)
+        return mgmt.CreateTokenResponse(serial_number=serial, secret=secret_to_base32(secret),
+                                        otpauth_uri=uri, qr_code_png=png)
+
+    async def resync_token(self, req: mgmt.ResyncTokenRequest) -> mgmt.ResyncTokenResponse:
+        async with self.core.db() as db, db.begin():
+            user = await get_user(db, req.user_id)
+            token = (await db.execute(select(OtpToken).where(
+                OtpToken.user_pk == user.pk, OtpToken.serial_number == req.serial_number
+            ))).scalar_one_or_none()
+            if token is None:
+                raise NotFound("The token was not found.", reason="token_not_found")
+            if token.kind != "HOTP":
+                raise InvalidArgument("Only HOTP tokens are resynchronised.",
+                                      reason="not_hotp")
+            try:
+                result = verify_hotp_resync(
+                    secret=open_seed(self.core.sealer, token), code1=req.code1.strip(),
+                    code2=req.code2.strip(), algorithm=token.algorithm, digits=token.digits,
+                    counter=token.counter)
+            except VerificationError as exc:
+                raise InvalidArgument("The codes do not resynchronise the token.",
+                                      reason=exc.reason) from None
+            token.counter = result.next_counter
+        return mgmt.ResyncTokenResponse()
+
+    async def create_grid(self, req: mgmt.CreateGridRequest) -> mgmt.CreateGridResponse:
+        try:
+            card = generate_grid_card(
+                rows=req.rows if req.HasField("rows") else 5,
+                columns=req.columns if req.HasField("columns") else 10,
+                chars_per_cell=req.chars_per_cell if req.HasField("chars_per_cell") else 1,
+            )
+        except VerificationError as exc:
+            raise InvalidArgument(f"Invalid grid size: {exc.message}.",
+                                  reason="invalid_grid_size") from None
+        days = req.expires_in_days if req.HasField("expires_in_days") else 365
+        if not 1 <= days <= 3650:
+            raise _invalid("expiresInDays", "must be between 1 and 3650")
+        now = self.core.clock()
+        card_id = str(uuid.uuid4())
+        serial = f"{secrets.randbelow(10**10):010d}"
+        expires = now + days * 86400
+        async with self.core.db() as db, db.begin():
+            user = await get_user(db, req.user_id)
+            db.add(GridCard(
+                id=card_id, user_pk=user.pk, serial_number=serial, rows=card.rows,
+                columns=card.columns, chars_per_cell=card.chars_per_cell,
+                sealed_cells=self.core.sealer.seal(card.to_json().encode(),
+                                                   aad=cells_aad(card_id)),
+                expires_at=expires, created_at=now,
+            ))
+        return mgmt.CreateGridResponse(
+            serial_number=serial,
+            grid=[mgmt.GridRow(cells=list(row)) for row in card.cells],
+            expiry_date=_ts(expires),
+        )
+
+    async def set_kba(self, req: mgmt.SetKbaRequest) -> mgmt.SetKbaResponse:
+        if not 1 <= len(req.questions) <= 20:
+            raise _invalid("questions", "must hold 1 to 20 questions")
+        for i, q in enumerate(req.questions):
+            if not q.question.strip() or len(q.question) > 500:
+                raise _invalid(f"questions[{i}].question", "is required (at most 500 chars)")
+            if not q.answer.strip() or len(q.answer) > 500:
+                raise _invalid(f"questions[{i}].answer", "is required (at most 500 chars)")
+        async with self.core.db() as db:
+            await get_user(db, req.user_id)
+        params = self.core.settings.argon2
+        hashes = [await self.core.blocking(hash_answer, answer=q.answer, params=params)
+                  for q in req.questions]
+        now = self.core.clock()
+        async with self.core.db() as db, db.begin():
+            user = await get_user(db, req.user_id)
+            await db.execute(delete(KbaAnswer).where(KbaAnswer.user_pk == user.pk))
+            for q, h in zip(req.questions, hashes, strict=True):
+                db.add(KbaAnswer(id=str(uuid.uuid4()), user_pk=user.pk,
+                                 question=q.question.strip(), answer_hash=h, created_at=now))
+        return mgmt.SetKbaResponse()
+
+    async def create_temp_access_code(
+        self, req: mgmt.CreateTempAccessCodeRequest
+    ) -> mgmt.CreateTempAccessCodeResponse:
+        ttl = req.expires_in_seconds if req.HasField("expires_in_seconds") else 3600
+        max_uses = req.max_uses if req.HasField("max_uses") else 1
+        if not 60 <= ttl <= 30 * 86400:
+            raise _invalid("expiresInSeconds", "must be between 60 and 2592000")
+        if not 1 <= max_uses <= 100:
+            raise _invalid("maxUses", "must be between 1 and 100")
+        code = generate_temp_code()
+        now = self.core.clock()
+        async with self.core.db() as db, db.begin():
+            user = await get_user(db, req.user_id)
+            db.add(TempAccessCode(
+                id=str(uuid.uuid4()), user_pk=user.pk,
+                code_hash=hash_temp_code(code=code, key=self.core.code_key),
+                expires_at=now + ttl, max_uses=max_uses, uses=0, created_at=now,
+            ))
+        return mgmt.CreateTempAccessCodeResponse(code=code, expires_at=_ts(now + ttl),
+                                                 max_uses=max_uses)
+
+    # -- outbox, tokens ----------------------------------------------------
+
+    async def list_outbox(self, req: mgmt.ListOutboxRequest) -> mgmt.ListOutboxResponse:
+        async with self.core.db() as db:
+            user = await get_user(db, req.user_id)
+            rows = (await db.execute(
+                select(OutboxMessage).where(OutboxMessage.user_pk == user.pk)
+                .order_by(OutboxMessage.id)
+            )).scalars()
+            channel = {"EMAIL": common.OTP_DELIVERY_TYPE_EMAIL,
+                       "SMS": common.OTP_DELIVERY_TYPE_SMS,
+                       "VOICE": common.OTP_DELIVERY_TYPE_VOICE}
+            return mgmt.ListOutboxResponse(messages=[
+                mgmt.OutboxMessage(channel=channel.get(m.channel, 0), address=m.address,
+                                   text=m.text, time=_ts(m.created_at))
+                for m in rows
+            ])
+
+    async def introspect(self, req: mgmt.IntrospectTokenRequest) -> mgmt.IntrospectTokenResponse:
+        async with self.core.db() as db:
+            try:
+                claims, _ = await verify_session(db, self.core.signer, req.token.strip(),
+                                                 now=self.core.clock())
+            except Exception:
+                return mgmt.IntrospectTokenResponse(active=False)
+        return mgmt.IntrospectTokenResponse(
+            active=True, sub=str(claims["sub"]), aud=str(claims.get("aud", "")),
+            exp=int(claims["exp"]), iat=int(claims["iat"]), jti=str(claims.get("jti", "")),
+        )
+
+    def jwks(self) -> mgmt.GetJwksResponse:
+        return mgmt.GetJwksResponse(keys=[mgmt.Jwk(**k) for k in self.core.signer.jwks()["keys"]])
+
+
+def _qr_png(data: str) -> str:
+    img = qrcode.make(data)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()

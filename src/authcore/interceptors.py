@@ -1,0 +1,149 @@
+"""grpc.aio server interceptors: admin-key auth from the method options, and
+the one place where AuthcoreError becomes a gRPC status.
+
+The REST bridge's in-process invoker runs these same interceptors, so REST and
+gRPC share one error path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf import descriptor_pool
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from authcore.errors import AuthcoreError, PermissionDenied, Unauthenticated, internal_status
+from authcore.store.models import AdminKey
+from authcore.v1 import options_pb2
+
+log = logging.getLogger("authcore.rpc")
+
+Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+
+def metadata_value(context: grpc.aio.ServicerContext, key: str) -> str:
+    for k, v in context.invocation_metadata() or ():
+        if k == key:
+            return v if isinstance(v, str) else v.decode()
+    return ""
+
+
+def _wrap(handler: grpc.RpcMethodHandler, wrapper: Callable[[Handler], Handler]
+          ) -> grpc.RpcMethodHandler:
+    if handler is None or handler.unary_unary is None:
+        return handler
+    return grpc.unary_unary_rpc_method_handler(
+        wrapper(handler.unary_unary),
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    """AuthcoreError → status with google.rpc.Status details; anything else →
+    INTERNAL with no text, logged here with its traceback."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+
+        def wrapper(behavior: Handler) -> Handler:
+            async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                try:
+                    return await behavior(request, context)
+                except AuthcoreError as exc:
+                    status = exc.to_status()
+                    log.info("%s -> %s %s", method, exc.code.name, exc.reason)
+                except (grpc.aio.AbortError, grpc.RpcError):
+                    raise
+                except Exception:
+                    log.exception("unhandled error in %s", method)
+                    status = internal_status()
+                await context.abort(
+                    grpc.StatusCode(_code(status.code)), status.message,
+                    trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),),
+                )
+            return call
+
+        return _wrap(handler, wrapper)
+
+
+def _code(number: int) -> tuple[int, str]:
+    for code in grpc.StatusCode:
+        if code.value[0] == number:
+            return code.value  # type: ignore[no-any-return]
+    return grpc.StatusCode.UNKNOWN.value  # type: ignore[no-any-return]
+
+
+def hash_admin_key(key: str) -> str:
+    # Admin keys are 256-bit random values, so a plain SHA-256 is enough to
+    # keep the stored form useless; no slow hash is needed on every call.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class AdminAuthInterceptor(grpc.aio.ServerInterceptor):
+    """Checks `Authorization: Bearer <admin key>` for methods whose
+    (authcore.v1.method).auth is AUTH_KIND_ADMIN_KEY. Must run inside
+    ErrorInterceptor so its errors are rendered."""
+
+    def __init__(self, db: async_sessionmaker[AsyncSession]) -> None:
+        self._db = db
+        self._required: dict[str, str | None] = {}
+
+    def _scope_for(self, method: str) -> str | None:
+        if method not in self._required:
+            scope: str | None = None
+            service, _, name = method.lstrip("/").rpartition("/")
+            try:
+                svc = descriptor_pool.Default().FindServiceByName(service)
+                opts = svc.methods_by_name[name].GetOptions().Extensions[options_pb2.method]
+                if opts.auth == options_pb2.AUTH_KIND_ADMIN_KEY:
+                    scope = opts.admin_scope or "admin"
+            except KeyError:
+                scope = None
+            self._required[method] = scope
+        return self._required[method]
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        scope = self._scope_for(handler_call_details.method)
+        if scope is None:
+            return handler
+
+        def wrapper(behavior: Handler) -> Handler:
+            async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                await self.check(metadata_value(context, "authorization"), scope)
+                return await behavior(request, context)
+            return call
+
+        return _wrap(handler, wrapper)
+
+    async def check(self, authorization: str, scope: str) -> None:
+        value = authorization.strip()
+        if value[:7].lower() != "bearer " or not value[7:].strip():
+            raise Unauthenticated("An admin key is required as 'Authorization: Bearer <key>'.",
+                                  reason="missing_admin_key")
+        digest = hash_admin_key(value[7:].strip())
+        async with self._db() as db:
+            row = (await db.execute(
+                select(AdminKey).where(AdminKey.key_hash == digest))).scalar_one_or_none()
+        if row is None:
+            raise Unauthenticated("The admin key is not valid.", reason="invalid_admin_key")
+        if scope not in row.scopes and "*" not in row.scopes:
+            raise PermissionDenied(f"The admin key lacks the {scope!r} scope.",
+                                   reason="insufficient_scope")

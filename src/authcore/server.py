@@ -1,0 +1,175 @@
+"""One process: the grpc.aio server and the REST bridge on one event loop.
+
+The bridge calls the servicers in-process through the same interceptor chain
+the gRPC server runs (no socket hop). SIGTERM or SIGINT starts a graceful
+shutdown: health turns NOT_SERVING, both listeners stop accepting, in-flight
+calls get `shutdown_grace_seconds` to finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import uvicorn
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from authcore.bootstrap import bootstrap
+from authcore.config import Settings
+from authcore.crypto.seal import Sealer, derive_key, load_or_create_master_key
+from authcore.flows.authentication import AuthenticationFlow
+from authcore.flows.context import Core
+from authcore.flows.management import ManagementFlow
+from authcore.interceptors import AdminAuthInterceptor, ErrorInterceptor
+from authcore.limits.memory import MemoryRateLimiter
+from authcore.services.authentication import AuthenticationService
+from authcore.services.management import ManagementService
+from authcore.store.db import create_engine, session_factory
+from authcore.tokens.jwt import TokenSigner
+from authcore.v1 import (
+    authentication_pb2,
+    authentication_pb2_grpc,
+    management_pb2,
+    management_pb2_grpc,
+)
+from rest_bridge import InProcessInvoker, create_app, generic_handlers_for
+
+log = logging.getLogger("authcore.server")
+
+SERVICES = (
+    authentication_pb2.DESCRIPTOR.services_by_name["AuthenticationService"],
+    management_pb2.DESCRIPTOR.services_by_name["ManagementService"],
+)
+
+
+def split_addr(addr: str) -> tuple[str, int]:
+    host, _, port = addr.rpartition(":")
+    if not host or not port.isdigit():
+        raise SystemExit(f"address must be host:port, got {addr!r}")
+    return host.strip("[]"), int(port)
+
+
+@dataclass
+class Runtime:
+    core: Core
+    engine: AsyncEngine
+    handlers: list[grpc.GenericRpcHandler]
+    interceptors: list[grpc.aio.ServerInterceptor]
+    new_admin_key: str | None
+    new_application_id: str | None
+
+
+async def build_runtime(settings: Settings) -> Runtime:
+    engine = create_engine(settings.effective_database_url)
+    db = session_factory(engine)
+    master = load_or_create_master_key(path=settings.data_dir / "master.key",
+                                       env_value=settings.master_key)
+    sealer = Sealer(master)
+    boot = await bootstrap(settings, db, sealer, now=time.time())
+    core = Core(
+        settings=settings,
+        db=db,
+        sealer=sealer,
+        code_key=derive_key(master, purpose="code-hmac"),
+        signer=TokenSigner(boot.signing_keys, issuer=settings.issuer),
+        limiter=MemoryRateLimiter(),
+        executor=ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2),
+                                    thread_name_prefix="authcore-hash"),
+    )
+    handlers = [
+        *generic_handlers_for(AuthenticationService(AuthenticationFlow(core)),
+                              authentication_pb2_grpc.add_AuthenticationServiceServicer_to_server),
+        *generic_handlers_for(ManagementService(ManagementFlow(core)),
+                              management_pb2_grpc.add_ManagementServiceServicer_to_server),
+    ]
+    # Outermost first: errors raised by the auth check are rendered too.
+    interceptors: list[grpc.aio.ServerInterceptor] = [ErrorInterceptor(),
+                                                      AdminAuthInterceptor(db)]
+    return Runtime(core=core, engine=engine, handlers=handlers, interceptors=interceptors,
+                   new_admin_key=boot.new_admin_key,
+                   new_application_id=boot.new_application_id)
+
+
+class _Uvicorn(uvicorn.Server):
+    # The process owns the signals; uvicorn must not install its own.
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(settings: Settings) -> None:
+    rt = await build_runtime(settings)
+    server = grpc.aio.server(interceptors=rt.interceptors,
+                             options=[("grpc.so_reuseport", 0)])
+    server.add_generic_rpc_handlers(rt.handlers)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [s.full_name for s in SERVICES]
+    reflection.enable_server_reflection(
+        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    grpc_port = server.add_insecure_port(settings.grpc_addr)
+    if grpc_port == 0:
+        raise SystemExit(f"cannot bind gRPC to {settings.grpc_addr}")
+    await server.start()
+    for name in ["", *names]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    app = create_app(InProcessInvoker(rt.handlers, rt.interceptors), SERVICES,
+                     max_body_bytes=settings.max_body_bytes, title="authcore")
+    host, port = split_addr(settings.http_addr)
+    web = _Uvicorn(uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, lifespan="off",
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        server_header=False,
+    ))
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    web_task = asyncio.create_task(web.serve())
+    while not web.started:
+        if web_task.done():
+            await web_task
+            raise SystemExit(f"cannot bind HTTP to {settings.http_addr}")
+        await asyncio.sleep(0.02)
+
+    _announce(settings, grpc_port, rt)
+    await stop.wait()
+    log.info("shutting down: finishing in-flight calls (grace %.0fs)",
+             settings.shutdown_grace_seconds)
+    await health_servicer.enter_graceful_shutdown()
+    web.should_exit = True
+    await asyncio.gather(server.stop(settings.shutdown_grace_seconds), web_task,
+                         return_exceptions=True)
+    await rt.engine.dispose()
+    if rt.core.executor is not None:
+        rt.core.executor.shutdown(wait=False)
+    log.info("stopped")
+
+
+def _announce(settings: Settings, grpc_port: int, rt: Runtime) -> None:
+    lines: list[Any] = [
+        f"authcore listening: gRPC {split_addr(settings.grpc_addr)[0]}:{grpc_port}, "
+        f"HTTP {settings.http_addr}",
+        f"database: {'SQLite in ' + str(settings.data_dir) if settings.is_sqlite else 'external'}",
+    ]
+    if rt.new_admin_key:
+        # Shown once, on the terminal only (never through logging).
+        lines.append(f"admin key (shown once): {rt.new_admin_key}")
+    if rt.new_application_id:
+        lines.append(f"demo applicationId: {rt.new_application_id}")
+    print("\n".join(str(x) for x in lines), file=sys.stdout, flush=True)

@@ -1,0 +1,1 @@
+"""grpc.aio servicers: thin adapters from RPCs to flows."""

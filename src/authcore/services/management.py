@@ -1,0 +1,84 @@
+"""ManagementService: administration behind an admin key (checked by the
+AdminAuthInterceptor from the method options)."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import grpc
+
+from authcore.flows.management import ManagementFlow
+from authcore.v1 import management_pb2 as mgmt
+from authcore.v1 import management_pb2_grpc
+
+Ctx: TypeAlias = grpc.aio.ServicerContext
+
+
+class ManagementService(management_pb2_grpc.ManagementServiceServicer):
+    def __init__(self, flow: ManagementFlow) -> None:
+        self.flow = flow
+
+    async def CreateApplication(
+        self, request: mgmt.CreateApplicationRequest, context: Ctx
+    ) -> mgmt.CreateApplicationResponse:
+        return await self.flow.create_application(request)
+
+    async def GetApplication(
+        self, request: mgmt.GetApplicationRequest, context: Ctx
+    ) -> mgmt.GetApplicationResponse:
+        return await self.flow.get_application(request)
+
+    async def CreateUser(
+        self, request: mgmt.CreateUserRequest, context: Ctx
+    ) -> mgmt.CreateUserResponse:
+        return await self.flow.create_user(request)
+
+    async def GetUser(self, request: mgmt.GetUserRequest, context: Ctx
+                      ) -> mgmt.GetUserResponse:
+        return await self.flow.get_user(request)
+
+    async def DeleteUser(self, request: mgmt.DeleteUserRequest, context: Ctx
+                         ) -> mgmt.DeleteUserResponse:
+        return await self.flow.delete_user(request)
+
+    async def SetPassword(self, request: mgmt.SetPasswordRequest, context: Ctx
+                          ) -> mgmt.SetPasswordResponse:
+        return await self.flow.set_password(request)
+
+    async def CreateToken(self, request: mgmt.CreateTokenRequest, context: Ctx
+                          ) -> mgmt.CreateTokenResponse:
+        return await self.flow.create_token(request)
+
+    async def ResyncToken(self, request: mgmt.ResyncTokenRequest, context: Ctx
+                          ) -> mgmt.ResyncTokenResponse:
+        return await self.flow.resync_token(request)
+
+    async def CreateGrid(self, request: mgmt.CreateGridRequest, context: Ctx
+                         ) -> mgmt.CreateGridResponse:
+        return await self.flow.create_grid(request)
+
+    async def SetKba(self, request: mgmt.SetKbaRequest, context: Ctx
+                     ) -> mgmt.SetKbaResponse:
+        return await self.flow.set_kba(request)
+
+    async def CreateTempAccessCode(
+        self, request: mgmt.CreateTempAccessCodeRequest, context: Ctx
+    ) -> mgmt.CreateTempAccessCodeResponse:
+        return await self.flow.create_temp_access_code(request)
+
+    async def UnlockUser(self, request: mgmt.UnlockUserRequest, context: Ctx
+                         ) -> mgmt.UnlockUserResponse:
+        return await self.flow.unlock_user(request)
+
+    async def ListOutbox(self, request: mgmt.ListOutboxRequest, context: Ctx
+                         ) -> mgmt.ListOutboxResponse:
+        return await self.flow.list_outbox(request)
+
+    async def IntrospectToken(
+        self, request: mgmt.IntrospectTokenRequest, context: Ctx
+    ) -> mgmt.IntrospectTokenResponse:
+        return await self.flow.introspect(request)
+
+    async def GetJwks(self, request: mgmt.GetJwksRequest, context: Ctx
+                      ) -> mgmt.GetJwksResponse:
+        return self.flow.jwks()

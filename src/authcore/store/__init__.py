@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy 2 asyncio models, the engine and Alembic migrations."""

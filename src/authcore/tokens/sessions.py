@@ -1,0 +1,77 @@
+"""Sessions behind the issued JWTs: persisted so that logout can revoke them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jwt as pyjwt
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authcore.errors import Unauthenticated
+from authcore.store.models import Session
+from authcore.tokens.jwt import TokenError, TokenSigner
+
+
+@dataclass(frozen=True)
+class IssuedSession:
+    token: str
+    expires_at: int
+    session_id: str
+
+
+async def issue_session(
+    db: AsyncSession,
+    signer: TokenSigner,
+    *,
+    user_pk: str,
+    user_id: str,
+    application_id: str,
+    amr: Sequence[str],
+    ttl_seconds: int,
+    now: float,
+    extra_claims: dict[str, Any] | None = None,
+) -> IssuedSession:
+    session_id = str(uuid.uuid4())
+    claims = {
+        "sub": user_id,
+        "aud": application_id,
+        "jti": session_id,
+        "amr": list(amr),
+        "auth_time": int(now),
+        **(extra_claims or {}),
+    }
+    token, exp = signer.sign(claims, ttl_seconds=ttl_seconds, now=now)
+    db.add(Session(id=session_id, user_pk=user_pk, application_id=application_id,
+                   created_at=now, expires_at=float(exp), revoked_at=None))
+    return IssuedSession(token=token, expires_at=exp, session_id=session_id)
+
+
+async def verify_session(
+    db: AsyncSession, signer: TokenSigner, token: str, *, now: float
+) -> tuple[dict[str, Any], Session]:
+    """Check signature, expiry and that the session was not revoked."""
+    try:
+        # The audience is the application the token was issued for; read it
+        # first so the signature check can pin it.
+        unverified = pyjwt.decode(token, options={"verify_signature": False})
+        audience = unverified.get("aud")
+        claims = signer.verify(token, audience=audience if isinstance(audience, str) else None,
+                               now=now)
+    except (TokenError, pyjwt.PyJWTError) as exc:
+        reason = exc.reason if isinstance(exc, TokenError) else "invalid_token"
+        raise Unauthenticated("The token is invalid or expired.", reason=reason) from None
+    session = await db.get(Session, str(claims.get("jti", "")))
+    if session is None or session.revoked_at is not None:
+        raise Unauthenticated("The session was revoked.", reason="session_revoked")
+    return claims, session
+
+
+async def revoke_session(db: AsyncSession, *, session_id: str, now: float) -> None:
+    await db.execute(
+        update(Session).where(Session.id == session_id, Session.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )

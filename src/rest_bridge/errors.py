@@ -1,0 +1,214 @@
+"""Render a google.rpc.Status as an HTTP error in a service's vendor style.
+
+Every error the bridge sends goes through `ErrorRenderer.render`, whether
+the core returned the status or the bridge refused the request itself (the
+bridge builds an AuthcoreError and renders its `to_status()`), so all error
+bodies of one API share one shape.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from starlette.responses import Response
+
+from authcore.errors import AuthcoreError, ResourceExhausted, Unimplemented
+from authcore.v1 import options_pb2
+from rest_bridge.codec import message_to_json
+
+# grpc-gateway's runtime.HTTPStatusFromCode.
+HTTP_STATUS_BY_CODE: Mapping[int, int] = {
+    code_pb2.OK: 200,
+    code_pb2.CANCELLED: 499,
+    code_pb2.UNKNOWN: 500,
+    code_pb2.INVALID_ARGUMENT: 400,
+    code_pb2.DEADLINE_EXCEEDED: 504,
+    code_pb2.NOT_FOUND: 404,
+    code_pb2.ALREADY_EXISTS: 409,
+    code_pb2.PERMISSION_DENIED: 403,
+    code_pb2.UNAUTHENTICATED: 401,
+    code_pb2.RESOURCE_EXHAUSTED: 429,
+    code_pb2.FAILED_PRECONDITION: 400,
+    code_pb2.ABORTED: 409,
+    code_pb2.OUT_OF_RANGE: 400,
+    code_pb2.UNIMPLEMENTED: 501,
+    code_pb2.INTERNAL: 500,
+    code_pb2.UNAVAILABLE: 503,
+    code_pb2.DATA_LOSS: 500,
+}
+
+JSON = "application/json"
+SCIM_JSON = "application/scim+json"
+SCIM_ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+# ------------------------------------------- errors the bridge itself raises
+
+class RequestTooLarge(ResourceExhausted):
+    """The body exceeds the bridge's limit: 413, not the 429 of rate limits."""
+
+    http_status = 413
+    default_reason = "request_too_large"
+
+
+class MethodNotAllowed(Unimplemented):
+    """The path exists but not with this HTTP method."""
+
+    http_status = 405
+    default_reason = "method_not_allowed"
+
+
+def http_status_override(error: AuthcoreError) -> int | None:
+    status = getattr(error, "http_status", None)
+    return status if isinstance(status, int) else None
+
+
+# ----------------------------------------------------------------- details
+
+@dataclass(slots=True)
+class ErrorParts:
+    """What the renderers need from a Status, unpacked once."""
+
+    code: int
+    message: str
+    reason: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    violations: list[tuple[str, str]] = field(default_factory=list)
+    retry_after: int | None = None
+    details: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
+
+
+def _unpack(packed: any_pb2.Any, msg: Any) -> bool:
+    return packed.Is(msg.DESCRIPTOR) and packed.Unpack(msg)
+
+
+def unpack_status(status: status_pb2.Status) -> ErrorParts:
+    parts = ErrorParts(code=status.code, message=status.message)
+    for packed in status.details:
+        info = error_details_pb2.ErrorInfo()
+        bad = error_details_pb2.BadRequest()
+        retry = error_details_pb2.RetryInfo()
+        if _unpack(packed, info):
+            if parts.reason is None:
+                parts.reason = info.reason
+                # Sorted: protobuf maps iterate in no stable order.
+                parts.metadata = dict(sorted(info.metadata.items()))
+            parts.details.append((packed.type_url, message_to_json(info)))
+        elif _unpack(packed, bad):
+            parts.violations.extend((v.field, v.description) for v in bad.field_violations)
+            parts.details.append((packed.type_url, message_to_json(bad)))
+        elif _unpack(packed, retry):
+            delay = retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9
+            parts.retry_after = max(1, math.ceil(delay))
+            parts.details.append((packed.type_url, message_to_json(retry)))
+        else:
+            parts.details.append((packed.type_url, None))
+    return parts
+
+
+def _code_name(code: int) -> str:
+    try:
+        return str(code_pb2.Code.Name(code)).lower()
+    except ValueError:
+        return "unknown"
+
+
+# --------------------------------------------------------------- renderers
+
+BodyRenderer = Callable[[ErrorParts, int], dict[str, Any]]
+
+
+def entrust_body(parts: ErrorParts, http_status: int) -> dict[str, Any]:
+    parameters: list[dict[str, str]] = [
+        {"field": f, "description": d} for f, d in parts.violations
+    ]
+    parameters.extend({"name": k, "value": v} for k, v in parts.metadata.items())
+    return {
+        "errorCode": parts.reason or _code_name(parts.code),
+        "errorMessage": parts.message,
+        "parameters": parameters,
+    }
+
+
+def loginid_body(parts: ErrorParts, http_status: int) -> dict[str, Any]:
+    return {"msg": parts.message, "msgCode": parts.reason or _code_name(parts.code)}
+
+
+def consumer_body(parts: ErrorParts, http_status: int) -> dict[str, Any]:
+    body: dict[str, Any] = {"message": parts.message}
+    if parts.violations:
+        body["syntaxErrors"] = {"invalidFields": [
+            {"fieldName": f, "error": parts.metadata.get(f"error:{f}", "INVALID"), "params": {}}
+            for f, _ in parts.violations
+        ]}
+    return body
+
+
+def scim_body(parts: ErrorParts, http_status: int) -> dict[str, Any]:
+    body: dict[str, Any] = {"schemas": [SCIM_ERROR_SCHEMA], "status": str(http_status)}
+    if "scimType" in parts.metadata:
+        body["scimType"] = parts.metadata["scimType"]
+    body["detail"] = parts.message
+    return body
+
+
+def axidian_body(parts: ErrorParts, http_status: int) -> dict[str, Any]:
+    return {"Message": parts.message, "ErrorCode": parts.reason or _code_name(parts.code)}
+
+
+def gateway_body(parts: ErrorParts, http_status: int) -> dict[str, Any]:
+    """grpc-gateway's shape, for services that name no vendor style."""
+    details = [{"@type": url, **(body or {})} for url, body in parts.details]
+    return {"code": parts.code, "message": parts.message, "details": details}
+
+
+_STYLES: Mapping[int, tuple[BodyRenderer, str]] = {
+    options_pb2.ERROR_STYLE_ENTRUST: (entrust_body, JSON),
+    options_pb2.ERROR_STYLE_LOGINID: (loginid_body, JSON),
+    options_pb2.ERROR_STYLE_CONSUMER: (consumer_body, JSON),
+    options_pb2.ERROR_STYLE_SCIM: (scim_body, SCIM_JSON),
+    options_pb2.ERROR_STYLE_AXIDIAN: (axidian_body, JSON),
+}
+
+
+def dump_json(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, allow_nan=False,
+                      separators=(",", ":")).encode("utf-8")
+
+
+class ErrorRenderer:
+    """Renders statuses in one ErrorStyle; one instance per service, built at startup."""
+
+    __slots__ = ("_body", "content_type", "style")
+
+    def __init__(self, style: int) -> None:
+        self.style = style
+        self._body, self.content_type = _STYLES.get(style, (gateway_body, JSON))
+
+    def body(self, status: status_pb2.Status, http_status: int | None = None) -> dict[str, Any]:
+        parts = unpack_status(status)
+        return self._body(parts, http_status or HTTP_STATUS_BY_CODE.get(parts.code, 500))
+
+    def render(self, status: status_pb2.Status, *, http_status: int | None = None,
+               headers: Mapping[str, str] | None = None) -> Response:
+        parts = unpack_status(status)
+        code = http_status or HTTP_STATUS_BY_CODE.get(parts.code, 500)
+        out_headers = dict(headers or {})
+        # Retry-After makes sense on 429 (rate limit, lockout) and 503.
+        if parts.retry_after is not None and code in (429, 503):
+            out_headers["Retry-After"] = str(parts.retry_after)
+        # A 5xx body carries the status message only: the core already made
+        # it safe, and the bridge never adds exception text.
+        return Response(dump_json(self._body(parts, code)), status_code=code,
+                        headers=out_headers, media_type=self.content_type)
+
+    def render_error(self, error: AuthcoreError, *,
+                     headers: Mapping[str, str] | None = None) -> Response:
+        return self.render(error.to_status(), http_status=http_status_override(error),
+                           headers=headers)

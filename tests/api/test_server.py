@@ -1,0 +1,126 @@
+"""The process: health, reflection, rate limits, first start and SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+import grpc
+import httpx
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from authcore_testkit.api import Admin, GrpcApi, RestApi
+from authcore_testkit.server import RunningServer, run_server
+
+
+async def test_health_and_reflection(server: RunningServer) -> None:
+    async with grpc.aio.insecure_channel(server.grpc_target) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for service in ("", "authcore.v1.AuthenticationService"):
+            reply = await health.Check(health_pb2.HealthCheckRequest(service=service))
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+
+        async def ask() -> list[str]:
+            call = stub.ServerReflectionInfo()
+            await call.write(reflection_pb2.ServerReflectionRequest(list_services=""))
+            reply = await call.read()
+            await call.done_writing()
+            return [s.name for s in reply.list_services_response.service]
+
+        names = await ask()
+        assert "authcore.v1.AuthenticationService" in names
+        assert "authcore.v1.ManagementService" in names
+
+
+def test_openapi_lists_the_documented_paths(server: RunningServer) -> None:
+    doc = httpx.get(server.http_url + "/openapi.json").json()
+    for path in ("/api/web/v2/authentication/users",
+                 "/api/web/v2/authentication/users/authenticate/{authenticator}",
+                 "/api/web/v1/authentication/users/authenticate/{authenticator}/complete",
+                 "/api/web/v1/authentication/passkey",
+                 "/api/web/v1/authentication/logout",
+                 "/.well-known/jwks.json"):
+        assert path in doc["paths"], path
+
+
+async def test_rate_limits_answer_429_with_retry_after() -> None:
+    env = {"AUTHCORE_RATE_LIMIT_IP_PER_MINUTE": "5",
+           "AUTHCORE_RATE_LIMIT_USER_PER_MINUTE": "1000"}
+    with run_server(env=env) as srv:
+        rest, grpc_api = RestApi(srv), GrpcApi(srv)
+        try:
+            body = {"applicationId": srv.demo_application_id, "userId": "nobody"}
+            statuses = [(await rest.query(body)).status for _ in range(5)]
+            assert statuses == [404] * 5
+            limited = await rest.query(body)
+            assert limited.status == 429
+            assert int(limited.headers["retry-after"]) >= 1
+            assert limited.body["errorCode"] == "rate_limited"
+            over_grpc = await grpc_api.query(body)
+            assert over_grpc.status == 429
+        finally:
+            await rest.close()
+            await grpc_api.close()
+
+
+async def test_per_user_rate_limit() -> None:
+    env = {"AUTHCORE_RATE_LIMIT_USER_PER_MINUTE": "3"}
+    with run_server(env=env) as srv:
+        rest = RestApi(srv)
+        try:
+            body = {"applicationId": srv.demo_application_id, "userId": "victim"}
+            assert [(await rest.query(body)).status for _ in range(3)] == [404] * 3
+            assert (await rest.query(body)).status == 429
+            other = {"applicationId": srv.demo_application_id, "userId": "someone-else"}
+            assert (await rest.query(other)).status == 404
+        finally:
+            await rest.close()
+
+
+def test_first_start_prints_admin_key_and_application() -> None:
+    with run_server(env={"AUTHCORE_ADMIN_KEY": ""}) as srv:
+        out = srv.output[0]
+        assert "admin key (shown once): ak_" in out
+        key = out.split("admin key (shown once): ")[1].split()[0]
+        app = srv.demo_application_id
+        r = httpx.get(f"{srv.http_url}/api/admin/v1/applications/{app}",
+                      headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 200
+        assert r.json()["application"]["lockoutPolicy"] == {"maxFailures": 5,
+                                                            "lockoutSeconds": 1800}
+        assert (srv.data_dir / "master.key").stat().st_mode & 0o077 == 0
+
+
+async def test_sigterm_lets_in_flight_calls_finish() -> None:
+    # A slow argon2 cost makes each login take long enough to be in flight.
+    env = {"AUTHCORE_ARGON2_TIME_COST": "40", "AUTHCORE_ARGON2_MEMORY_KIB": "16384"}
+    with run_server(env=env) as srv:
+        admin = Admin(srv)
+        await admin.user("slow@example.com")
+        await admin.password("slow@example.com", "slow-password-1")
+        await admin.close()
+        rest, grpc_api = RestApi(srv), GrpcApi(srv)
+        app = srv.demo_application_id
+        body = {"applicationId": app, "userId": "slow@example.com"}
+        tokens = [(await rest.challenge("PASSWORD", body)).body["token"] for _ in range(4)]
+        calls = [asyncio.create_task(api.complete("PASSWORD", {"response": "slow-password-1"}, t))
+                 for api, t in zip([rest, grpc_api, rest, grpc_api], tokens, strict=True)]
+        await asyncio.sleep(0.15)
+        started = time.monotonic()
+        srv.process.send_signal(signal.SIGTERM)
+        results = await asyncio.gather(*calls)
+        assert [r.status for r in results] == [200] * 4
+        assert all(r.body["authenticationCompleted"] for r in results)
+        code = await asyncio.to_thread(srv.process.wait, 20)
+        assert code == 0
+        assert time.monotonic() - started < 10
+        try:
+            after = await rest.query(body)
+            assert after.status >= 500
+        except httpx.TransportError:
+            pass  # refused: the listener is closed
+        await rest.close()
+        await grpc_api.close()

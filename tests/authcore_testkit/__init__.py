@@ -1,0 +1,1 @@
+"""Test support: real authcore server processes and clients for both transports."""

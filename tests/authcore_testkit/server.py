@@ -1,0 +1,137 @@
+"""Start a real `authcore serve` process on free ports, for API tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ADMIN_KEY = "test-admin-key-" + "x" * 32
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RunningServer:
+    http_url: str
+    grpc_target: str
+    admin_key: str
+    demo_application_id: str
+    data_dir: Path
+    process: subprocess.Popen[str]
+    backend: str
+    output: list[str]
+
+
+def postgres_base_url() -> str | None:
+    return os.environ.get("AUTHCORE_TEST_POSTGRES_URL") or None
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new database on the test PostgreSQL server, dropped afterwards."""
+    import asyncpg
+
+    base = postgres_base_url()
+    assert base, "AUTHCORE_TEST_POSTGRES_URL is not set"
+    name = f"authcore_test_{uuid.uuid4().hex[:10]}"
+    dsn = base.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    head, _, _ = base.rpartition("/")
+    try:
+        yield f"{head}/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def run_server(*, backend: str = "sqlite", env: dict[str, str] | None = None,
+               database_url: str | None = None) -> Iterator[RunningServer]:
+    data_dir = Path(tempfile.mkdtemp(prefix="authcore-test-"))
+    http_port, grpc_port = free_port(), free_port()
+    full_env = {
+        **os.environ,
+        "AUTHCORE_DATA_DIR": str(data_dir),
+        "AUTHCORE_ADMIN_KEY": ADMIN_KEY,
+        "AUTHCORE_HTTP_ADDR": f"127.0.0.1:{http_port}",
+        "AUTHCORE_GRPC_ADDR": f"127.0.0.1:{grpc_port}",
+        "AUTHCORE_RATE_LIMIT_IP_PER_MINUTE": "1000000",
+        "AUTHCORE_RATE_LIMIT_USER_PER_MINUTE": "1000000",
+        "AUTHCORE_SHUTDOWN_GRACE_SECONDS": "5",
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+    if database_url:
+        full_env["AUTHCORE_DATABASE_URL"] = database_url
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "authcore.cli", "serve"],
+        env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    output: list[str] = []
+    lines: list[str] = []
+    assert proc.stdout is not None
+    stream = proc.stdout
+    # A reader thread drains stdout so the server never blocks on a full pipe.
+    reader = threading.Thread(target=lambda: lines.extend(iter(stream.readline, "")),
+                              daemon=True)
+    reader.start()
+    app_id = ""
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            buf = "".join(lines)
+            m = re.search(r"demo applicationId: (\S+)", buf)
+            if m:
+                app_id = m.group(1)
+            if "authcore listening" in buf and app_id:
+                break
+            if proc.poll() is not None:
+                reader.join(timeout=5)
+                raise RuntimeError("authcore exited early:\n" + "".join(lines))
+            if time.monotonic() > deadline:
+                raise RuntimeError("authcore did not start:\n" + buf)
+            time.sleep(0.05)
+        output.append(buf)
+        server = RunningServer(
+            http_url=f"http://127.0.0.1:{http_port}",
+            grpc_target=f"127.0.0.1:{grpc_port}",
+            admin_key=ADMIN_KEY, demo_application_id=app_id, data_dir=data_dir,
+            process=proc, backend=backend, output=output,
+        )
+        httpx.get(server.http_url + "/openapi.json", timeout=10).raise_for_status()
+        yield server
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        reader.join(timeout=5)
+        output[:] = ["".join(lines)]

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from authcore.errors import (
+    AuthcoreError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    internal_status,
+)
+from authcore.v1 import options_pb2
+from rest_bridge.errors import HTTP_STATUS_BY_CODE, ErrorRenderer, RequestTooLarge
+
+ENTRUST = options_pb2.ERROR_STYLE_ENTRUST
+LOGINID = options_pb2.ERROR_STYLE_LOGINID
+CONSUMER = options_pb2.ERROR_STYLE_CONSUMER
+SCIM = options_pb2.ERROR_STYLE_SCIM
+AXIDIAN = options_pb2.ERROR_STYLE_AXIDIAN
+
+INVALID = InvalidArgument("userId is required", reason="missing_field",
+                          field_violations=[("userId", "is required")],
+                          metadata={"error:userId": "REQUIRED", "scimType": "invalidValue"})
+
+
+def render(style: int, error: AuthcoreError | status_pb2.Status) -> tuple[int, dict[str, str],
+                                                                          Any]:
+    renderer = ErrorRenderer(style)
+    if isinstance(error, AuthcoreError):
+        response = renderer.render_error(error)
+    else:
+        response = renderer.render(error)
+    return response.status_code, dict(response.headers), json.loads(bytes(response.body))
+
+
+def test_entrust_shape() -> None:
+    status, headers, body = render(ENTRUST, INVALID)
+    assert status == 400
+    assert headers["content-type"] == "application/json"
+    assert body == {
+        "errorCode": "missing_field",
+        "errorMessage": "userId is required",
+        "parameters": [
+            {"field": "userId", "description": "is required"},
+            {"name": "error:userId", "value": "REQUIRED"},
+            {"name": "scimType", "value": "invalidValue"},
+        ],
+    }
+
+
+def test_entrust_without_error_info_uses_code_name() -> None:
+    _, _, body = render(ENTRUST, status_pb2.Status(code=code_pb2.UNAUTHENTICATED,
+                                                    message="bad token"))
+    assert body == {"errorCode": "unauthenticated", "errorMessage": "bad token",
+                    "parameters": []}
+
+
+def test_loginid_shape() -> None:
+    status, _, body = render(LOGINID, NotFound("no such user", reason="user_not_found"))
+    assert status == 404
+    assert body == {"msg": "no such user", "msgCode": "user_not_found"}
+
+
+def test_consumer_shape() -> None:
+    status, _, body = render(CONSUMER, INVALID)
+    assert status == 400
+    assert body == {"message": "userId is required", "syntaxErrors": {"invalidFields": [
+        {"fieldName": "userId", "error": "REQUIRED", "params": {}}]}}
+    bare = InvalidArgument("bad", field_violations=[("email", "bad")])
+    assert render(CONSUMER, bare)[2]["syntaxErrors"]["invalidFields"][0]["error"] == "INVALID"
+    assert render(CONSUMER, FailedPrecondition("locked")) [2] == {"message": "locked"}
+
+
+def test_scim_shape() -> None:
+    status, headers, body = render(SCIM, INVALID)
+    assert status == 400
+    assert headers["content-type"] == "application/scim+json"
+    assert body == {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                    "status": "400", "scimType": "invalidValue",
+                    "detail": "userId is required"}
+    _, _, body = render(SCIM, NotFound("no such user"))
+    assert body == {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                    "status": "404", "detail": "no such user"}
+
+
+def test_axidian_shape() -> None:
+    _, _, body = render(AXIDIAN, NotFound("no such user", reason="user_not_found"))
+    assert body == {"Message": "no such user", "ErrorCode": "user_not_found"}
+
+
+def test_unspecified_style_is_grpc_gateway_status() -> None:
+    status, _, body = render(options_pb2.ERROR_STYLE_UNSPECIFIED, NotFound("gone"))
+    assert status == 404
+    assert body["code"] == code_pb2.NOT_FOUND and body["message"] == "gone"
+    assert body["details"][0]["@type"] == "type.googleapis.com/google.rpc.ErrorInfo"
+    assert body["details"][0]["reason"] == "not_found"
+
+
+@pytest.mark.parametrize(("retry_after", "header"), [(7, "7"), (0.2, "1"), (6.01, "7")])
+def test_retry_after(retry_after: float, header: str) -> None:
+    status, headers, _ = render(ENTRUST, ResourceExhausted("slow down",
+                                                           retry_after=retry_after))
+    assert status == 429
+    assert headers["retry-after"] == header
+
+
+def test_retry_after_ceil_from_nanos() -> None:
+    retry = error_details_pb2.RetryInfo()
+    retry.retry_delay.seconds, retry.retry_delay.nanos = 2, 1
+    packed = any_pb2.Any()
+    packed.Pack(retry)
+    st = status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message="x", details=[packed])
+    assert render(ENTRUST, st)[1]["retry-after"] == "3"
+
+
+def test_no_retry_after_without_retry_info() -> None:
+    assert "retry-after" not in render(ENTRUST, ResourceExhausted("slow down"))[1]
+
+
+def test_internal_status_is_safe() -> None:
+    status, _, body = render(ENTRUST, internal_status())
+    assert status == 500
+    assert body == {"errorCode": "internal_error", "errorMessage": "internal error",
+                    "parameters": []}
+
+
+def test_request_too_large_is_413() -> None:
+    status, headers, body = render(SCIM, RequestTooLarge("too big"))
+    assert status == 413
+    assert body["status"] == "413"
+    assert "retry-after" not in headers
+
+
+def test_http_status_table() -> None:
+    expected = {"OK": 200, "CANCELLED": 499, "UNKNOWN": 500, "INVALID_ARGUMENT": 400,
+                "DEADLINE_EXCEEDED": 504, "NOT_FOUND": 404, "ALREADY_EXISTS": 409,
+                "PERMISSION_DENIED": 403, "UNAUTHENTICATED": 401, "RESOURCE_EXHAUSTED": 429,
+                "FAILED_PRECONDITION": 400, "ABORTED": 409, "OUT_OF_RANGE": 400,
+                "UNIMPLEMENTED": 501, "INTERNAL": 500, "UNAVAILABLE": 503, "DATA_LOSS": 500}
+    assert {code_pb2.Code.Name(c): s for c, s in HTTP_STATUS_BY_CODE.items()} == expected
