@@ -87,6 +87,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         limiter=MemoryRateLimiter(),
         executor=ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2),
                                     thread_name_prefix="authcore-hash"),
+        write_lock=asyncio.Lock() if settings.is_sqlite else None,
     )
     handlers = [
         *generic_handlers_for(AuthenticationService(AuthenticationFlow(core)),

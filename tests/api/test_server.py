@@ -124,3 +124,21 @@ async def test_sigterm_lets_in_flight_calls_finish() -> None:
             pass  # refused: the listener is closed
         await rest.close()
         await grpc_api.close()
+
+
+async def test_management_over_grpc_needs_the_admin_key(server: RunningServer,
+                                                        user_id: str) -> None:
+    from authcore.v1 import management_pb2 as mgmt
+
+    api = GrpcApi(server)
+    try:
+        anonymous = await api._call(api.mgmt.CreateUser, mgmt.CreateUserRequest(user_id=user_id))
+        assert anonymous.status == 401 and anonymous.error_code == "missing_admin_key"
+        md = (("authorization", f"Bearer {server.admin_key}"),)
+        created = await api._call(api.mgmt.CreateUser, mgmt.CreateUserRequest(user_id=user_id),
+                                  metadata=md)
+        assert created.status == 200 and created.body["user"]["userId"] == user_id
+        jwks = await api._call(api.mgmt.GetJwks, mgmt.GetJwksRequest())
+        assert jwks.body["keys"][0]["alg"] == "ES256"
+    finally:
+        await api.close()

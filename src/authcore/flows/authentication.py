@@ -10,12 +10,12 @@ authToken T2 (T3) → complete with the second factor → session JWT.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authcore.errors import (
-    AuthcoreError,
     FailedPrecondition,
     InvalidArgument,
     PermissionDenied,
@@ -31,7 +31,6 @@ from authcore.flows.challenges import (
     claim_challenge,
     create_challenge,
     load_challenge,
-    release_challenge,
 )
 from authcore.flows.context import Core
 from authcore.flows.directory import get_active_user, get_application
@@ -153,7 +152,9 @@ class AuthenticationFlow:
     ) -> authn.QueryUserAuthenticatorsResponse:
         await self._rate_limit(caller, req.user_id)
         now = self.core.clock()
-        async with self.core.db() as db, db.begin():
+        # Only a default challenge writes anything.
+        scope = self.core.write() if req.return_default_challenge else self.core.read()
+        async with scope as db:
             app = await get_application(db, req.application_id)
             user = await get_active_user(db, req.user_id)
             ctx = self._ctx(db, app, user, now)
@@ -223,7 +224,7 @@ class AuthenticationFlow:
             if req.HasField("otp_delivery_type") else None,
             otp_delivery_attribute=req.otp_delivery_attribute or None,
         )
-        async with self.core.db() as db, db.begin():
+        async with self.core.write() as db:
             app = await get_application(db, req.application_id)
             self._allowed(app, name)
             if name == P2F and req.HasField("second_factor_authenticator"):
@@ -281,19 +282,22 @@ class AuthenticationFlow:
         if user_id and user_id != user.user_id:
             raise Unauthenticated("The challenge token was issued to another user.",
                                   reason="challenge_mismatch")
-        return await get_active_user(db, user.user_id)
+        if not user.active:
+            raise PermissionDenied("The user is disabled.", reason="user_disabled")
+        return user
 
     # -- complete ----------------------------------------------------------
 
     async def complete(
         self, req: authn.AuthenticateUserChallengeRequest, authorization: str, caller: Caller
     ) -> authn.AuthenticatedResponse:
+        """Check the challenge (read), verify the answer (read + CPU), then one
+        short write transaction that uses the challenge up and records the
+        outcome. No verification runs while the write lock is held."""
         name = self._requested(req.authenticator, field="authenticator")
         await self._rate_limit(caller, req.user_id)
         now = self.core.clock()
-        failure: VerificationError | None = None
-        kept: AuthcoreError | None = None
-        async with self.core.db() as db, db.begin():
+        async with self.core.read() as db:
             ch = await load_challenge(db, token=bare_token(authorization), now=now)
             if ch.authenticator != name or (
                 req.application_id and req.application_id != ch.application_id
@@ -302,14 +306,7 @@ class AuthenticationFlow:
                                       reason="challenge_mismatch")
             user = await self._challenge_user(db, ch, req.user_id)
             app = await get_application(db, ch.application_id)
-            ctx = self._ctx(db, app, user, now)
-            if req.cancel:
-                await claim_challenge(db, challenge_id=ch.id, now=now)
-                audit.record(db, event="complete", outcome="cancelled", now=now,
-                             application_id=app.id, user_id=user.user_id, authenticator=name,
-                             client_ip=caller.client_ip)
-                return authn.AuthenticatedResponse(authentication_completed=False)
-            if ch.stage == SECOND_SELECT:
+            if ch.stage == SECOND_SELECT and not req.cancel:
                 raise FailedPrecondition(
                     "Request the second factor's challenge with secondFactorAuthenticator "
                     "and this token as authToken first.", reason="second_factor_required")
@@ -319,41 +316,63 @@ class AuthenticationFlow:
                     and type_name(req.second_factor_authenticator) != factor_name):
                 raise Unauthenticated("secondFactorAuthenticator does not match the challenge.",
                                       reason="challenge_mismatch")
-            self._check_not_locked(await lockout_states(db, user_pk=user.pk), factor_name, now)
-            await claim_challenge(db, challenge_id=ch.id, now=now)
-            answer = Answer(
-                response=req.response if req.HasField("response") else None,
-                new_password=req.new_password if req.HasField("new_password") else None,
-                kba_answers={q.id: q.answer for q in req.kba_challenge.user_questions},
-            )
+            states = await lockout_states(db, user_pk=user.pk)
+            if not req.cancel:
+                self._check_not_locked(states, factor_name, now)
+            had_failures = factor_name in states
+
+        log_event = functools.partial(audit.record, now=now, application_id=app.id,
+                                      user_id=user.user_id, client_ip=caller.client_ip)
+        if req.cancel:
+            async with self.core.write() as db:
+                await claim_challenge(db, challenge_id=ch.id, now=now)
+                log_event(db, event="complete", outcome="cancelled", authenticator=name)
+            return authn.AuthenticatedResponse(authentication_completed=False)
+
+        answer = Answer(
+            response=req.response if req.HasField("response") else None,
+            new_password=req.new_password if req.HasField("new_password") else None,
+            kba_answers={q.id: q.answer for q in req.kba_challenge.user_questions},
+        )
+        failure: VerificationError | None = None
+        effect = None
+        async with self.core.read() as db:
             try:
-                await FACTORS[factor_name].finish(ctx, ch.state.get("factor_state", {}), answer)
+                effect = await FACTORS[factor_name].finish(
+                    self._ctx(db, app, user, now), ch.state.get("factor_state", {}), answer)
             except VerificationError as exc:
                 failure = exc
             except KeepChallenge as keep:
-                await release_challenge(db, challenge_id=ch.id)
-                kept = keep.error
-            if kept is None and failure is None:
-                await record_success(db, user_pk=user.pk, authenticator=factor_name)
-                audit.record(db, event="complete", outcome="success", now=now,
-                             application_id=app.id, user_id=user.user_id,
-                             authenticator=factor_name, client_ip=caller.client_ip)
+                # Not used up: the client completes again on the same token.
+                raise keep.error from None
+
+        left = 0
+        async with self.core.write() as db:
+            # Using the challenge up in the same transaction as the outcome:
+            # of several concurrent completes only one can commit, so a
+            # challenge yields at most one success or one counted failure.
+            await claim_challenge(db, challenge_id=ch.id, now=now)
+            ctx = self._ctx(db, app, user, now)
+            if effect is not None and failure is None:
+                try:
+                    await effect(db)
+                except VerificationError as exc:
+                    failure = exc
+            if failure is None:
+                if had_failures:
+                    await record_success(db, user_pk=user.pk, authenticator=factor_name)
+                log_event(db, event="complete", outcome="success", authenticator=factor_name)
                 if ch.stage == FIRST:
                     return await self._new_challenge(
                         ctx, authenticator=P2F, stage=SECOND_SELECT,
                         started=Started(state={}, response=authn.AuthenticatedResponse()))
                 amr = ["PASSWORD", factor_name] if ch.stage == SECOND else [factor_name]
                 return await self._success(ctx, amr)
-            if failure is not None:
-                state = await record_failure(db, user_pk=user.pk, authenticator=factor_name,
-                                             policy=ctx.policy.lockout, now=now)
-                audit.record(db, event="complete", outcome="failure", reason=failure.reason,
-                             now=now, application_id=app.id, user_id=user.user_id,
-                             authenticator=factor_name, client_ip=caller.client_ip)
-                left = remaining_attempts(state=state, policy=ctx.policy.lockout, now=now)
-        if kept is not None:
-            raise kept
-        assert failure is not None
+            state = await record_failure(db, user_pk=user.pk, authenticator=factor_name,
+                                         policy=ctx.policy.lockout, now=now)
+            log_event(db, event="complete", outcome="failure", reason=failure.reason,
+                      authenticator=factor_name)
+            left = remaining_attempts(state=state, policy=ctx.policy.lockout, now=now)
         raise Unauthenticated(
             "Authentication failed." + (" The authenticator is now locked." if left == 0 else ""),
             reason=failure.reason,
@@ -383,7 +402,7 @@ class AuthenticationFlow:
         if not token:
             raise Unauthenticated("A session token is required.", reason="missing_token")
         now = self.core.clock()
-        async with self.core.db() as db, db.begin():
+        async with self.core.write() as db:
             claims, session = await verify_session(db, self.core.signer, token, now=now)
             await revoke_session(db, session_id=session.id, now=now)
             audit.record(db, event="logout", outcome="success", now=now,

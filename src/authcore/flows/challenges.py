@@ -119,9 +119,3 @@ async def claim_challenge(db: AsyncSession, *, challenge_id: str, now: float) ->
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Unauthenticated("The challenge token is invalid or was already used.",
                               reason="invalid_token")
-
-
-async def release_challenge(db: AsyncSession, *, challenge_id: str) -> None:
-    await db.execute(
-        update(Challenge).where(Challenge.id == challenge_id).values(consumed_at=None)
-    )

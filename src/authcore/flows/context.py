@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
@@ -32,6 +33,24 @@ class Core:
     limiter: RateLimiter
     executor: Executor | None = None
     clock: Callable[[], float] = field(default=time.time)
+    # SQLite allows one writer. Queueing this process's write transactions on
+    # an asyncio lock keeps them off SQLite's busy handler, which sleeps in
+    # growing steps and turns contention into second-long stalls. None on
+    # PostgreSQL, where row locks do the job.
+    write_lock: asyncio.Lock | None = None
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A short write transaction, committed on exit. Keep slow work
+        (argon2) out of it: on SQLite it holds the database's write lock."""
+        guard = self.write_lock or contextlib.nullcontext()
+        async with guard, self.db() as session, session.begin():
+            yield session
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self.db() as session:
+            yield session
 
     async def blocking(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run CPU-bound work (argon2) off the event loop."""

@@ -119,7 +119,7 @@ class ManagementFlow:
             raise _invalid("authenticators", "contains an unknown authenticator")
         ordered = [n for n in AUTHENTICATOR_ORDER if n in set(names)]
         policy = _policy_from(req)
-        async with self.core.db() as db, db.begin():
+        async with self.core.write() as db:
             app = await create_application(db, name=name, authenticators=ordered,
                                            policy=policy, now=self.core.clock())
         return mgmt.CreateApplicationResponse(application_id=app.id,
@@ -128,7 +128,7 @@ class ManagementFlow:
     async def get_application(
         self, req: mgmt.GetApplicationRequest
     ) -> mgmt.GetApplicationResponse:
-        async with self.core.db() as db:
+        async with self.core.read() as db:
             app = await get_application(db, req.application_id)
             return mgmt.GetApplicationResponse(application=application_message(app))
 
@@ -162,28 +162,28 @@ class ManagementFlow:
             active=True, created_at=self.core.clock(),
         )
         try:
-            async with self.core.db() as db, db.begin():
+            async with self.core.write() as db:
                 if await find_user(db, user_id) is not None:
                     raise AlreadyExists("A user with that userId exists.", reason="user_exists")
                 db.add(user)
         except IntegrityError:
             raise AlreadyExists("A user with that userId exists.", reason="user_exists") from None
-        async with self.core.db() as db:
+        async with self.core.read() as db:
             return mgmt.CreateUserResponse(user=await self._user_message(db, user))
 
     async def get_user(self, req: mgmt.GetUserRequest) -> mgmt.GetUserResponse:
-        async with self.core.db() as db:
+        async with self.core.read() as db:
             user = await get_user(db, req.user_id)
             return mgmt.GetUserResponse(user=await self._user_message(db, user))
 
     async def delete_user(self, req: mgmt.DeleteUserRequest) -> mgmt.DeleteUserResponse:
-        async with self.core.db() as db, db.begin():
+        async with self.core.write() as db:
             user = await get_user(db, req.user_id)
             await db.execute(delete(User).where(User.pk == user.pk))
         return mgmt.DeleteUserResponse()
 
     async def unlock_user(self, req: mgmt.UnlockUserRequest) -> mgmt.UnlockUserResponse:
-        async with self.core.db() as db, db.begin():
+        async with self.core.write() as db:
             user = await get_user(db, req.user_id)
             await clear_all(db, user_pk=user.pk)
         return mgmt.UnlockUserResponse()
@@ -197,14 +197,14 @@ class ManagementFlow:
             raise InvalidArgument(f"password does not meet the policy: {exc.message}",
                                   reason="password_policy",
                                   field_violations=[("password", exc.message)]) from None
-        async with self.core.db() as db:
+        async with self.core.read() as db:
             await get_user(db, req.user_id)
         encoded = await self.core.blocking(hash_password, password=req.password,
                                            params=self.core.settings.argon2)
         expires = (req.expires_at.seconds + req.expires_at.nanos / 1e9
                    if req.HasField("expires_at") else None)
         now = self.core.clock()
-        async with self.core.db() as db, db.begin():
+        async with self.core.write() as db:
             user = await get_user(db, req.user_id)
             row = await db.get(Password, user.pk)
             if row is None:
@@ -242,7 +242,7 @@ class ManagementFlow:
             raise _invalid("label", "must be at most 100 characters")
         token_id = str(uuid.uuid4())
         serial = f"{secrets.randbelow(10**10):010d}"
-        async with self.core.db() as db, db.begin():
+        async with self.core.write() as db:
             user = await get_user(db, req.user_id)
             db.add(OtpToken(
                 id=token_id, user_pk=user.pk, serial_number=serial, kind=kind,
@@ -259,7 +259,7 @@ class ManagementFlow:
                                         otpauth_uri=uri, qr_code_png=png)
 
     async def resync_token(self, req: mgmt.ResyncTokenRequest) -> mgmt.ResyncTokenResponse:
-        async with self.core.db() as db, db.begin():
+        async with self.core.write() as db:
             user = await get_user(db, req.user_id)
             token = (await db.execute(select(OtpToken).where(
                 OtpToken.user_pk == user.pk, OtpToken.serial_number == req.serial_number
@@ -297,7 +297,7 @@ class ManagementFlow:
         card_id = str(uuid.uuid4())
         serial = f"{secrets.randbelow(10**10):010d}"
         expires = now + days * 86400
-        async with self.core.db() as db, db.begin():
+        async with self.core.write() as db:
             user = await get_user(db, req.user_id)
             db.add(GridCard(
                 id=card_id, user_pk=user.pk, serial_number=serial, rows=card.rows,
@@ -320,13 +320,13 @@ class ManagementFlow:
                 raise _invalid(f"questions[{i}].question", "is required (at most 500 chars)")
             if not q.answer.strip() or len(q.answer) > 500:
                 raise _invalid(f"questions[{i}].answer", "is required (at most 500 chars)")
-        async with self.core.db() as db:
+        async with self.core.read() as db:
             await get_user(db, req.user_id)
         params = self.core.settings.argon2
         hashes = [await self.core.blocking(hash_answer, answer=q.answer, params=params)
                   for q in req.questions]
         now = self.core.clock()
-        async with self.core.db() as db, db.begin():
+        async with self.core.write() as db:
             user = await get_user(db, req.user_id)
             await db.execute(delete(KbaAnswer).where(KbaAnswer.user_pk == user.pk))
             for q, h in zip(req.questions, hashes, strict=True):
@@ -345,7 +345,7 @@ class ManagementFlow:
             raise _invalid("maxUses", "must be between 1 and 100")
         code = generate_temp_code()
         now = self.core.clock()
-        async with self.core.db() as db, db.begin():
+        async with self.core.write() as db:
             user = await get_user(db, req.user_id)
             db.add(TempAccessCode(
                 id=str(uuid.uuid4()), user_pk=user.pk,
@@ -358,7 +358,7 @@ class ManagementFlow:
     # -- outbox, tokens ----------------------------------------------------
 
     async def list_outbox(self, req: mgmt.ListOutboxRequest) -> mgmt.ListOutboxResponse:
-        async with self.core.db() as db:
+        async with self.core.read() as db:
             user = await get_user(db, req.user_id)
             rows = (await db.execute(
                 select(OutboxMessage).where(OutboxMessage.user_pk == user.pk)
@@ -374,7 +374,7 @@ class ManagementFlow:
             ])
 
     async def introspect(self, req: mgmt.IntrospectTokenRequest) -> mgmt.IntrospectTokenResponse:
-        async with self.core.db() as db:
+        async with self.core.read() as db:
             try:
                 claims, _ = await verify_session(db, self.core.signer, req.token.strip(),
                                                  now=self.core.clock())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -45,6 +46,14 @@ class Started:
     ttl_seconds: float | None = None
 
 
+# What a verified answer changes (a TOTP step used, a code's use counted, a
+# password rehashed), applied inside the flow's short write transaction so the
+# verification itself (argon2, HMACs) never runs under the database's write
+# lock. It may still raise VerificationError, e.g. when a concurrent request
+# spent the same code first.
+Effect = Callable[[AsyncSession], Awaitable[None]]
+
+
 class Factor(Protocol):
     name: str
 
@@ -54,6 +63,9 @@ class Factor(Protocol):
 
     async def start(self, ctx: FactorContext, inp: StartInput) -> Started: ...
 
-    async def finish(self, ctx: FactorContext, state: dict[str, Any], answer: Answer) -> None:
-        """Verify the answer; raise a VerificationError when it is wrong."""
+    async def finish(
+        self, ctx: FactorContext, state: dict[str, Any], answer: Answer
+    ) -> Effect | None:
+        """Verify the answer; raise a VerificationError when it is wrong.
+        `ctx.db` is a read-only session here."""
         ...

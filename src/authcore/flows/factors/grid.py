@@ -8,7 +8,7 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import or_, select
 
-from authcore.flows.factors.base import Answer, FactorContext, Started, StartInput
+from authcore.flows.factors.base import Answer, Effect, FactorContext, Started, StartInput
 from authcore.store.models import GridCard as GridCardRow
 from authcore.v1 import authentication_pb2 as authn
 from authcore.v1 import authenticators_pb2 as common
@@ -64,7 +64,9 @@ class GridFactor:
             response=authn.AuthenticatedResponse(grid_challenge=challenge),
         )
 
-    async def finish(self, ctx: FactorContext, state: dict[str, Any], answer: Answer) -> None:
+    async def finish(
+        self, ctx: FactorContext, state: dict[str, Any], answer: Answer
+    ) -> Effect | None:
         sealer = ctx.core.sealer
         cards = [
             GridCard.from_json(sealer.open(row.sealed_cells, aad=cells_aad(row.id)).decode())
@@ -72,3 +74,4 @@ class GridFactor:
         ]
         cells = [GridCell(row=r, column=c) for r, c in state["cells"]]
         verify_grid_response(cards=cards, challenge=cells, response=answer.response or "")
+        return None

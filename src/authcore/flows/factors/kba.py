@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from authcore.flows.factors.base import Answer, FactorContext, Started, StartInput
+from authcore.flows.factors.base import Answer, Effect, FactorContext, Started, StartInput
 from authcore.store.models import KbaAnswer
 from authcore.v1 import authentication_pb2 as authn
 from authcore.v1 import authenticators_pb2 as common
@@ -40,7 +40,10 @@ class KbaFactor:
         return Started(state={"question_ids": chosen},
                        response=authn.AuthenticatedResponse(kba_challenge=challenge))
 
-    async def finish(self, ctx: FactorContext, state: dict[str, Any], answer: Answer) -> None:
+    async def finish(
+        self, ctx: FactorContext, state: dict[str, Any], answer: Answer
+    ) -> Effect | None:
         stored = {q.id: q.answer_hash for q in await user_questions(ctx)}
         expected = {qid: stored.get(qid, "") for qid in state["question_ids"]}
         await ctx.core.blocking(verify_kba_answers, expected=expected, answers=answer.kba_answers)
+        return None

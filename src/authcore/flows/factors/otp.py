@@ -6,7 +6,7 @@ from typing import Any
 
 from authcore.delivery.outbox import deliver, mask_email, mask_phone
 from authcore.errors import InvalidArgument
-from authcore.flows.factors.base import Answer, FactorContext, Started, StartInput
+from authcore.flows.factors.base import Answer, Effect, FactorContext, Started, StartInput
 from authcore.store.models import User
 from authcore.v1 import authentication_pb2 as authn
 from authcore.v1 import authenticators_pb2 as common
@@ -84,7 +84,10 @@ class OtpFactor:
             ttl_seconds=ctx.policy.otp_ttl_seconds,
         )
 
-    async def finish(self, ctx: FactorContext, state: dict[str, Any], answer: Answer) -> None:
+    async def finish(
+        self, ctx: FactorContext, state: dict[str, Any], answer: Answer
+    ) -> Effect | None:
         if not answer.response:
             raise OTPVerificationError("invalid_code", "no code given")
         verify_code(code=answer.response, code_hash=state["code_hash"], key=ctx.core.code_key)
+        return None

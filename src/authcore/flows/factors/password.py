@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from authcore.errors import FailedPrecondition, InvalidArgument
 from authcore.flows.challenges import KeepChallenge
-from authcore.flows.factors.base import Answer, FactorContext, Started, StartInput
+from authcore.flows.factors.base import Answer, Effect, FactorContext, Started, StartInput
 from authcore.store.models import Password
 from authcore.v1 import authentication_pb2 as authn
 from authcore.verify.password import (
@@ -26,7 +29,9 @@ class PasswordFactor:
     async def start(self, ctx: FactorContext, inp: StartInput) -> Started:
         return Started(state={}, response=authn.AuthenticatedResponse())
 
-    async def finish(self, ctx: FactorContext, state: dict[str, Any], answer: Answer) -> None:
+    async def finish(
+        self, ctx: FactorContext, state: dict[str, Any], answer: Answer
+    ) -> Effect | None:
         row = await ctx.db.get(Password, ctx.user.pk)
         if row is None or not answer.response:
             raise PasswordVerificationError("invalid_password", "password does not match")
@@ -35,22 +40,34 @@ class PasswordFactor:
             verify_password, password=answer.response, encoded_hash=row.hash, params=params
         )
         expired = row.expires_at is not None and row.expires_at <= ctx.now
-        if expired and not answer.new_password:
+        if answer.new_password:
+            _check_new(old=answer.response, new=answer.new_password)
+            new_hash, expires_at = answer.new_password, None
+        elif expired:
             raise KeepChallenge(FailedPrecondition(
                 "The password has expired. A new password is required: complete again with "
                 "the current password as response and the new one as newPassword.",
                 reason="password_expired",
             ))
-        if answer.new_password:
-            await _change(ctx, row, old=answer.response, new=answer.new_password)
         elif result.needs_rehash:
-            row.hash = await ctx.core.blocking(
-                hash_password, password=answer.response, params=params
+            new_hash, expires_at = answer.response, row.expires_at
+        else:
+            return None
+        encoded = await ctx.core.blocking(hash_password, password=new_hash, params=params)
+        user_pk, now, old_hash = ctx.user.pk, ctx.now, row.hash
+
+        async def store(db: AsyncSession) -> None:
+            # Only over the hash that was verified: a concurrent change wins.
+            await db.execute(
+                update(Password)
+                .where(Password.user_pk == user_pk, Password.hash == old_hash)
+                .values(hash=encoded, expires_at=expires_at, updated_at=now)
             )
-            row.updated_at = ctx.now
+
+        return store
 
 
-async def _change(ctx: FactorContext, row: Password, *, old: str, new: str) -> None:
+def _check_new(*, old: str, new: str) -> None:
     try:
         check_password_policy(password=new)
     except PasswordVerificationError as exc:
@@ -65,8 +82,3 @@ async def _change(ctx: FactorContext, row: Password, *, old: str, new: str) -> N
             reason="password_reused",
             field_violations=[("newPassword", "must differ from the current password")],
         ))
-    row.hash = await ctx.core.blocking(
-        hash_password, password=new, params=ctx.core.settings.argon2
-    )
-    row.expires_at = None
-    row.updated_at = ctx.now

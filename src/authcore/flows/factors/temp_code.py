@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from authcore.flows.factors.base import Answer, FactorContext, Started, StartInput
+from authcore.flows.factors.base import Answer, Effect, FactorContext, Started, StartInput
 from authcore.store.models import TempAccessCode
 from authcore.v1 import authentication_pb2 as authn
 from authcore.v1 import authenticators_pb2 as common
@@ -37,21 +38,27 @@ class TempCodeFactor:
             ),
         )
 
-    async def finish(self, ctx: FactorContext, state: dict[str, Any], answer: Answer) -> None:
+    async def finish(
+        self, ctx: FactorContext, state: dict[str, Any], answer: Answer
+    ) -> Effect | None:
         candidates = [
             StoredTempCode(id=c.id, code_hash=c.code_hash, expires_at=c.expires_at,
                            uses=c.uses, max_uses=c.max_uses)
             for c in await user_codes(ctx, usable_only=False)
         ]
-        result = verify_temp_code(code=answer.response or "", candidates=candidates,
-                                  key=ctx.core.code_key, now=ctx.now)
-        # Count the use only if one is left, atomically, so concurrent logins
-        # can't exceed maxUses.
-        spent = await ctx.db.execute(
-            update(TempAccessCode)
-            .where(TempAccessCode.id == result.code_id,
-                   TempAccessCode.uses < TempAccessCode.max_uses)
-            .values(uses=TempAccessCode.uses + 1)
-        )
-        if spent.rowcount != 1:  # type: ignore[attr-defined]
-            raise TempCodeVerificationError("exhausted_code", "code has no uses left")
+        code_id = verify_temp_code(code=answer.response or "", candidates=candidates,
+                                   key=ctx.core.code_key, now=ctx.now).code_id
+
+        async def count_use(db: AsyncSession) -> None:
+            # Only if a use is left, atomically: concurrent logins can't
+            # exceed maxUses.
+            spent = await db.execute(
+                update(TempAccessCode)
+                .where(TempAccessCode.id == code_id,
+                       TempAccessCode.uses < TempAccessCode.max_uses)
+                .values(uses=TempAccessCode.uses + 1)
+            )
+            if spent.rowcount != 1:  # type: ignore[attr-defined]
+                raise TempCodeVerificationError("exhausted_code", "code has no uses left")
+
+        return count_use

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from authcore.crypto.seal import Sealer
-from authcore.flows.factors.base import Answer, FactorContext, Started, StartInput
+from authcore.flows.factors.base import Answer, Effect, FactorContext, Started, StartInput
 from authcore.store.models import OtpToken
 from authcore.v1 import authentication_pb2 as authn
 from authcore.v1 import authenticators_pb2 as common
@@ -49,14 +50,14 @@ class TokenFactor:
         )
         return Started(state={}, response=response)
 
-    async def finish(self, ctx: FactorContext, state: dict[str, Any], answer: Answer) -> None:
+    async def finish(
+        self, ctx: FactorContext, state: dict[str, Any], answer: Answer
+    ) -> Effect | None:
         code = (answer.response or "").strip()
         replayed = False
         for token in await user_tokens(ctx):
             try:
-                if await _accept(ctx, token, code):
-                    return
-                replayed = True
+                return _verify(ctx, token, code)
             except OTPVerificationError as exc:
                 replayed = replayed or exc.reason == "replayed_code"
         if replayed:
@@ -64,31 +65,35 @@ class TokenFactor:
         raise OTPVerificationError("invalid_code", "code does not match")
 
 
-async def _accept(ctx: FactorContext, token: OtpToken, code: str) -> bool:
-    """Verify against one token and record the use with a compare-and-set, so
-    two concurrent requests can't both spend one code. False: lost that race."""
+def _verify(ctx: FactorContext, token: OtpToken, code: str) -> Effect:
+    """Verify against one token; the effect records the use with a
+    compare-and-set, so two concurrent requests can't both spend one code."""
     secret = open_seed(ctx.core.sealer, token)
     if token.kind == "TOTP":
-        totp = verify_totp(
+        step = verify_totp(
             secret=secret, code=code, algorithm=token.algorithm, digits=token.digits,
             period=token.period, now=ctx.now, drift_steps=ctx.policy.totp_drift_steps,
             last_used_step=token.last_used_step,
-        )
-        result = await ctx.db.execute(
+        ).time_step
+        stmt = (
             update(OtpToken)
             .where(OtpToken.id == token.id,
-                   or_(OtpToken.last_used_step.is_(None),
-                       OtpToken.last_used_step < totp.time_step))
-            .values(last_used_step=totp.time_step)
+                   or_(OtpToken.last_used_step.is_(None), OtpToken.last_used_step < step))
+            .values(last_used_step=step)
         )
     else:
-        hotp = verify_hotp(
+        next_counter = verify_hotp(
             secret=secret, code=code, algorithm=token.algorithm, digits=token.digits,
             counter=token.counter, look_ahead=ctx.policy.hotp_look_ahead,
-        )
-        result = await ctx.db.execute(
+        ).next_counter
+        stmt = (
             update(OtpToken)
             .where(OtpToken.id == token.id, OtpToken.counter == token.counter)
-            .values(counter=hotp.next_counter)
+            .values(counter=next_counter)
         )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def record_use(db: AsyncSession) -> None:
+        if (await db.execute(stmt)).rowcount != 1:  # type: ignore[attr-defined]
+            raise OTPVerificationError("replayed_code", "code was already used")
+
+    return record_use

@@ -1,0 +1,385 @@
+"""Multi-process grpc.aio load generator.
+
+N worker processes (spawned, not forked: the parent may already be using
+gRPC) each open one channel and keep C unary calls in flight for
+warmup + duration seconds, as fast as the server answers (closed loop). A
+*scenario* decides what each call sends: it yields (method path, serialized
+request bytes, metadata) per call, and may run out (a finite pool of
+single-use credentials), which ends that worker's measurement early.
+
+Calls completing inside the measured window count towards RPS and the
+latency percentiles, whatever their status; statuses are tallied so a
+scenario can say which ones it expects.
+
+Standalone, it drives a constant request:
+
+    python bench/load.py --target 127.0.0.1:50061 --method /bench.Echo/Echo \\
+        --payload-size 10 --concurrency 32 --duration 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import math
+import multiprocessing as mp
+import os
+import queue as queue_mod
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import grpc
+
+Metadata = tuple[tuple[str, str], ...]
+Call = tuple[str, bytes, Metadata]
+
+
+class Scenario(Protocol):
+    """What to send. Must be picklable: it is shipped to the worker processes."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def expected(self) -> tuple[str, ...]:
+        """Status code names (grpc.StatusCode.X.name) that count as expected."""
+        ...
+
+    def calls(self, worker: int, workers: int, start: float, end: float) -> Iterator[Call]:
+        """The calls of one worker, in issue order. `start`/`end` are the wall-clock
+        (time.time()) bounds of its run, warmup included. Each item is taken just
+        before its call is issued, so it may depend on the current time."""
+        ...
+
+
+@dataclass(frozen=True)
+class ConstantScenario:
+    """The same request on every call."""
+
+    name: str
+    method: str
+    payload: bytes
+    metadata: Metadata = ()
+    expected: tuple[str, ...] = ("OK",)
+
+    def calls(self, worker: int, workers: int, start: float, end: float) -> Iterator[Call]:
+        call = (self.method, self.payload, self.metadata)
+        while True:
+            yield call
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    target: str
+    procs: int = 1
+    concurrency: int = 32
+    duration: float = 5.0
+    warmup: float = 1.5
+    call_timeout: float = 10.0
+    connect_timeout: float = 30.0
+    # CPU affinity of the worker processes (None: leave to the scheduler).
+    cpus: tuple[int, ...] | None = None
+
+
+@dataclass
+class WorkerResult:
+    worker: int
+    latencies: list[float] = field(default_factory=list)  # seconds
+    codes: dict[str, int] = field(default_factory=dict)
+    window: float = 0.0  # seconds actually measured
+    wall_from: float = 0.0  # the measured window in time.time()
+    wall_to: float = 0.0
+    exhausted: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    scenario: str
+    procs: int
+    concurrency: int
+    duration: float
+    warmup: float
+    calls: int
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    mean_ms: float
+    codes: dict[str, int]
+    expected: tuple[str, ...]
+    unexpected: int
+    exhausted: bool
+    measured_seconds: float
+    # Mean CPU use over the measured window, in % of one core (None: unknown).
+    server_cpu_pct: float | None = None
+    load_cpu_pct: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["expected"] = list(self.expected)
+        return out
+
+
+def percentile(sorted_values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile of an ascending sequence (0 when empty)."""
+    if not sorted_values:
+        return 0.0
+    rank = max(1, math.ceil(p / 100.0 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+# -- worker process -----------------------------------------------------------
+
+
+async def _drive(index: int, workers: int, scenario: Scenario, cfg: LoadConfig,
+                 barrier: Any) -> WorkerResult:
+    result = WorkerResult(worker=index)
+    async with grpc.aio.insecure_channel(cfg.target) as channel:
+        await asyncio.wait_for(channel.channel_ready(), cfg.connect_timeout)
+        # Every worker connected before anyone starts: the windows line up.
+        await asyncio.to_thread(barrier.wait, cfg.connect_timeout)
+
+        wall = time.time()
+        t_start = time.perf_counter()
+        result.wall_from = wall + cfg.warmup
+        measure_from = t_start + cfg.warmup
+        measure_to = measure_from + cfg.duration
+        items = iter(scenario.calls(index, workers, wall, wall + cfg.warmup + cfg.duration))
+        stubs: dict[str, grpc.aio.UnaryUnaryMultiCallable] = {}
+        done: list[tuple[float, float, str]] = []  # (completed at, latency, code)
+        exhausted_at: float | None = None
+
+        async def runner() -> None:
+            nonlocal exhausted_at
+            while True:
+                t0 = time.perf_counter()
+                if t0 >= measure_to:
+                    return
+                try:
+                    method, payload, metadata = next(items)
+                except StopIteration:
+                    if exhausted_at is None:
+                        exhausted_at = t0
+                    return
+                stub = stubs.get(method)
+                if stub is None:
+                    # None (de)serializers: bytes in, bytes out.
+                    stub = stubs[method] = channel.unary_unary(method)
+                try:
+                    await stub(payload, metadata=metadata or None, timeout=cfg.call_timeout)
+                    code = "OK"
+                except grpc.aio.AioRpcError as exc:
+                    code = exc.code().name
+                t1 = time.perf_counter()
+                done.append((t1, t1 - t0, code))
+
+        tasks = [asyncio.create_task(runner()) for _ in range(cfg.concurrency)]
+        try:
+            await asyncio.wait_for(asyncio.gather(*tasks),
+                                   cfg.warmup + cfg.duration + cfg.call_timeout + 5.0)
+        except TimeoutError:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    window_end = measure_to
+    if exhausted_at is not None and exhausted_at < measure_to:
+        result.exhausted = True
+        window_end = exhausted_at
+    codes: Counter[str] = Counter()
+    for completed, latency, code in done:
+        if measure_from <= completed <= window_end:
+            result.latencies.append(latency)
+            codes[code] += 1
+    result.codes = dict(codes)
+    result.window = max(0.0, window_end - measure_from)
+    result.wall_to = result.wall_from + result.window
+    return result
+
+
+def _worker_entry(index: int, workers: int, scenario: Scenario, cfg: LoadConfig,
+                  barrier: Any, out: Any) -> None:
+    try:
+        if cfg.cpus:
+            os.sched_setaffinity(0, cfg.cpus)
+        result = asyncio.run(_drive(index, workers, scenario, cfg, barrier))
+    except BaseException as exc:
+        result = WorkerResult(worker=index, error=f"{type(exc).__name__}: {exc}")
+    out.put(result)
+
+
+# -- parent -------------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process, all its threads (Linux /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+class CpuSampler(threading.Thread):
+    """Samples the CPU time of some processes every `interval` seconds."""
+
+    def __init__(self, pids: dict[str, list[int]], interval: float = 0.1) -> None:
+        super().__init__(daemon=True, name="cpu-sampler")
+        self.pids = pids
+        self.interval = interval
+        self.samples: list[tuple[float, dict[str, float]]] = []
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            sample: dict[str, float] = {}
+            for group, pids in self.pids.items():
+                times = [cpu_seconds(p) for p in pids]
+                if all(t is not None for t in times):
+                    sample[group] = sum(t for t in times if t is not None)
+            self.samples.append((time.time(), sample))
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=2.0)
+
+    def percent(self, group: str, start: float, end: float) -> float | None:
+        """Mean CPU use of a group between two time.time() instants, in % of a core."""
+        inside = [(t, s[group]) for t, s in self.samples if start <= t <= end and group in s]
+        if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
+            return None
+        (t0, c0), (t1, c1) = inside[0], inside[-1]
+        return 100.0 * (c1 - c0) / (t1 - t0)
+
+
+def run_load(scenario: Scenario, cfg: LoadConfig, server_pid: int | None = None) -> LoadResult:
+    """Run the scenario with `cfg.procs` worker processes; merge their results.
+    With `server_pid`, the server's CPU use over the measured window is reported."""
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    barrier = ctx.Barrier(cfg.procs)
+    workers = [
+        ctx.Process(target=_worker_entry, name=f"load-{i}", daemon=True,
+                    args=(i, cfg.procs, scenario, cfg, barrier, out))
+        for i in range(cfg.procs)
+    ]
+    results: list[WorkerResult] = []
+    deadline = (time.monotonic() + 2 * cfg.connect_timeout + cfg.warmup + cfg.duration
+                + cfg.call_timeout + 30.0)
+    sampler: CpuSampler | None = None
+    try:
+        for proc in workers:
+            proc.start()
+        pids = {"load": [p.pid for p in workers if p.pid is not None]}
+        if server_pid is not None:
+            pids["server"] = [server_pid]
+        sampler = CpuSampler(pids)
+        sampler.start()
+        while len(results) < len(workers):
+            try:
+                results.append(out.get(timeout=max(0.1, deadline - time.monotonic())))
+            except queue_mod.Empty:
+                raise RuntimeError(f"load workers did not report within the deadline "
+                                   f"({len(results)}/{len(workers)} done)") from None
+    finally:
+        if sampler is not None:
+            sampler.stop()
+        for proc in workers:
+            proc.join(timeout=5.0)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5.0)
+    errors = [r.error for r in results if r.error]
+    if errors:
+        raise RuntimeError("load worker failed: " + "; ".join(errors))
+    merged = merge(scenario, cfg, results)
+    start = max(r.wall_from for r in results)
+    end = min(r.wall_to for r in results)
+    assert sampler is not None
+    return dataclasses.replace(merged, server_cpu_pct=sampler.percent("server", start, end),
+                               load_cpu_pct=sampler.percent("load", start, end))
+
+
+def merge(scenario: Scenario, cfg: LoadConfig, results: Sequence[WorkerResult]) -> LoadResult:
+    latencies = sorted(x for r in results for x in r.latencies)
+    codes: Counter[str] = Counter()
+    for r in results:
+        codes.update(r.codes)
+    # Each worker's rate over its own window, summed: a worker that ran out of
+    # calls early does not dilute the others.
+    rps = sum(len(r.latencies) / r.window for r in results if r.window > 0)
+    unexpected = sum(n for code, n in codes.items() if code not in scenario.expected)
+    mean = sum(latencies) / len(latencies) if latencies else 0.0
+    return LoadResult(
+        scenario=scenario.name,
+        procs=cfg.procs,
+        concurrency=cfg.concurrency,
+        duration=cfg.duration,
+        warmup=cfg.warmup,
+        calls=len(latencies),
+        rps=rps,
+        p50_ms=percentile(latencies, 50) * 1000,
+        p90_ms=percentile(latencies, 90) * 1000,
+        p99_ms=percentile(latencies, 99) * 1000,
+        max_ms=(latencies[-1] * 1000) if latencies else 0.0,
+        mean_ms=mean * 1000,
+        codes=dict(sorted(codes.items())),
+        expected=tuple(scenario.expected),
+        unexpected=unexpected,
+        exhausted=any(r.exhausted for r in results),
+        measured_seconds=max((r.window for r in results), default=0.0),
+    )
+
+
+def describe(result: LoadResult) -> str:
+    codes = ", ".join(f"{k}={v}" for k, v in result.codes.items()) or "none"
+    line = (f"{result.scenario}: {result.rps:,.0f} RPS, p50 {result.p50_ms:.2f} ms, "
+            f"p99 {result.p99_ms:.2f} ms ({result.calls} calls in "
+            f"{result.measured_seconds:.1f}s; {codes})")
+    cpu = [f"{who} CPU {pct:.0f}%" for who, pct in (("server", result.server_cpu_pct),
+                                                     ("load", result.load_cpu_pct))
+           if pct is not None]
+    if cpu:
+        line += " [" + ", ".join(cpu) + "]"
+    if result.exhausted:
+        line += " [call pool exhausted early]"
+    return line
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Drive a constant unary request.")
+    parser.add_argument("--target", required=True, help="host:port (loopback)")
+    parser.add_argument("--method", required=True, help="full method path, /pkg.Svc/Method")
+    parser.add_argument("--payload-size", type=int, default=10, help="request bytes")
+    parser.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--procs", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=1.5)
+    parser.add_argument("--server-pid", type=int, default=None,
+                        help="report this process's CPU use over the measured window")
+    args = parser.parse_args(argv)
+    metadata: Metadata = tuple((k, v) for k, _, v in (m.partition("=") for m in args.metadata))
+    scenario = ConstantScenario(name=args.method, method=args.method,
+                                payload=b"x" * args.payload_size, metadata=metadata)
+    cfg = LoadConfig(target=args.target, procs=args.procs, concurrency=args.concurrency,
+                     duration=args.duration, warmup=args.warmup)
+    print(describe(run_load(scenario, cfg, args.server_pid)), file=sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
