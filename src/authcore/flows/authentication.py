@@ -30,6 +30,7 @@ from authcore.flows.challenges import (
     bare_token,
     claim_challenge,
     create_challenge,
+    load_bound_challenge,
     load_challenge,
 )
 from authcore.flows.context import Core
@@ -279,11 +280,7 @@ class AuthenticationFlow:
         user = await db.get(User, ch.user_pk)
         if user is None:
             raise Unauthenticated("The challenge token is invalid.", reason="invalid_token")
-        if user_id and user_id != user.user_id:
-            raise Unauthenticated("The challenge token was issued to another user.",
-                                  reason="challenge_mismatch")
-        if not user.active:
-            raise PermissionDenied("The user is disabled.", reason="user_disabled")
+        _check_challenge_user(user, user_id)
         return user
 
     # -- complete ----------------------------------------------------------
@@ -291,21 +288,21 @@ class AuthenticationFlow:
     async def complete(
         self, req: authn.AuthenticateUserChallengeRequest, authorization: str, caller: Caller
     ) -> authn.AuthenticatedResponse:
-        """Check the challenge (read), verify the answer (read + CPU), then one
+        """Check the challenge and verify the answer (reads + CPU), then one
         short write transaction that uses the challenge up and records the
         outcome. No verification runs while the write lock is held."""
         name = self._requested(req.authenticator, field="authenticator")
         await self._rate_limit(caller, req.user_id)
         now = self.core.clock()
         async with self.core.read() as db:
-            ch = await load_challenge(db, token=bare_token(authorization), now=now)
+            ch, user, app = await load_bound_challenge(db, token=bare_token(authorization),
+                                                       now=now)
             if ch.authenticator != name or (
                 req.application_id and req.application_id != ch.application_id
             ):
                 raise Unauthenticated("The challenge token does not match this request.",
                                       reason="challenge_mismatch")
-            user = await self._challenge_user(db, ch, req.user_id)
-            app = await get_application(db, ch.application_id)
+            _check_challenge_user(user, req.user_id)
             if ch.stage == SECOND_SELECT and not req.cancel:
                 raise FailedPrecondition(
                     "Request the second factor's challenge with secondFactorAuthenticator "
@@ -316,10 +313,25 @@ class AuthenticationFlow:
                     and type_name(req.second_factor_authenticator) != factor_name):
                 raise Unauthenticated("secondFactorAuthenticator does not match the challenge.",
                                       reason="challenge_mismatch")
+            failure: VerificationError | None = None
+            effect = None
             states = await lockout_states(db, user_pk=user.pk)
+            had_failures = factor_name in states
             if not req.cancel:
                 self._check_not_locked(states, factor_name, now)
-            had_failures = factor_name in states
+                answer = Answer(
+                    response=req.response if req.HasField("response") else None,
+                    new_password=req.new_password if req.HasField("new_password") else None,
+                    kba_answers={q.id: q.answer for q in req.kba_challenge.user_questions},
+                )
+                try:
+                    effect = await FACTORS[factor_name].finish(
+                        self._ctx(db, app, user, now), ch.state.get("factor_state", {}), answer)
+                except VerificationError as exc:
+                    failure = exc
+                except KeepChallenge as keep:
+                    # Not used up: the client completes again on the same token.
+                    raise keep.error from None
 
         log_event = functools.partial(audit.record, now=now, application_id=app.id,
                                       user_id=user.user_id, client_ip=caller.client_ip)
@@ -328,23 +340,6 @@ class AuthenticationFlow:
                 await claim_challenge(db, challenge_id=ch.id, now=now)
                 log_event(db, event="complete", outcome="cancelled", authenticator=name)
             return authn.AuthenticatedResponse(authentication_completed=False)
-
-        answer = Answer(
-            response=req.response if req.HasField("response") else None,
-            new_password=req.new_password if req.HasField("new_password") else None,
-            kba_answers={q.id: q.answer for q in req.kba_challenge.user_questions},
-        )
-        failure: VerificationError | None = None
-        effect = None
-        async with self.core.read() as db:
-            try:
-                effect = await FACTORS[factor_name].finish(
-                    self._ctx(db, app, user, now), ch.state.get("factor_state", {}), answer)
-            except VerificationError as exc:
-                failure = exc
-            except KeepChallenge as keep:
-                # Not used up: the client completes again on the same token.
-                raise keep.error from None
 
         left = 0
         async with self.core.write() as db:
@@ -408,6 +403,14 @@ class AuthenticationFlow:
             audit.record(db, event="logout", outcome="success", now=now,
                          application_id=session.application_id, user_id=str(claims.get("sub")),
                          client_ip=caller.client_ip)
+
+
+def _check_challenge_user(user: User, user_id: str) -> None:
+    if user_id and user_id != user.user_id:
+        raise Unauthenticated("The challenge token was issued to another user.",
+                              reason="challenge_mismatch")
+    if not user.active:
+        raise PermissionDenied("The user is disabled.", reason="user_disabled")
 
 
 def _copy_challenge(src: authn.AuthenticatedResponse,

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authcore.errors import AuthcoreError, Unauthenticated
-from authcore.store.models import Challenge
+from authcore.store.models import Application, Challenge, User
 
 
 class KeepChallenge(Exception):
@@ -84,17 +84,32 @@ async def create_challenge(
 
 
 async def load_challenge(db: AsyncSession, *, token: str, now: float) -> ChallengeRecord:
+    record, _, _ = await load_bound_challenge(db, token=token, now=now)
+    return record
+
+
+async def load_bound_challenge(
+    db: AsyncSession, *, token: str, now: float
+) -> tuple[ChallengeRecord, User, Application]:
+    """The challenge with the user and application it is bound to, in one query
+    (this is on every complete)."""
     if not token:
         raise Unauthenticated("A challenge token is required.", reason="missing_token")
-    row = (
-        await db.execute(select(Challenge).where(Challenge.token_hash == token_hash(token)))
-    ).scalar_one_or_none()
-    if row is None or row.consumed_at is not None:
+    found = (
+        await db.execute(
+            select(Challenge, User, Application)
+            .join(User, User.pk == Challenge.user_pk)
+            .join(Application, Application.id == Challenge.application_id)
+            .where(Challenge.token_hash == token_hash(token))
+        )
+    ).first()
+    if found is None or found[0].consumed_at is not None:
         raise Unauthenticated("The challenge token is invalid or was already used.",
                               reason="invalid_token")
+    row, user, app = found
     if row.expires_at <= now:
         raise Unauthenticated("The challenge has expired.", reason="expired_token")
-    return ChallengeRecord(
+    record = ChallengeRecord(
         id=row.id,
         application_id=row.application_id,
         user_pk=row.user_pk,
@@ -103,6 +118,7 @@ async def load_challenge(db: AsyncSession, *, token: str, now: float) -> Challen
         state=dict(row.state),
         expires_at=row.expires_at,
     )
+    return record, user, app
 
 
 async def claim_challenge(db: AsyncSession, *, challenge_id: str, now: float) -> None:
