@@ -63,11 +63,15 @@ def _invalid(field: str, problem: str) -> InvalidArgument:
 
 def _policy_from(req: mgmt.CreateApplicationRequest) -> AppPolicy:
     values: dict[str, int] = {}
-    for group in (req.lockout_policy, req.token_lifetimes, req.factor_settings):
-        for fd, value in group.ListFields():
+    json_path: dict[str, str] = {}
+    for group in ("lockout_policy", "token_lifetimes", "factor_settings"):
+        message = getattr(req, group)
+        for fd, value in message.ListFields():
             values[fd.name] = int(value)
+            parent = req.DESCRIPTOR.fields_by_name[group].json_name
+            json_path[fd.name] = f"{parent}.{fd.json_name}"
     policy = AppPolicy.from_json(values)
-    violations = policy.violations()
+    violations = [(json_path.get(name, name), problem) for name, problem in policy.violations()]
     if violations:
         raise InvalidArgument("Invalid application settings.", field_violations=violations)
     return policy
