@@ -5,7 +5,9 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 
-.PHONY: serve test install generate lint
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: serve test install generate lint chromium
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +21,19 @@ node_modules/.installed: package.json
 
 install: $(BIN)/.installed
 
+# tests/e2e drives Debian's Chromium (Playwright's own browser downloads are
+# not used). Installed when missing and running as root; otherwise the e2e
+# tests skip (and fail when CI is set).
+chromium:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium (for tests/e2e)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "*** $(CHROMIUM) is missing: the browser tests in tests/e2e will be skipped"; \
+		echo "*** (and fail when CI is set). Install it with: sudo apt-get install chromium"; \
+	fi
+
 serve: $(BIN)/.installed
 	$(BIN)/authcore serve
 
@@ -31,5 +46,5 @@ lint: $(BIN)/.installed node_modules/.installed
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
 
-test: lint
+test: lint chromium
 	$(BIN)/pytest

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from authcore.config import Settings
 from authcore.crypto.seal import Sealer
 from authcore.flows.management import create_application
-from authcore.flows.policy import DEFAULT_AUTHENTICATORS, AppPolicy
+from authcore.flows.policy import DEFAULT_AUTHENTICATORS, AppPolicy, WebAuthnPolicy
 from authcore.interceptors import hash_admin_key
 from authcore.store.models import AdminKey, Application, SigningKeyRow
 from authcore.tokens.jwt import SigningKey, generate_signing_key
@@ -83,13 +83,19 @@ async def _admin_key(db: async_sessionmaker[AsyncSession], preset: str | None,
         return key
 
 
-async def _demo_application(db: async_sessionmaker[AsyncSession], now: float) -> str | None:
+async def _demo_application(db: async_sessionmaker[AsyncSession], http_addr: str,
+                            now: float) -> str | None:
     async with db() as s, s.begin():
         if (await s.execute(select(Application.id).limit(1))).first() is not None:
             return None
+        # Browsers accept "localhost" as a secure context and RP ID; the demo
+        # page is therefore served as http://localhost:<port>.
+        port = http_addr.rpartition(":")[2]
+        webauthn = WebAuthnPolicy(rp_id="localhost", rp_name="Demo application",
+                                  origins=(f"http://localhost:{port}",))
         app = await create_application(s, name="Demo application",
                                        authenticators=list(DEFAULT_AUTHENTICATORS),
-                                       policy=AppPolicy(), now=now)
+                                       policy=AppPolicy(), now=now, webauthn=webauthn)
         return app.id
 
 
@@ -98,5 +104,5 @@ async def bootstrap(settings: Settings, db: async_sessionmaker[AsyncSession], se
     return Bootstrap(
         signing_keys=await _signing_keys(db, sealer, now),
         new_admin_key=await _admin_key(db, settings.admin_key, now),
-        new_application_id=await _demo_application(db, now),
+        new_application_id=await _demo_application(db, settings.http_addr, now),
     )

@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -24,33 +24,48 @@ import grpc
 import uvicorn
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from authcore.bootstrap import bootstrap
 from authcore.config import Settings
 from authcore.crypto.seal import Sealer, derive_key, load_or_create_master_key
 from authcore.flows.authentication import AuthenticationFlow
 from authcore.flows.context import Core
+from authcore.flows.loginid import LoginIdFlow
 from authcore.flows.management import ManagementFlow
+from authcore.flows.policy import WebAuthnPolicy
+from authcore.flows.self_service import SelfServiceFlow
 from authcore.interceptors import AdminAuthInterceptor, ErrorInterceptor
 from authcore.limits.memory import MemoryRateLimiter
 from authcore.services.authentication import AuthenticationService
+from authcore.services.fido2 import Fido2Service
 from authcore.services.management import ManagementService
+from authcore.services.self_service import SelfService
 from authcore.store.db import create_engine, session_factory
+from authcore.store.models import Application
 from authcore.tokens.jwt import TokenSigner
 from authcore.v1 import (
     authentication_pb2,
     authentication_pb2_grpc,
+    fido2_pb2,
+    fido2_pb2_grpc,
     management_pb2,
     management_pb2_grpc,
+    self_service_pb2,
+    self_service_pb2_grpc,
 )
 from rest_bridge import InProcessInvoker, create_app, generic_handlers_for
+from rest_bridge.cors import CachedOrigins, CorsPolicy
+from rest_bridge.pages import page_routes
 
 log = logging.getLogger("authcore.server")
 
 SERVICES = (
     authentication_pb2.DESCRIPTOR.services_by_name["AuthenticationService"],
     management_pb2.DESCRIPTOR.services_by_name["ManagementService"],
+    fido2_pb2.DESCRIPTOR.services_by_name["Fido2Service"],
+    self_service_pb2.DESCRIPTOR.services_by_name["SelfService"],
 )
 
 
@@ -94,6 +109,10 @@ async def build_runtime(settings: Settings) -> Runtime:
                               authentication_pb2_grpc.add_AuthenticationServiceServicer_to_server),
         *generic_handlers_for(ManagementService(ManagementFlow(core)),
                               management_pb2_grpc.add_ManagementServiceServicer_to_server),
+        *generic_handlers_for(Fido2Service(LoginIdFlow(core)),
+                              fido2_pb2_grpc.add_Fido2ServiceServicer_to_server),
+        *generic_handlers_for(SelfService(SelfServiceFlow(core)),
+                              self_service_pb2_grpc.add_SelfServiceServicer_to_server),
     ]
     # Outermost first: errors raised by the auth check are rendered too.
     interceptors: list[grpc.aio.ServerInterceptor] = [ErrorInterceptor(),
@@ -128,7 +147,9 @@ async def serve(settings: Settings) -> None:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     app = create_app(InProcessInvoker(rt.handlers, rt.interceptors), SERVICES,
-                     max_body_bytes=settings.max_body_bytes, title="authcore")
+                     max_body_bytes=settings.max_body_bytes, title="authcore",
+                     cors=cors_policy(rt.core.db),
+                     pages=page_routes(demo_application_id=rt.new_application_id))
     host, port = split_addr(settings.http_addr)
     web = _Uvicorn(uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, lifespan="off",
@@ -160,6 +181,36 @@ async def serve(settings: Settings) -> None:
     if rt.core.executor is not None:
         rt.core.executor.shutdown(wait=False)
     log.info("stopped")
+
+
+# Browser SDKs call these from the customer's site; admin paths never allow it.
+CORS_PATH_PREFIXES = ("/fido2/v2/", "/api/web/")
+CORS_EXCLUDED_PREFIXES = ("/api/admin/",)
+# How long the allowed-origin set is reused before it is read again: short,
+# so a new or edited application's origins work within seconds on every
+# replica; long enough that CORS costs one query per replica per TTL, not one
+# per request.
+CORS_ORIGINS_TTL_SECONDS = 5.0
+
+
+def cors_policy(db: async_sessionmaker[AsyncSession]) -> CorsPolicy:
+    """A preflight carries no body, so the application isn't known: the
+    allowed origins are the union of every application's WebAuthn origins."""
+
+    async def load() -> Iterable[str]:
+        async with db() as session:
+            rows = (await session.execute(select(Application.settings))).scalars().all()
+        origins: set[str] = set()
+        for app_settings in rows:
+            try:
+                origins.update(WebAuthnPolicy.from_settings(app_settings or {}).origins)
+            except (TypeError, ValueError):
+                continue  # one malformed application must not disable CORS for all
+        return origins
+
+    return CorsPolicy(allowed_origin=CachedOrigins(load, ttl_seconds=CORS_ORIGINS_TTL_SECONDS),
+                      path_prefixes=CORS_PATH_PREFIXES,
+                      excluded_prefixes=CORS_EXCLUDED_PREFIXES)
 
 
 def _announce(settings: Settings, grpc_port: int, rt: Runtime) -> None:

@@ -11,12 +11,13 @@ from google.protobuf.descriptor import ServiceDescriptor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route, compile_path
 from starlette.types import Receive, Scope, Send
 
 import authcore
-from authcore.errors import AuthcoreError, NotFound
+from authcore.errors import AuthcoreError, NotFound, PermissionDenied
 from rest_bridge.comments import load_comments
+from rest_bridge.cors import CorsMiddleware, CorsPolicy
 from rest_bridge.endpoint import RoutePlan
 from rest_bridge.errors import ErrorRenderer, MethodNotAllowed, dump_json
 from rest_bridge.invoker import Invoker
@@ -28,11 +29,14 @@ logger = logging.getLogger(__name__)
 
 def create_app(invoker: Invoker, services: Sequence[ServiceDescriptor], *,
                max_body_bytes: int = 1 << 20, title: str = "authcore",
-               descriptor_set: Path | None = None) -> FastAPI:
+               descriptor_set: Path | None = None, cors: CorsPolicy | None = None,
+               pages: Sequence[BaseRoute] = ()) -> FastAPI:
     """The REST bridge for `services`, calling the core through `invoker`.
 
     `descriptor_set` is the FileDescriptorSet with source info the OpenAPI
-    descriptions come from (default: generated/authcore.binpb).
+    descriptions come from (default: generated/authcore.binpb). `cors`
+    enables cross-origin calls on some paths (see rest_bridge.cors); `pages`
+    are the non-RPC routes of rest_bridge.pages.
     """
     services = list(services)
     bindings = bindings_for(services)
@@ -53,6 +57,7 @@ def create_app(invoker: Invoker, services: Sequence[ServiceDescriptor], *,
 
     app.router.add_route("/openapi.json", openapi_json, methods=["GET"], include_in_schema=False)
     app.router.add_route("/docs", docs, methods=["GET"], include_in_schema=False)
+    app.router.routes.extend(pages)
 
     allowed: dict[str, tuple[set[str], int]] = {}
     for binding in bindings:
@@ -69,7 +74,28 @@ def create_app(invoker: Invoker, services: Sequence[ServiceDescriptor], *,
 
     fallback = _StyleByPath(bindings, renderers, services)
     app.add_exception_handler(StarletteHTTPException, fallback.http_exception)  # type: ignore[arg-type]
+    if cors is not None:
+        app.add_middleware(
+            CorsMiddleware, policy=cors, methods_for=_MethodsByPath(allowed),
+            refuse=lambda path: fallback.renderer_for(path).render_error(
+                PermissionDenied("this origin may not call the API",
+                                 reason="origin_not_allowed")))
     return app
+
+
+class _MethodsByPath:
+    """The HTTP methods a request path has, for CORS preflights."""
+
+    def __init__(self, allowed: dict[str, tuple[set[str], int]]) -> None:
+        self._paths = [(compile_path(path)[0], frozenset(methods))
+                       for path, (methods, _) in allowed.items()]
+
+    def __call__(self, path: str) -> frozenset[str]:
+        found: set[str] = set()
+        for regex, methods in self._paths:
+            if regex.match(path):
+                found |= methods
+        return frozenset(found)
 
 
 class _MethodNotAllowed:

@@ -136,8 +136,23 @@ def entrust_body(parts: ErrorParts, http_status: int) -> dict[str, Any]:
     }
 
 
+# LoginID's spec allows exactly these msgCodes, one per HTTP status class.
+LOGINID_MSG_CODES: Mapping[int, str] = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+}
+
+
+def loginid_msg_code(http_status: int) -> str:
+    if http_status >= 500:
+        return "internal_error"
+    # 409, 413, 422, 429 and the rest of 4xx: the client must change the request.
+    return LOGINID_MSG_CODES.get(http_status, "bad_request")
+
+
 def loginid_body(parts: ErrorParts, http_status: int) -> dict[str, Any]:
-    return {"msg": parts.message, "msgCode": parts.reason or _code_name(parts.code)}
+    """`msgCode` is the spec's enum, derived from the HTTP status; the core's
+    message (which names the specific problem) is `msg`."""
+    return {"msg": parts.message, "msgCode": loginid_msg_code(http_status)}
 
 
 def consumer_body(parts: ErrorParts, http_status: int) -> dict[str, Any]:

@@ -76,7 +76,9 @@ _ERROR_SCHEMAS: Mapping[int, tuple[str, Schema]] = {
         }, "A field violation (field, description) or a detail (name, value).")},
     }, "Entrust IDaaS error.")),
     options_pb2.ERROR_STYLE_LOGINID: ("LoginIdError", _obj(
-        {"msg": _STR, "msgCode": _STR}, "LoginID error.")),
+        {"msg": _STR, "msgCode": {"type": "string", "enum": [
+            "bad_request", "unauthorized", "forbidden", "not_found", "internal_error"]}},
+        "LoginID error.")),
     options_pb2.ERROR_STYLE_CONSUMER: ("ConsumerError", _obj({
         "message": _STR,
         "syntaxErrors": _obj({"invalidFields": {"type": "array", "items": _obj({

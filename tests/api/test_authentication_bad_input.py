@@ -79,10 +79,11 @@ def test_unknown_and_unimplemented_authenticators(http: httpx.Client, app_id: st
         http.post("/api/web/v2/authentication/users/authenticate/NOPE", json=body), 400)
     assert err["parameters"][0]["field"] == "authenticator"
     assert_entrust_error(
-        http.post("/api/web/v2/authentication/users/authenticate/FIDO", json=body), 501,
+        http.post("/api/web/v2/authentication/users/authenticate/MACHINE", json=body), 501,
         "authenticator_not_supported")
     assert_entrust_error(http.post("/api/web/v1/authentication/passkey",
-                                   json={"applicationId": app_id}), 501)
+                                   json={"applicationId": "no-such-app"}), 404,
+                         "application_not_found")
 
 
 def test_oversized_body_is_refused(http: httpx.Client) -> None:
@@ -134,7 +135,7 @@ async def test_grpc_errors_carry_status_details(server: RunningServer, app_id: s
     try:
         r = await api.query({"applicationId": app_id, "userId": "ghost"})
         assert r.status == 404 and r.error_code == "user_not_found"
-        r = await api.challenge("FIDO", {"applicationId": app_id, "userId": "ghost"})
+        r = await api.challenge("MACHINE", {"applicationId": app_id, "userId": "ghost"})
         assert r.status == 501
     finally:
         await api.close()

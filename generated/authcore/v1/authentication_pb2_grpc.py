@@ -107,8 +107,10 @@ class AuthenticationServiceServicer:
     def RequestPasskeyChallenge(self, request, context):
         """Request Passkey Challenge.
 
-        Deprecated alias of a PASSKEY challenge; answers UNIMPLEMENTED until
-        passkeys land.
+        Deprecated alias of a PASSKEY challenge without a userId: returns the
+        fidoChallenge (empty allowCredentials) and a challenge token, completed
+        at .../authenticate/PASSKEY/complete, where the user is found from the
+        passkey's userHandle.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -65,8 +65,26 @@ class FactorSettings(_message.Message):
     otp_ttl_seconds: int
     def __init__(self, totp_drift_steps: _Optional[int] = ..., hotp_look_ahead: _Optional[int] = ..., grid_challenge_cells: _Optional[int] = ..., kba_challenge_questions: _Optional[int] = ..., otp_digits: _Optional[int] = ..., otp_ttl_seconds: _Optional[int] = ...) -> None: ...
 
+class WebAuthnSettings(_message.Message):
+    __slots__ = ("rp_id", "rp_name", "origins", "user_verification", "resident_key", "require_attestation", "timeout_ms")
+    RP_ID_FIELD_NUMBER: _ClassVar[int]
+    RP_NAME_FIELD_NUMBER: _ClassVar[int]
+    ORIGINS_FIELD_NUMBER: _ClassVar[int]
+    USER_VERIFICATION_FIELD_NUMBER: _ClassVar[int]
+    RESIDENT_KEY_FIELD_NUMBER: _ClassVar[int]
+    REQUIRE_ATTESTATION_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    rp_id: str
+    rp_name: str
+    origins: _containers.RepeatedScalarFieldContainer[str]
+    user_verification: str
+    resident_key: str
+    require_attestation: bool
+    timeout_ms: int
+    def __init__(self, rp_id: _Optional[str] = ..., rp_name: _Optional[str] = ..., origins: _Optional[_Iterable[str]] = ..., user_verification: _Optional[str] = ..., resident_key: _Optional[str] = ..., require_attestation: _Optional[bool] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
+
 class Application(_message.Message):
-    __slots__ = ("application_id", "name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "created_at")
+    __slots__ = ("application_id", "name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "created_at", "webauthn")
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     AUTHENTICATORS_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +92,7 @@ class Application(_message.Message):
     TOKEN_LIFETIMES_FIELD_NUMBER: _ClassVar[int]
     FACTOR_SETTINGS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    WEBAUTHN_FIELD_NUMBER: _ClassVar[int]
     application_id: str
     name: str
     authenticators: _containers.RepeatedScalarFieldContainer[_authenticators_pb2.AuthenticatorType]
@@ -81,21 +100,24 @@ class Application(_message.Message):
     token_lifetimes: TokenLifetimes
     factor_settings: FactorSettings
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, application_id: _Optional[str] = ..., name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    webauthn: WebAuthnSettings
+    def __init__(self, application_id: _Optional[str] = ..., name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ...) -> None: ...
 
 class CreateApplicationRequest(_message.Message):
-    __slots__ = ("name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings")
+    __slots__ = ("name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "webauthn")
     NAME_FIELD_NUMBER: _ClassVar[int]
     AUTHENTICATORS_FIELD_NUMBER: _ClassVar[int]
     LOCKOUT_POLICY_FIELD_NUMBER: _ClassVar[int]
     TOKEN_LIFETIMES_FIELD_NUMBER: _ClassVar[int]
     FACTOR_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    WEBAUTHN_FIELD_NUMBER: _ClassVar[int]
     name: str
     authenticators: _containers.RepeatedScalarFieldContainer[_authenticators_pb2.AuthenticatorType]
     lockout_policy: LockoutPolicy
     token_lifetimes: TokenLifetimes
     factor_settings: FactorSettings
-    def __init__(self, name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ...) -> None: ...
+    webauthn: WebAuthnSettings
+    def __init__(self, name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ...) -> None: ...
 
 class CreateApplicationResponse(_message.Message):
     __slots__ = ("application_id", "application")
@@ -364,6 +386,130 @@ class IntrospectTokenResponse(_message.Message):
     iat: int
     jti: str
     def __init__(self, active: _Optional[bool] = ..., sub: _Optional[str] = ..., aud: _Optional[str] = ..., exp: _Optional[int] = ..., iat: _Optional[int] = ..., jti: _Optional[str] = ...) -> None: ...
+
+class AaguidBlock(_message.Message):
+    __slots__ = ("aaguid", "reg", "auth", "name")
+    AAGUID_FIELD_NUMBER: _ClassVar[int]
+    REG_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    aaguid: str
+    reg: bool
+    auth: bool
+    name: str
+    def __init__(self, aaguid: _Optional[str] = ..., reg: _Optional[bool] = ..., auth: _Optional[bool] = ..., name: _Optional[str] = ...) -> None: ...
+
+class ListAaguidBlocksRequest(_message.Message):
+    __slots__ = ("application_id",)
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    application_id: str
+    def __init__(self, application_id: _Optional[str] = ...) -> None: ...
+
+class ListAaguidBlocksResponse(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[AaguidBlock]
+    def __init__(self, entries: _Optional[_Iterable[_Union[AaguidBlock, _Mapping]]] = ...) -> None: ...
+
+class AddAaguidBlockRequest(_message.Message):
+    __slots__ = ("application_id", "aaguid", "reg", "auth")
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    AAGUID_FIELD_NUMBER: _ClassVar[int]
+    REG_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
+    application_id: str
+    aaguid: str
+    reg: bool
+    auth: bool
+    def __init__(self, application_id: _Optional[str] = ..., aaguid: _Optional[str] = ..., reg: _Optional[bool] = ..., auth: _Optional[bool] = ...) -> None: ...
+
+class AddAaguidBlockResponse(_message.Message):
+    __slots__ = ("entry",)
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    entry: AaguidBlock
+    def __init__(self, entry: _Optional[_Union[AaguidBlock, _Mapping]] = ...) -> None: ...
+
+class DeleteAaguidBlockRequest(_message.Message):
+    __slots__ = ("application_id", "aaguid")
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    AAGUID_FIELD_NUMBER: _ClassVar[int]
+    application_id: str
+    aaguid: str
+    def __init__(self, application_id: _Optional[str] = ..., aaguid: _Optional[str] = ...) -> None: ...
+
+class DeleteAaguidBlockResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class UserPasskey(_message.Message):
+    __slots__ = ("passkey_id", "name", "credential_id", "aaguid", "provider_name", "sign_count", "backup_eligible", "backup_state", "transports", "created_at", "last_used_at", "flagged_at", "rp_id")
+    PASSKEY_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    AAGUID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_NAME_FIELD_NUMBER: _ClassVar[int]
+    SIGN_COUNT_FIELD_NUMBER: _ClassVar[int]
+    BACKUP_ELIGIBLE_FIELD_NUMBER: _ClassVar[int]
+    BACKUP_STATE_FIELD_NUMBER: _ClassVar[int]
+    TRANSPORTS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_USED_AT_FIELD_NUMBER: _ClassVar[int]
+    FLAGGED_AT_FIELD_NUMBER: _ClassVar[int]
+    RP_ID_FIELD_NUMBER: _ClassVar[int]
+    passkey_id: str
+    name: str
+    credential_id: str
+    aaguid: str
+    provider_name: str
+    sign_count: int
+    backup_eligible: bool
+    backup_state: bool
+    transports: _containers.RepeatedScalarFieldContainer[str]
+    created_at: _timestamp_pb2.Timestamp
+    last_used_at: _timestamp_pb2.Timestamp
+    flagged_at: _timestamp_pb2.Timestamp
+    rp_id: str
+    def __init__(self, passkey_id: _Optional[str] = ..., name: _Optional[str] = ..., credential_id: _Optional[str] = ..., aaguid: _Optional[str] = ..., provider_name: _Optional[str] = ..., sign_count: _Optional[int] = ..., backup_eligible: _Optional[bool] = ..., backup_state: _Optional[bool] = ..., transports: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_used_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., flagged_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rp_id: _Optional[str] = ...) -> None: ...
+
+class ListUserPasskeysRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class ListUserPasskeysResponse(_message.Message):
+    __slots__ = ("passkeys",)
+    PASSKEYS_FIELD_NUMBER: _ClassVar[int]
+    passkeys: _containers.RepeatedCompositeFieldContainer[UserPasskey]
+    def __init__(self, passkeys: _Optional[_Iterable[_Union[UserPasskey, _Mapping]]] = ...) -> None: ...
+
+class RenameUserPasskeyRequest(_message.Message):
+    __slots__ = ("user_id", "passkey_id", "name")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PASSKEY_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    passkey_id: str
+    name: str
+    def __init__(self, user_id: _Optional[str] = ..., passkey_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class RenameUserPasskeyResponse(_message.Message):
+    __slots__ = ("passkey",)
+    PASSKEY_FIELD_NUMBER: _ClassVar[int]
+    passkey: UserPasskey
+    def __init__(self, passkey: _Optional[_Union[UserPasskey, _Mapping]] = ...) -> None: ...
+
+class DeleteUserPasskeyRequest(_message.Message):
+    __slots__ = ("user_id", "passkey_id")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PASSKEY_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    passkey_id: str
+    def __init__(self, user_id: _Optional[str] = ..., passkey_id: _Optional[str] = ...) -> None: ...
+
+class DeleteUserPasskeyResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
 
 class GetJwksRequest(_message.Message):
     __slots__ = ()

@@ -107,6 +107,36 @@ class ManagementServiceStub:
                 request_serializer=authcore_dot_v1_dot_management__pb2.IntrospectTokenRequest.SerializeToString,
                 response_deserializer=authcore_dot_v1_dot_management__pb2.IntrospectTokenResponse.FromString,
                 _registered_method=True)
+        self.ListAaguidBlocks = channel.unary_unary(
+                '/authcore.v1.ManagementService/ListAaguidBlocks',
+                request_serializer=authcore_dot_v1_dot_management__pb2.ListAaguidBlocksRequest.SerializeToString,
+                response_deserializer=authcore_dot_v1_dot_management__pb2.ListAaguidBlocksResponse.FromString,
+                _registered_method=True)
+        self.AddAaguidBlock = channel.unary_unary(
+                '/authcore.v1.ManagementService/AddAaguidBlock',
+                request_serializer=authcore_dot_v1_dot_management__pb2.AddAaguidBlockRequest.SerializeToString,
+                response_deserializer=authcore_dot_v1_dot_management__pb2.AddAaguidBlockResponse.FromString,
+                _registered_method=True)
+        self.DeleteAaguidBlock = channel.unary_unary(
+                '/authcore.v1.ManagementService/DeleteAaguidBlock',
+                request_serializer=authcore_dot_v1_dot_management__pb2.DeleteAaguidBlockRequest.SerializeToString,
+                response_deserializer=authcore_dot_v1_dot_management__pb2.DeleteAaguidBlockResponse.FromString,
+                _registered_method=True)
+        self.ListUserPasskeys = channel.unary_unary(
+                '/authcore.v1.ManagementService/ListUserPasskeys',
+                request_serializer=authcore_dot_v1_dot_management__pb2.ListUserPasskeysRequest.SerializeToString,
+                response_deserializer=authcore_dot_v1_dot_management__pb2.ListUserPasskeysResponse.FromString,
+                _registered_method=True)
+        self.RenameUserPasskey = channel.unary_unary(
+                '/authcore.v1.ManagementService/RenameUserPasskey',
+                request_serializer=authcore_dot_v1_dot_management__pb2.RenameUserPasskeyRequest.SerializeToString,
+                response_deserializer=authcore_dot_v1_dot_management__pb2.RenameUserPasskeyResponse.FromString,
+                _registered_method=True)
+        self.DeleteUserPasskey = channel.unary_unary(
+                '/authcore.v1.ManagementService/DeleteUserPasskey',
+                request_serializer=authcore_dot_v1_dot_management__pb2.DeleteUserPasskeyRequest.SerializeToString,
+                response_deserializer=authcore_dot_v1_dot_management__pb2.DeleteUserPasskeyResponse.FromString,
+                _registered_method=True)
         self.GetJwks = channel.unary_unary(
                 '/authcore.v1.ManagementService/GetJwks',
                 request_serializer=authcore_dot_v1_dot_management__pb2.GetJwksRequest.SerializeToString,
@@ -254,6 +284,61 @@ class ManagementServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAaguidBlocks(self, request, context):
+        """List an application's AAGUID blocklist.
+
+        Blocked authenticator models are refused at registration, at
+        authentication, or both, as each entry's reg and auth flags say.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddAaguidBlock(self, request, context):
+        """Add an AAGUID blocklist entry.
+
+        Replaces the entry for the same AAGUID if there is one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAaguidBlock(self, request, context):
+        """Delete an AAGUID blocklist entry.
+
+        Answers 204.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUserPasskeys(self, request, context):
+        """List a user's passkeys.
+
+        With their AAGUID, flags, sign count and last use.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RenameUserPasskey(self, request, context):
+        """Rename a user's passkey.
+
+        Changes only the display name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteUserPasskey(self, request, context):
+        """Delete a user's passkey.
+
+        Answers 204; the credential can no longer sign in.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetJwks(self, request, context):
         """Get the JSON Web Key Set.
 
@@ -336,6 +421,36 @@ def add_ManagementServiceServicer_to_server(servicer, server):
                     servicer.IntrospectToken,
                     request_deserializer=authcore_dot_v1_dot_management__pb2.IntrospectTokenRequest.FromString,
                     response_serializer=authcore_dot_v1_dot_management__pb2.IntrospectTokenResponse.SerializeToString,
+            ),
+            'ListAaguidBlocks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAaguidBlocks,
+                    request_deserializer=authcore_dot_v1_dot_management__pb2.ListAaguidBlocksRequest.FromString,
+                    response_serializer=authcore_dot_v1_dot_management__pb2.ListAaguidBlocksResponse.SerializeToString,
+            ),
+            'AddAaguidBlock': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddAaguidBlock,
+                    request_deserializer=authcore_dot_v1_dot_management__pb2.AddAaguidBlockRequest.FromString,
+                    response_serializer=authcore_dot_v1_dot_management__pb2.AddAaguidBlockResponse.SerializeToString,
+            ),
+            'DeleteAaguidBlock': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAaguidBlock,
+                    request_deserializer=authcore_dot_v1_dot_management__pb2.DeleteAaguidBlockRequest.FromString,
+                    response_serializer=authcore_dot_v1_dot_management__pb2.DeleteAaguidBlockResponse.SerializeToString,
+            ),
+            'ListUserPasskeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUserPasskeys,
+                    request_deserializer=authcore_dot_v1_dot_management__pb2.ListUserPasskeysRequest.FromString,
+                    response_serializer=authcore_dot_v1_dot_management__pb2.ListUserPasskeysResponse.SerializeToString,
+            ),
+            'RenameUserPasskey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenameUserPasskey,
+                    request_deserializer=authcore_dot_v1_dot_management__pb2.RenameUserPasskeyRequest.FromString,
+                    response_serializer=authcore_dot_v1_dot_management__pb2.RenameUserPasskeyResponse.SerializeToString,
+            ),
+            'DeleteUserPasskey': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteUserPasskey,
+                    request_deserializer=authcore_dot_v1_dot_management__pb2.DeleteUserPasskeyRequest.FromString,
+                    response_serializer=authcore_dot_v1_dot_management__pb2.DeleteUserPasskeyResponse.SerializeToString,
             ),
             'GetJwks': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJwks,
@@ -724,6 +839,168 @@ class ManagementService:
             '/authcore.v1.ManagementService/IntrospectToken',
             authcore_dot_v1_dot_management__pb2.IntrospectTokenRequest.SerializeToString,
             authcore_dot_v1_dot_management__pb2.IntrospectTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAaguidBlocks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/authcore.v1.ManagementService/ListAaguidBlocks',
+            authcore_dot_v1_dot_management__pb2.ListAaguidBlocksRequest.SerializeToString,
+            authcore_dot_v1_dot_management__pb2.ListAaguidBlocksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddAaguidBlock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/authcore.v1.ManagementService/AddAaguidBlock',
+            authcore_dot_v1_dot_management__pb2.AddAaguidBlockRequest.SerializeToString,
+            authcore_dot_v1_dot_management__pb2.AddAaguidBlockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAaguidBlock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/authcore.v1.ManagementService/DeleteAaguidBlock',
+            authcore_dot_v1_dot_management__pb2.DeleteAaguidBlockRequest.SerializeToString,
+            authcore_dot_v1_dot_management__pb2.DeleteAaguidBlockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUserPasskeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/authcore.v1.ManagementService/ListUserPasskeys',
+            authcore_dot_v1_dot_management__pb2.ListUserPasskeysRequest.SerializeToString,
+            authcore_dot_v1_dot_management__pb2.ListUserPasskeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenameUserPasskey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/authcore.v1.ManagementService/RenameUserPasskey',
+            authcore_dot_v1_dot_management__pb2.RenameUserPasskeyRequest.SerializeToString,
+            authcore_dot_v1_dot_management__pb2.RenameUserPasskeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteUserPasskey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/authcore.v1.ManagementService/DeleteUserPasskey',
+            authcore_dot_v1_dot_management__pb2.DeleteUserPasskeyRequest.SerializeToString,
+            authcore_dot_v1_dot_management__pb2.DeleteUserPasskeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

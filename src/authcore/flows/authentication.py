@@ -30,14 +30,22 @@ from authcore.flows.challenges import (
     bare_token,
     claim_challenge,
     create_challenge,
-    load_bound_challenge,
     load_challenge,
+    load_challenge_with_app,
 )
 from authcore.flows.context import Core
 from authcore.flows.directory import get_active_user, get_application
 from authcore.flows.factors import FACTORS, SECOND_FACTORS
-from authcore.flows.factors.base import Answer, FactorContext, Started, StartInput
+from authcore.flows.factors.base import FactorContext, Started, StartInput
+from authcore.flows.factors.fido import (
+    FidoAnswer,
+    assertion_json,
+    check_relying_party,
+    discoverable_user,
+    start_discoverable,
+)
 from authcore.flows.factors.otp import delivery_info
+from authcore.flows.factors.token import user_tokens
 from authcore.flows.lockouts import lockout_states, record_failure, record_success
 from authcore.flows.names import AUTHENTICATOR_ORDER, OTP_DELIVERY, type_name, type_value
 from authcore.flows.policy import AppPolicy
@@ -56,6 +64,9 @@ SINGLE = "single"
 FIRST = "first"
 SECOND_SELECT = "second_select"
 SECOND = "second"
+
+# Authenticators answered with a WebAuthn assertion (fidoResponse).
+WEBAUTHN = ("FIDO", "PASSKEY")
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,15 @@ class AuthenticationFlow:
             if not decision.allowed:
                 raise ResourceExhausted("Too many requests; retry later.",
                                         retry_after=decision.retry_after)
+
+    async def _rate_limit_user(self, user_id: str) -> None:
+        """The per-user limit, for a user found only during the call (a
+        discoverable passkey names its user in the assertion)."""
+        limit = RateLimit(self.core.settings.rate_limits.per_user_per_minute, 60.0)
+        decision = await self.core.limiter.hit(f"user:{user_id}", limit)
+        if not decision.allowed:
+            raise ResourceExhausted("Too many requests; retry later.",
+                                    retry_after=decision.retry_after)
 
     # -- helpers -----------------------------------------------------------
 
@@ -131,13 +151,23 @@ class AuthenticationFlow:
         self, ctx: FactorContext, *, authenticator: str, stage: str, started: Started,
         extra_state: dict[str, object] | None = None,
     ) -> authn.AuthenticatedResponse:
-        ttl = float(ctx.policy.challenge_seconds)
+        return await self._issue(ctx.db, ctx.app, ctx.policy, ctx.user.pk, ctx.now,
+                                 authenticator=authenticator, stage=stage, started=started,
+                                 extra_state=extra_state)
+
+    @staticmethod
+    async def _issue(
+        db: AsyncSession, app: Application, policy: AppPolicy, user_pk: str | None, now: float,
+        *, authenticator: str, stage: str, started: Started,
+        extra_state: dict[str, object] | None = None,
+    ) -> authn.AuthenticatedResponse:
+        ttl = float(policy.challenge_seconds)
         if started.ttl_seconds is not None:
             ttl = min(ttl, started.ttl_seconds)
         state = {"factor_state": started.state, **(extra_state or {})}
         token, expires_at = await create_challenge(
-            ctx.db, application_id=ctx.app.id, user_pk=ctx.user.pk, authenticator=authenticator,
-            stage=stage, state=state, ttl_seconds=ttl, now=ctx.now,
+            db, application_id=app.id, user_pk=user_pk, authenticator=authenticator,
+            stage=stage, state=state, ttl_seconds=ttl, now=now,
         )
         response = authn.AuthenticatedResponse()
         response.CopyFrom(started.response)
@@ -184,8 +214,7 @@ class AuthenticationFlow:
             if "OTP" in available:
                 out.otp_delivery_info.CopyFrom(delivery_info(user))
             if "TOKEN" in available:
-                out.token_details.extend(
-                    (await FACTORS["TOKEN"].start(ctx, StartInput())).response.token_details)
+                out.token_details.extend(t.serial_number for t in await user_tokens(ctx))
             out.registration_required = not available
             if req.HasField("auth_token") and req.auth_token:
                 claims, session = await verify_session(db, self.core.signer,
@@ -228,8 +257,12 @@ class AuthenticationFlow:
         async with self.core.write() as db:
             app = await get_application(db, req.application_id)
             self._allowed(app, name)
+            if name in WEBAUTHN:
+                check_relying_party(app, rp_id=req.rp_id, origin=req.origin)
             if name == P2F and req.HasField("second_factor_authenticator"):
                 return await self._second_factor_challenge(db, app, req, inp, now, caller)
+            if name == "PASSKEY" and not req.user_id:
+                return await self._discoverable_challenge(db, app, now, caller)
             user = await get_active_user(db, req.user_id)
             ctx = self._ctx(db, app, user, now)
             if name not in await self._available(ctx):
@@ -241,6 +274,33 @@ class AuthenticationFlow:
                          application_id=app.id, user_id=user.user_id, authenticator=name,
                          client_ip=caller.client_ip)
             return response
+
+    async def _discoverable_challenge(
+        self, db: AsyncSession, app: Application, now: float, caller: Caller,
+    ) -> authn.AuthenticatedResponse:
+        """A PASSKEY challenge for whoever holds a passkey of the application's
+        relying party: no user yet, empty allowCredentials."""
+        response = await self._issue(db, app, AppPolicy.from_json(app.settings), None, now,
+                                     authenticator="PASSKEY", stage=SINGLE,
+                                     started=start_discoverable(app))
+        audit.record(db, event="challenge", outcome="issued", now=now, application_id=app.id,
+                     authenticator="PASSKEY", client_ip=caller.client_ip)
+        return response
+
+    async def passkey_challenge(
+        self, req: authn.RequestPasskeyChallengeRequest, caller: Caller
+    ) -> authn.RequestPasskeyChallengeResponse:
+        """The deprecated /authentication/passkey: a discoverable PASSKEY
+        challenge, completed like any PASSKEY challenge."""
+        await self._rate_limit(caller, "")
+        now = self.core.clock()
+        async with self.core.write() as db:
+            app = await get_application(db, req.application_id)
+            self._allowed(app, "PASSKEY")
+            check_relying_party(app, rp_id=req.rp_id, origin=req.origin)
+            response = await self._discoverable_challenge(db, app, now, caller)
+        return authn.RequestPasskeyChallengeResponse(fido_challenge=response.fido_challenge,
+                                                     token=response.token)
 
     async def _second_factor_challenge(
         self, db: AsyncSession, app: Application, req: authn.RequestUserChallengeRequest,
@@ -277,7 +337,7 @@ class AuthenticationFlow:
 
     @staticmethod
     async def _challenge_user(db: AsyncSession, ch: ChallengeRecord, user_id: str) -> User:
-        user = await db.get(User, ch.user_pk)
+        user = await db.get(User, ch.user_pk) if ch.user_pk else None
         if user is None:
             raise Unauthenticated("The challenge token is invalid.", reason="invalid_token")
         _check_challenge_user(user, user_id)
@@ -294,14 +354,30 @@ class AuthenticationFlow:
         name = self._requested(req.authenticator, field="authenticator")
         await self._rate_limit(caller, req.user_id)
         now = self.core.clock()
+        answer = FidoAnswer(
+            response=req.response if req.HasField("response") else None,
+            new_password=req.new_password if req.HasField("new_password") else None,
+            kba_answers={q.id: q.answer for q in req.kba_challenge.user_questions},
+            fido=assertion_json(req.fido_response) if req.HasField("fido_response") else None,
+        )
         async with self.core.read() as db:
-            ch, user, app = await load_bound_challenge(db, token=bare_token(authorization),
-                                                       now=now)
+            ch, bound, app = await load_challenge_with_app(db, token=bare_token(authorization),
+                                                           now=now)
             if ch.authenticator != name or (
                 req.application_id and req.application_id != ch.application_id
             ):
                 raise Unauthenticated("The challenge token does not match this request.",
                                       reason="challenge_mismatch")
+            if name in WEBAUTHN:
+                check_relying_party(app, rp_id=req.rp_id, origin=req.origin)
+            if bound is None:
+                if req.cancel:
+                    return await self._cancel(ch, app, None, name, now, caller)
+                user = await self._discoverable_user(db, ch, app, answer, now, caller)
+                if not req.user_id:
+                    await self._rate_limit_user(user.user_id)
+            else:
+                user = bound
             _check_challenge_user(user, req.user_id)
             if ch.stage == SECOND_SELECT and not req.cancel:
                 raise FailedPrecondition(
@@ -319,11 +395,6 @@ class AuthenticationFlow:
             had_failures = factor_name in states
             if not req.cancel:
                 self._check_not_locked(states, factor_name, now)
-                answer = Answer(
-                    response=req.response if req.HasField("response") else None,
-                    new_password=req.new_password if req.HasField("new_password") else None,
-                    kba_answers={q.id: q.answer for q in req.kba_challenge.user_questions},
-                )
                 try:
                     effect = await FACTORS[factor_name].finish(
                         self._ctx(db, app, user, now), ch.state.get("factor_state", {}), answer)
@@ -336,10 +407,7 @@ class AuthenticationFlow:
         log_event = functools.partial(audit.record, now=now, application_id=app.id,
                                       user_id=user.user_id, client_ip=caller.client_ip)
         if req.cancel:
-            async with self.core.write() as db:
-                await claim_challenge(db, challenge_id=ch.id, now=now)
-                log_event(db, event="complete", outcome="cancelled", authenticator=name)
-            return authn.AuthenticatedResponse(authentication_completed=False)
+            return await self._cancel(ch, app, user.user_id, name, now, caller)
 
         left = 0
         async with self.core.write() as db:
@@ -373,6 +441,35 @@ class AuthenticationFlow:
             reason=failure.reason,
             metadata={"remainingAuthenticationAttempts": str(left)},
         )
+
+    async def _cancel(self, ch: ChallengeRecord, app: Application, user_id: str | None,
+                      name: str, now: float, caller: Caller) -> authn.AuthenticatedResponse:
+        async with self.core.write() as db:
+            await claim_challenge(db, challenge_id=ch.id, now=now)
+            audit.record(db, event="complete", outcome="cancelled", now=now,
+                         application_id=app.id, user_id=user_id, authenticator=name,
+                         client_ip=caller.client_ip)
+        return authn.AuthenticatedResponse(authentication_completed=False)
+
+    async def _discoverable_user(self, db: AsyncSession, ch: ChallengeRecord, app: Application,
+                                 answer: FidoAnswer, now: float, caller: Caller) -> User:
+        """The user of a challenge issued without one (only a discoverable
+        PASSKEY challenge is), named by the assertion. When none is found
+        there is nobody to count the failure against; the challenge is used
+        up all the same."""
+        if ch.authenticator != "PASSKEY":
+            raise Unauthenticated("The challenge token is invalid or was already used.",
+                                  reason="invalid_token")
+        try:
+            return await discoverable_user(db, answer)
+        except VerificationError as exc:
+            failure = exc
+        async with self.core.write() as wdb:
+            await claim_challenge(wdb, challenge_id=ch.id, now=now)
+            audit.record(wdb, event="complete", outcome="failure", reason=failure.reason,
+                         now=now, application_id=app.id, authenticator="PASSKEY",
+                         client_ip=caller.client_ip)
+        raise Unauthenticated("Authentication failed.", reason=failure.reason)
 
     async def _success(self, ctx: FactorContext, amr: list[str]) -> authn.AuthenticatedResponse:
         issued = await issue_session(
@@ -419,7 +516,7 @@ def _copy_challenge(src: authn.AuthenticatedResponse,
     dst.token = src.token
     dst.expires = src.expires
     for field in ("grid_challenge", "kba_challenge", "token_challenge",
-                  "temp_access_code_challenge", "password_challenge"):
+                  "temp_access_code_challenge", "password_challenge", "fido_challenge"):
         if src.HasField(field):
             getattr(dst, field).CopyFrom(getattr(src, field))
     if src.HasField("otpdelivery_type"):

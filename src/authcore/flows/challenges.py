@@ -34,7 +34,7 @@ class KeepChallenge(Exception):
 class ChallengeRecord:
     id: str
     application_id: str
-    user_pk: str
+    user_pk: str | None
     authenticator: str
     stage: str
     state: dict[str, Any]
@@ -57,7 +57,7 @@ async def create_challenge(
     db: AsyncSession,
     *,
     application_id: str,
-    user_pk: str,
+    user_pk: str | None,
     authenticator: str,
     stage: str,
     state: dict[str, Any],
@@ -83,33 +83,17 @@ async def create_challenge(
     return token, expires_at
 
 
-async def load_challenge(db: AsyncSession, *, token: str, now: float) -> ChallengeRecord:
-    record, _, _ = await load_bound_challenge(db, token=token, now=now)
-    return record
-
-
-async def load_bound_challenge(
-    db: AsyncSession, *, token: str, now: float
-) -> tuple[ChallengeRecord, User, Application]:
-    """The challenge with the user and application it is bound to, in one query
-    (this is on every complete)."""
-    if not token:
-        raise Unauthenticated("A challenge token is required.", reason="missing_token")
-    found = (
-        await db.execute(
-            select(Challenge, User, Application)
-            .join(User, User.pk == Challenge.user_pk)
-            .join(Application, Application.id == Challenge.application_id)
-            .where(Challenge.token_hash == token_hash(token))
-        )
-    ).first()
-    if found is None or found[0].consumed_at is not None:
+def _usable(row: Challenge | None, now: float) -> Challenge:
+    if row is None or row.consumed_at is not None:
         raise Unauthenticated("The challenge token is invalid or was already used.",
                               reason="invalid_token")
-    row, user, app = found
     if row.expires_at <= now:
         raise Unauthenticated("The challenge has expired.", reason="expired_token")
-    record = ChallengeRecord(
+    return row
+
+
+def _record(row: Challenge) -> ChallengeRecord:
+    return ChallengeRecord(
         id=row.id,
         application_id=row.application_id,
         user_pk=row.user_pk,
@@ -118,6 +102,49 @@ async def load_bound_challenge(
         state=dict(row.state),
         expires_at=row.expires_at,
     )
+
+
+async def load_challenge(db: AsyncSession, *, token: str, now: float) -> ChallengeRecord:
+    if not token:
+        raise Unauthenticated("A challenge token is required.", reason="missing_token")
+    row = (
+        await db.execute(select(Challenge).where(Challenge.token_hash == token_hash(token)))
+    ).scalar_one_or_none()
+    return _record(_usable(row, now))
+
+
+async def load_bound_challenge(
+    db: AsyncSession, *, token: str, now: float
+) -> tuple[ChallengeRecord, User, Application]:
+    """The challenge with the user and application it is bound to, in one query
+    (this is on every complete)."""
+    record, user, app = await load_challenge_with_app(db, token=token, now=now)
+    if user is None:
+        raise Unauthenticated("The challenge token is invalid or was already used.",
+                              reason="invalid_token")
+    return record, user, app
+
+
+async def load_challenge_with_app(
+    db: AsyncSession, *, token: str, now: float
+) -> tuple[ChallengeRecord, User | None, Application]:
+    """Like load_bound_challenge, but a challenge issued before its user was
+    known (a discoverable passkey sign-in) comes back with user None."""
+    if not token:
+        raise Unauthenticated("A challenge token is required.", reason="missing_token")
+    found = (
+        await db.execute(
+            select(Challenge, User, Application)
+            .outerjoin(User, User.pk == Challenge.user_pk)
+            .join(Application, Application.id == Challenge.application_id)
+            .where(Challenge.token_hash == token_hash(token))
+        )
+    ).first()
+    if found is None:
+        raise Unauthenticated("The challenge token is invalid or was already used.",
+                              reason="invalid_token")
+    row, user, app = found
+    record = _record(_usable(row, now))
     return record, user, app
 
 

@@ -6,7 +6,7 @@ import base64
 import io
 import secrets
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 import qrcode
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authcore.errors import AlreadyExists, InvalidArgument, NotFound
+from authcore.flows.aaguids import lookup
 from authcore.flows.context import Core
 from authcore.flows.directory import find_user, get_application, get_user
 from authcore.flows.factors import FACTORS
@@ -23,13 +24,16 @@ from authcore.flows.factors.grid import cells_aad
 from authcore.flows.factors.token import open_seed, seed_aad
 from authcore.flows.lockouts import clear_all
 from authcore.flows.names import AUTHENTICATOR_ORDER, type_name, type_value
-from authcore.flows.policy import DEFAULT_AUTHENTICATORS, AppPolicy
+from authcore.flows.passkeys import user_passkeys
+from authcore.flows.policy import DEFAULT_AUTHENTICATORS, AppPolicy, WebAuthnPolicy
 from authcore.store.models import (
+    AaguidBlock,
     Application,
     GridCard,
     KbaAnswer,
     OtpToken,
     OutboxMessage,
+    PasskeyCredential,
     Password,
     TempAccessCode,
     User,
@@ -94,14 +98,37 @@ def application_message(app: Application) -> mgmt.Application:
             otp_digits=policy.otp_digits, otp_ttl_seconds=policy.otp_ttl_seconds,
         ),
         created_at=_ts(app.created_at),
+        webauthn=_webauthn_message(WebAuthnPolicy.from_settings(app.settings)),
     )
 
 
+def _webauthn_message(policy: WebAuthnPolicy) -> mgmt.WebAuthnSettings:
+    return mgmt.WebAuthnSettings(
+        rp_id=policy.rp_id, rp_name=policy.rp_name, origins=list(policy.origins),
+        user_verification=policy.user_verification, resident_key=policy.resident_key,
+        require_attestation=policy.require_attestation, timeout_ms=policy.timeout_ms,
+    )
+
+
+def _webauthn_from(req: mgmt.CreateApplicationRequest, name: str) -> WebAuthnPolicy:
+    values: dict[str, Any] = {"rp_name": name}
+    for fd, value in req.webauthn.ListFields():
+        values[fd.name] = tuple(value) if fd.name == "origins" else value
+    policy = WebAuthnPolicy.from_settings({"webauthn": values})
+    violations = [(f"webauthn.{f}", problem) for f, problem in policy.violations()]
+    if violations:
+        raise InvalidArgument("Invalid WebAuthn settings.", field_violations=violations)
+    return policy
+
+
 async def create_application(
-    db: AsyncSession, *, name: str, authenticators: list[str], policy: AppPolicy, now: float
+    db: AsyncSession, *, name: str, authenticators: list[str], policy: AppPolicy, now: float,
+    webauthn: WebAuthnPolicy | None = None,
 ) -> Application:
+    settings = policy.to_json()
+    settings["webauthn"] = (webauthn or WebAuthnPolicy(rp_name=name)).to_json()
     app = Application(id=str(uuid.uuid4()), name=name, authenticators=authenticators,
-                      settings=policy.to_json(), created_at=now)
+                      settings=settings, created_at=now)
     db.add(app)
     return app
 
@@ -123,9 +150,11 @@ class ManagementFlow:
             raise _invalid("authenticators", "contains an unknown authenticator")
         ordered = [n for n in AUTHENTICATOR_ORDER if n in set(names)]
         policy = _policy_from(req)
+        webauthn = _webauthn_from(req, name)
         async with self.core.write() as db:
             app = await create_application(db, name=name, authenticators=ordered,
-                                           policy=policy, now=self.core.clock())
+                                           policy=policy, now=self.core.clock(),
+                                           webauthn=webauthn)
         return mgmt.CreateApplicationResponse(application_id=app.id,
                                               application=application_message(app))
 
@@ -147,7 +176,12 @@ class ManagementFlow:
         dummy_app = Application(id="", name="", authenticators=[], settings={}, created_at=0.0)
         ctx = FactorContext(core=self.core, db=db, app=dummy_app, policy=AppPolicy(),
                             user=user, now=self.core.clock())
-        have = {n for n, f in FACTORS.items() if await f.available(ctx)}
+        # FIDO and PASSKEY are usable per relying party; here, outside any
+        # application, any passkey counts.
+        webauthn = {"FIDO", "PASSKEY"}
+        have = {n for n, f in FACTORS.items() if n not in webauthn and await f.available(ctx)}
+        if await user_passkeys(db, user.pk):
+            have |= webauthn
         msg.authenticators.extend(type_value(n) for n in AUTHENTICATOR_ORDER if n in have)
         return msg
 
@@ -391,6 +425,129 @@ class ManagementFlow:
 
     def jwks(self) -> mgmt.GetJwksResponse:
         return mgmt.GetJwksResponse(keys=[mgmt.Jwk(**k) for k in self.core.signer.jwks()["keys"]])
+
+
+def _aaguid(value: str, field: str = "aaguid") -> str:
+    """An AAGUID in canonical lower-case form, or 400."""
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise _invalid(field, "must be a UUID") from None
+
+
+def _aaguid_message(row: AaguidBlock) -> mgmt.AaguidBlock:
+    msg = mgmt.AaguidBlock(aaguid=row.aaguid, reg=row.reg, auth=row.auth)
+    known = lookup(row.aaguid)
+    if known is not None:
+        msg.name = known.name
+    return msg
+
+
+def _passkey_message(p: PasskeyCredential) -> mgmt.UserPasskey:
+    msg = mgmt.UserPasskey(
+        passkey_id=p.id, name=p.name, credential_id=p.credential_id, aaguid=p.aaguid,
+        sign_count=p.sign_count, backup_eligible=p.backup_eligible,
+        backup_state=p.backup_state, transports=list(p.transports or []),
+        created_at=_ts(p.created_at), rp_id=p.rp_id,
+    )
+    known = lookup(p.aaguid)
+    if known is not None:
+        msg.provider_name = known.name
+    if p.last_used_at is not None:
+        msg.last_used_at.CopyFrom(_ts(p.last_used_at))
+    if p.flagged_at is not None:
+        msg.flagged_at.CopyFrom(_ts(p.flagged_at))
+    return msg
+
+
+async def _user_passkey(db: AsyncSession, user_id: str, passkey_id: str) -> PasskeyCredential:
+    user = await get_user(db, user_id)
+    passkey = (await db.execute(select(PasskeyCredential).where(
+        PasskeyCredential.id == passkey_id[:36], PasskeyCredential.user_pk == user.pk,
+    ))).scalar_one_or_none()
+    if passkey is None:
+        raise NotFound("The passkey was not found.", reason="passkey_not_found")
+    return passkey
+
+
+class PasskeyAdmin:
+    """The AAGUID blocklist and users' passkeys (ManagementService)."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    async def list_aaguid_blocks(
+        self, req: mgmt.ListAaguidBlocksRequest
+    ) -> mgmt.ListAaguidBlocksResponse:
+        async with self.core.read() as db:
+            app = await get_application(db, req.application_id)
+            rows = (await db.execute(select(AaguidBlock).where(
+                AaguidBlock.application_id == app.id).order_by(AaguidBlock.aaguid))).scalars()
+            return mgmt.ListAaguidBlocksResponse(entries=[_aaguid_message(r) for r in rows])
+
+    async def add_aaguid_block(
+        self, req: mgmt.AddAaguidBlockRequest
+    ) -> mgmt.AddAaguidBlockResponse:
+        aaguid = _aaguid(req.aaguid)
+        reg = req.reg if req.HasField("reg") else True
+        auth = req.auth if req.HasField("auth") else True
+        if not (reg or auth):
+            raise InvalidArgument("An entry must block registration, authentication or both.",
+                                  field_violations=[("reg", "or auth must be true")])
+        try:
+            async with self.core.write() as db:
+                app = await get_application(db, req.application_id)
+                row = await db.get(AaguidBlock, (app.id, aaguid))
+                if row is None:
+                    row = AaguidBlock(application_id=app.id, aaguid=aaguid, reg=reg, auth=auth,
+                                      created_at=self.core.clock())
+                    db.add(row)
+                else:
+                    row.reg, row.auth = reg, auth
+        except IntegrityError:
+            raise AlreadyExists("The entry was added concurrently; retry.",
+                                reason="aaguid_block_exists") from None
+        return mgmt.AddAaguidBlockResponse(entry=_aaguid_message(row))
+
+    async def delete_aaguid_block(
+        self, req: mgmt.DeleteAaguidBlockRequest
+    ) -> mgmt.DeleteAaguidBlockResponse:
+        aaguid = _aaguid(req.aaguid)
+        async with self.core.write() as db:
+            app = await get_application(db, req.application_id)
+            gone = await db.execute(delete(AaguidBlock).where(
+                AaguidBlock.application_id == app.id, AaguidBlock.aaguid == aaguid))
+            if gone.rowcount != 1:  # type: ignore[attr-defined]
+                raise NotFound("The AAGUID is not on the blocklist.",
+                               reason="aaguid_block_not_found")
+        return mgmt.DeleteAaguidBlockResponse()
+
+    async def list_user_passkeys(
+        self, req: mgmt.ListUserPasskeysRequest
+    ) -> mgmt.ListUserPasskeysResponse:
+        async with self.core.read() as db:
+            user = await get_user(db, req.user_id)
+            return mgmt.ListUserPasskeysResponse(
+                passkeys=[_passkey_message(p) for p in await user_passkeys(db, user.pk)])
+
+    async def rename_user_passkey(
+        self, req: mgmt.RenameUserPasskeyRequest
+    ) -> mgmt.RenameUserPasskeyResponse:
+        name = req.name.strip()
+        if not 1 <= len(name) <= 255:
+            raise _invalid("name", "is required (at most 255 characters)")
+        async with self.core.write() as db:
+            passkey = await _user_passkey(db, req.user_id, req.passkey_id)
+            passkey.name = name
+        return mgmt.RenameUserPasskeyResponse(passkey=_passkey_message(passkey))
+
+    async def delete_user_passkey(
+        self, req: mgmt.DeleteUserPasskeyRequest
+    ) -> mgmt.DeleteUserPasskeyResponse:
+        async with self.core.write() as db:
+            passkey = await _user_passkey(db, req.user_id, req.passkey_id)
+            await db.execute(delete(PasskeyCredential).where(PasskeyCredential.id == passkey.id))
+        return mgmt.DeleteUserPasskeyResponse()
 
 
 def _qr_png(data: str) -> str:

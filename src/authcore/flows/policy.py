@@ -14,7 +14,9 @@ DEFAULT_AUTHENTICATORS = (
     "GRID",
     "KBA",
     "TEMP_ACCESS_CODE",
+    "FIDO",
     "PASSWORD_AND_SECONDFACTOR",
+    "PASSKEY",
 )
 
 
@@ -65,3 +67,47 @@ class AppPolicy:
     @property
     def lockout(self) -> LockoutPolicy:
         return LockoutPolicy(max_failures=self.max_failures, lockout_seconds=self.lockout_seconds)
+
+
+_REQUIREMENTS = ("required", "preferred", "discouraged")
+
+
+@dataclass(frozen=True)
+class WebAuthnPolicy:
+    """Relying-party settings for passkeys, stored under settings["webauthn"]."""
+
+    rp_id: str = "localhost"
+    rp_name: str = "authcore"
+    origins: tuple[str, ...] = ("http://localhost:8080",)
+    user_verification: str = "preferred"
+    resident_key: str = "preferred"
+    require_attestation: bool = False
+    timeout_ms: int = 60000
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> WebAuthnPolicy:
+        data = dict(settings.get("webauthn") or {})
+        if "origins" in data:
+            data["origins"] = tuple(data["origins"])
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["origins"] = list(self.origins)
+        return out
+
+    def violations(self) -> list[tuple[str, str]]:
+        out = []
+        if not self.rp_id or "/" in self.rp_id or ":" in self.rp_id:
+            out.append(("rpId", "must be a host name"))
+        for origin in self.origins:
+            if not origin.startswith(("https://", "http://localhost", "http://127.0.0.1")):
+                out.append(("origins", f"{origin!r} must be https (or http on localhost)"))
+        if self.user_verification not in _REQUIREMENTS:
+            out.append(("userVerification", "must be required, preferred or discouraged"))
+        if self.resident_key not in _REQUIREMENTS:
+            out.append(("residentKey", "must be required, preferred or discouraged"))
+        if not 1000 <= self.timeout_ms <= 600000:
+            out.append(("timeoutMs", "must be between 1000 and 600000"))
+        return out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import grpc
 
-from authcore.errors import Unimplemented
 from authcore.flows.authentication import AuthenticationFlow
 from authcore.services.peer import authorization, caller
 from authcore.v1 import authentication_pb2 as authn
@@ -36,7 +35,7 @@ class AuthenticationService(authentication_pb2_grpc.AuthenticationServiceService
     async def RequestPasskeyChallenge(
         self, request: authn.RequestPasskeyChallengeRequest, context: grpc.aio.ServicerContext
     ) -> authn.RequestPasskeyChallengeResponse:
-        raise Unimplemented("Passkeys are not supported yet.", reason="passkeys_not_supported")
+        return await self.flow.passkey_challenge(request, caller(context))
 
     async def Logout(
         self, request: authn.LogoutRequest, context: grpc.aio.ServicerContext

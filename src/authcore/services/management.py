@@ -7,7 +7,7 @@ from typing import TypeAlias
 
 import grpc
 
-from authcore.flows.management import ManagementFlow
+from authcore.flows.management import ManagementFlow, PasskeyAdmin
 from authcore.v1 import management_pb2 as mgmt
 from authcore.v1 import management_pb2_grpc
 
@@ -17,6 +17,7 @@ Ctx: TypeAlias = grpc.aio.ServicerContext
 class ManagementService(management_pb2_grpc.ManagementServiceServicer):
     def __init__(self, flow: ManagementFlow) -> None:
         self.flow = flow
+        self.passkeys = PasskeyAdmin(flow.core)
 
     async def CreateApplication(
         self, request: mgmt.CreateApplicationRequest, context: Ctx
@@ -78,6 +79,36 @@ class ManagementService(management_pb2_grpc.ManagementServiceServicer):
         self, request: mgmt.IntrospectTokenRequest, context: Ctx
     ) -> mgmt.IntrospectTokenResponse:
         return await self.flow.introspect(request)
+
+    async def ListAaguidBlocks(
+        self, request: mgmt.ListAaguidBlocksRequest, context: Ctx
+    ) -> mgmt.ListAaguidBlocksResponse:
+        return await self.passkeys.list_aaguid_blocks(request)
+
+    async def AddAaguidBlock(
+        self, request: mgmt.AddAaguidBlockRequest, context: Ctx
+    ) -> mgmt.AddAaguidBlockResponse:
+        return await self.passkeys.add_aaguid_block(request)
+
+    async def DeleteAaguidBlock(
+        self, request: mgmt.DeleteAaguidBlockRequest, context: Ctx
+    ) -> mgmt.DeleteAaguidBlockResponse:
+        return await self.passkeys.delete_aaguid_block(request)
+
+    async def ListUserPasskeys(
+        self, request: mgmt.ListUserPasskeysRequest, context: Ctx
+    ) -> mgmt.ListUserPasskeysResponse:
+        return await self.passkeys.list_user_passkeys(request)
+
+    async def RenameUserPasskey(
+        self, request: mgmt.RenameUserPasskeyRequest, context: Ctx
+    ) -> mgmt.RenameUserPasskeyResponse:
+        return await self.passkeys.rename_user_passkey(request)
+
+    async def DeleteUserPasskey(
+        self, request: mgmt.DeleteUserPasskeyRequest, context: Ctx
+    ) -> mgmt.DeleteUserPasskeyResponse:
+        return await self.passkeys.delete_user_passkey(request)
 
     async def GetJwks(self, request: mgmt.GetJwksRequest, context: Ctx
                       ) -> mgmt.GetJwksResponse:

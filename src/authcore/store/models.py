@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -139,7 +140,11 @@ class Challenge(Base):
     application_id: Mapped[str] = mapped_column(
         ForeignKey("applications.id", ondelete="CASCADE")
     )
-    user_pk: Mapped[str] = mapped_column(ForeignKey("users.pk", ondelete="CASCADE"), index=True)
+    # None while the user is not known yet: passkey registration of a new
+    # user, discoverable (usernameless) sign-in.
+    user_pk: Mapped[str | None] = mapped_column(
+        ForeignKey("users.pk", ondelete="CASCADE"), index=True
+    )
     authenticator: Mapped[str] = mapped_column(String(32))
     stage: Mapped[str] = mapped_column(String(32))
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -217,4 +222,47 @@ class AdminKey(Base):
     name: Mapped[str] = mapped_column(String(255))
     key_hash: Mapped[str] = mapped_column(String(64))
     scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class PasskeyCredential(Base):
+    """A WebAuthn credential. The public key is not secret, so it is stored in
+    clear; the sign count and flags drive clone detection."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_pk: Mapped[str] = mapped_column(ForeignKey("users.pk", ondelete="CASCADE"), index=True)
+    rp_id: Mapped[str] = mapped_column(String(255))
+    # base64url, as clients send it; unique per RP across all users.
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    # uint32 per WebAuthn: wider than a PostgreSQL integer.
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    aaguid: Mapped[str] = mapped_column(String(36))
+    fmt: Mapped[str] = mapped_column(String(32))
+    transports: Mapped[list[str]] = mapped_column(JSON)
+    backup_eligible: Mapped[bool] = mapped_column(Boolean, default=False)
+    backup_state: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[float] = mapped_column(Float)
+    created_device: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    last_used_at: Mapped[float | None] = mapped_column(Float)
+    last_used_device: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Set when an assertion's sign count went backwards (a likely clone).
+    flagged_at: Mapped[float | None] = mapped_column(Float)
+
+
+class AaguidBlock(Base):
+    """An authenticator model an application refuses, at registration and/or
+    at authentication."""
+
+    __tablename__ = "aaguid_blocklist"
+
+    application_id: Mapped[str] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), primary_key=True
+    )
+    aaguid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    reg: Mapped[bool] = mapped_column(Boolean, default=True)
+    auth: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[float] = mapped_column(Float)

@@ -64,7 +64,40 @@ def test_entrust_without_error_info_uses_code_name() -> None:
 def test_loginid_shape() -> None:
     status, _, body = render(LOGINID, NotFound("no such user", reason="user_not_found"))
     assert status == 404
-    assert body == {"msg": "no such user", "msgCode": "user_not_found"}
+    assert body == {"msg": "no such user", "msgCode": "not_found"}
+
+
+@pytest.mark.parametrize(("error", "status", "msg_code"), [
+    (InvalidArgument("The passkey response was refused: origin_mismatch.",
+                     reason="origin_mismatch"), 400, "bad_request"),
+    (FailedPrecondition("not yet"), 400, "bad_request"),
+    (AuthcoreError("boom"), 500, "internal_error"),
+    (RequestTooLarge("too big"), 413, "bad_request"),
+    (ResourceExhausted("slow down", retry_after=3), 429, "bad_request"),
+])
+def test_loginid_msg_code_follows_the_http_status(error: AuthcoreError, status: int,
+                                                  msg_code: str) -> None:
+    got_status, _, body = render(LOGINID, error)
+    assert got_status == status
+    assert body == {"msg": error.message, "msgCode": msg_code}
+
+
+@pytest.mark.parametrize(("code", "status", "msg_code"), [
+    (code_pb2.UNAUTHENTICATED, 401, "unauthorized"),
+    (code_pb2.PERMISSION_DENIED, 403, "forbidden"),
+    (code_pb2.NOT_FOUND, 404, "not_found"),
+    (code_pb2.ALREADY_EXISTS, 409, "bad_request"),
+    (code_pb2.UNIMPLEMENTED, 501, "internal_error"),
+    (code_pb2.UNAVAILABLE, 503, "internal_error"),
+])
+def test_loginid_msg_code_per_grpc_code(code: int, status: int, msg_code: str) -> None:
+    got_status, _, body = render(LOGINID, status_pb2.Status(code=code, message="m"))
+    assert (got_status, body) == (status, {"msg": "m", "msgCode": msg_code})
+
+
+def test_loginid_internal_error_is_safe() -> None:
+    status, _, body = render(LOGINID, internal_status())
+    assert (status, body) == (500, {"msg": "internal error", "msgCode": "internal_error"})
 
 
 def test_consumer_shape() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from authcore.flows.factors.base import Factor
+from authcore.flows.factors.fido import FidoFactor, PasskeyFactor
 from authcore.flows.factors.grid import GridFactor
 from authcore.flows.factors.kba import KbaFactor
 from authcore.flows.factors.otp import OtpFactor
@@ -13,8 +14,8 @@ from authcore.flows.factors.token import TokenFactor
 FACTORS: dict[str, Factor] = {
     f.name: f
     for f in (PasswordFactor(), OtpFactor(), TokenFactor(), GridFactor(), KbaFactor(),
-              TempCodeFactor())
+              TempCodeFactor(), FidoFactor(), PasskeyFactor())
 }
 
 # What can follow a password in PASSWORD_AND_SECONDFACTOR.
-SECOND_FACTORS = ("TOKEN", "OTP", "GRID", "KBA", "TEMP_ACCESS_CODE")
+SECOND_FACTORS = ("TOKEN", "OTP", "GRID", "KBA", "TEMP_ACCESS_CODE", "FIDO")

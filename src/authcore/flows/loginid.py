@@ -1,0 +1,604 @@
+"""LoginID's FIDO2 client API (/fido2/v2): passkey registration and sign-in,
+transaction confirmation, the signed-in user's passkeys, cross-device codes
+and client events.
+
+The WebAuthn ceremonies are flows.passkeys'; this module adds LoginID's
+request and response shapes, who may start what (a JWT of the same user to
+add a passkey to an existing account), the transaction commitment, and the
+one-time sign-in codes (AUTH_CODE challenges: stored as HMACs, single use,
+five minutes, lockout after repeated failures).
+
+Usernames are not revealed: sign-in and transaction starts for an unknown
+username answer like a discoverable sign-in (empty allowCredentials), and
+the code sends always succeed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authcore.delivery.outbox import deliver
+from authcore.errors import (
+    AuthcoreError,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+)
+from authcore.flows import audit, passkeys
+from authcore.flows.aaguids import lookup as lookup_aaguid
+from authcore.flows.authentication import Caller
+from authcore.flows.challenges import bare_token, claim_challenge, create_challenge
+from authcore.flows.context import Core
+from authcore.flows.directory import find_user, get_application
+from authcore.flows.lockouts import lockout_states, record_failure, record_success
+from authcore.flows.policy import AppPolicy
+from authcore.limits.base import RateLimit
+from authcore.limits.lockout import LockoutState, is_locked
+from authcore.store.models import Application, Challenge, PasskeyCredential, User
+from authcore.store.models import Session as SessionRow
+from authcore.tokens.sessions import issue_session, verify_session
+from authcore.v1 import fido2_pb2 as fido2
+from authcore.verify.otp import OTPVerificationError, generate_code, hash_code, verify_code
+from rest_bridge.codec import CodecError, json_to_message, message_to_json
+
+AUTH_CODE = "AUTH_CODE"
+CODE_DIGITS = 6
+CODE_TTL_SECONDS = 300
+# Codes checked per verification: bounds how far requesting many codes for
+# one user can raise the odds of a guess (lockout bounds the guesses).
+MAX_LIVE_CODES = 3
+TX_TOKEN_TTL_SECONDS = 300
+MAX_TX_PAYLOAD_BYTES = 64 * 1024
+MIN_NONCE_CHARS = 8
+MAX_FIELD_CHARS = 255
+CLIENT_EVENT_REASON_CHARS = 64
+PASSKEY_AMR = ("passkey",)
+CODE_AMR = ("otp",)
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def rfc3339(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(int(epoch_seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _required(value: str, field: str) -> str:
+    if not value:
+        raise InvalidArgument(f"{field} is required.", reason="missing_field",
+                              field_violations=[(field, "is required")])
+    if len(value) > MAX_FIELD_CHARS:
+        raise InvalidArgument(f"{field} is too long.", reason="invalid_field",
+                              field_violations=[(field, f"at most {MAX_FIELD_CHARS} characters")])
+    return value
+
+
+def _optional(value: str, field: str) -> str:
+    return _required(value, field) if value else ""
+
+
+def _device_json(req: Any) -> dict[str, Any] | None:
+    """deviceInfo as stored with a passkey: the JSON form, strings capped."""
+    if not req.HasField("device_info"):
+        return None
+    data = message_to_json(req.device_info)
+    return {k: v[:MAX_FIELD_CHARS] if isinstance(v, str) else v for k, v in data.items()}
+
+
+def _tx_challenge(nonce: str, payload: str) -> bytes:
+    """SHA-256(len || nonce || len || payload || 16 random bytes): the
+    WebAuthn challenge commits to exactly what the user confirms."""
+    parts = [nonce.encode(), payload.encode()]
+    framed = b"".join(len(p).to_bytes(4, "big") + p for p in parts)
+    return hashlib.sha256(framed + secrets.token_bytes(16)).digest()
+
+
+def _options(data: dict[str, Any], cls: Any) -> Any:
+    try:
+        return json_to_message(data, cls)
+    except CodecError as exc:  # our own options; a mismatch is a bug
+        raise RuntimeError(f"WebAuthn options do not fit {cls.__name__}: {exc}") from exc
+
+
+def passkey_message(p: PasskeyCredential) -> fido2.Passkey:
+    out = fido2.Passkey(id=p.id, name=p.name, created_at=rfc3339(p.created_at),
+                        aaguid=p.aaguid, credential_id=p.credential_id,
+                        credential_synced=bool(p.backup_state))
+    if p.last_used_at is not None:
+        out.last_used_at = rfc3339(p.last_used_at)
+    if p.last_used_device:
+        try:
+            json_to_message(p.last_used_device, fido2.DeviceInfo, into=out.last_used_from_device)
+        except CodecError:
+            out.ClearField("last_used_from_device")
+    known = lookup_aaguid(p.aaguid)
+    if known is not None:
+        out.provider_name = known.name
+    return out
+
+
+@dataclass(frozen=True)
+class Signed:
+    """The caller's valid session JWT."""
+
+    claims: dict[str, Any]
+    session: SessionRow
+
+
+class LoginIdFlow:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    # -- shared ------------------------------------------------------------
+
+    async def _rate_limit(self, caller: Caller, username: str = "") -> None:
+        limits = self.core.settings.rate_limits
+        checks = [(f"ip:{caller.client_ip}", RateLimit(limits.per_ip_per_minute, 60.0))]
+        if username:
+            checks.append((f"user:{username}", RateLimit(limits.per_user_per_minute, 60.0)))
+        for key, limit in checks:
+            decision = await self.core.limiter.hit(key, limit)
+            if not decision.allowed:
+                raise ResourceExhausted("Too many requests; retry later.",
+                                        retry_after=decision.retry_after)
+
+    async def _signed(self, db: AsyncSession, authorization: str, now: float) -> Signed:
+        """The caller's session JWT (raw or Bearer), or 401."""
+        token = bare_token(authorization)
+        if not token:
+            raise Unauthenticated("A JWT is required in the Authorization header.",
+                                  reason="missing_token")
+        claims, session = await verify_session(db, self.core.signer, token, now=now)
+        return Signed(claims=claims, session=session)
+
+    async def _signed_user(self, db: AsyncSession, authorization: str, now: float
+                           ) -> tuple[Signed, User]:
+        signed = await self._signed(db, authorization, now)
+        user = await db.get(User, signed.session.user_pk)
+        if user is None or not user.active:
+            raise Unauthenticated("The token's user is not active.", reason="invalid_token")
+        return signed, user
+
+    async def _jwt(self, db: AsyncSession, *, user: User, app: Application, amr: tuple[str, ...],
+                   now: float, passkey_id: str | None = None,
+                   device: dict[str, Any] | None = None) -> fido2.Jwt:
+        issued = await issue_session(
+            db, self.core.signer, user_pk=user.pk, user_id=user.user_id,
+            application_id=app.id, amr=amr,
+            ttl_seconds=AppPolicy.from_json(app.settings).session_seconds, now=now)
+        out = fido2.Jwt(jwt_access=issued.token, user_id=user.user_id)
+        if passkey_id:
+            out.passkey_id = passkey_id
+        device_id = (device or {}).get("deviceId")
+        if isinstance(device_id, str) and device_id:
+            out.device_id = device_id
+        return out
+
+    async def _failed(self, error: AuthcoreError, *, event: str, caller: Caller, now: float,
+                      application_id: str | None = None, user_id: str | None = None) -> None:
+        async with self.core.write() as db:
+            audit.record(db, event=event, outcome="failure", reason=error.reason[:64], now=now,
+                         application_id=application_id, user_id=user_id,
+                         authenticator="PASSKEY", client_ip=caller.client_ip)
+
+    @staticmethod
+    def _check_bound_user(state: dict[str, Any], user: User) -> None:
+        """A start for a named user that doesn't exist can't be answered with
+        somebody else's discoverable passkey."""
+        expected = state.get("username")
+        if expected is not None and expected != user.user_id:
+            raise InvalidArgument("The passkey response was refused: credential_mismatch.",
+                                  reason="credential_mismatch")
+
+    # -- registration ------------------------------------------------------
+
+    async def reg_init(self, req: fido2.RegInitRequest, authorization: str, caller: Caller
+                       ) -> fido2.RegInitResponse:
+        app_id = _required(req.app.id, "app.id")
+        username = _required(req.user.username, "user.username")
+        display_name = _optional(req.user.display_name, "user.displayName")
+        await self._rate_limit(caller, username)
+        now = self.core.clock()
+        async with self.core.read() as db:
+            app = await get_application(db, app_id)
+            passkeys.check_origin(app, req.origin)
+            user = await find_user(db, username)
+            if user is not None:
+                await self._check_owner(db, user, app, authorization, now)
+        async with self.core.write() as db:
+            begun = await passkeys.begin_registration(
+                self.core, db, app=app, user_pk=user.pk if user else str(uuid.uuid4()),
+                username=username, display_name=display_name, existing=user is not None,
+                now=now, extra={"device": _device_json(req)})
+        return fido2.RegInitResponse(
+            action="proceed", session=begun.session,
+            registration_request_options=_options(
+                begun.options, fido2.PublicKeyCredentialCreationOptions))
+
+    async def _check_owner(self, db: AsyncSession, user: User, app: Application,
+                           authorization: str, now: float) -> None:
+        """Adding a passkey to an existing account needs that account's JWT
+        for this application; anything else is 403."""
+        denied = PermissionDenied("Adding a passkey to this user needs the user's JWT.",
+                                  reason="forbidden")
+        if not user.active or not bare_token(authorization):
+            raise denied
+        try:
+            signed = await self._signed(db, authorization, now)
+        except Unauthenticated:
+            raise denied from None
+        if (signed.claims.get("sub") != user.user_id or signed.claims.get("aud") != app.id
+                or signed.session.user_pk != user.pk):
+            raise denied
+
+    async def reg_complete(self, req: fido2.RegCompleteRequest, caller: Caller) -> fido2.Jwt:
+        session = _session_field(req.session)
+        if not req.HasField("creation_result"):
+            raise _missing("creationResult")
+        cr = req.creation_result
+        credential = {
+            "id": cr.credential_id, "rawId": cr.credential_id, "type": "public-key",
+            "response": {"clientDataJSON": cr.client_data_json,
+                         "attestationObject": cr.attestation_object,
+                         "transports": list(cr.transports)},
+            "clientExtensionResults": {},
+        }
+        now = self.core.clock()
+        name = req.passkey_name if req.HasField("passkey_name") else None
+        if name is not None and len(name) > MAX_FIELD_CHARS:
+            raise InvalidArgument("passkeyName is too long.", reason="invalid_field",
+                                  field_violations=[("passkeyName", "at most 255 characters")])
+        try:
+            done = await passkeys.finish_registration(self.core, session=session,
+                                                      credential=credential, name=name,
+                                                      device=None)
+        except AuthcoreError as exc:
+            await self._failed(exc, event="passkey_register", caller=caller, now=now)
+            raise
+        async with self.core.write() as db:
+            audit.record(db, event="passkey_register", outcome="success", now=now,
+                         application_id=done.application.id, user_id=done.user.user_id,
+                         authenticator="PASSKEY", client_ip=caller.client_ip)
+            return await self._jwt(db, user=done.user, app=done.application, amr=PASSKEY_AMR,
+                                   now=now, passkey_id=done.passkey.id,
+                                   device=done.state.get("device"))
+
+    # -- sign-in -----------------------------------------------------------
+
+    async def _begin_auth(self, *, app_id: str, username: str, origin: str, caller: Caller,
+                          purpose: str, extra: dict[str, Any],
+                          challenge: bytes | None = None) -> passkeys.Begun:
+        await self._rate_limit(caller, username)
+        now = self.core.clock()
+        async with self.core.read() as db:
+            app = await get_application(db, app_id)
+            passkeys.check_origin(app, origin)
+            user = await find_user(db, username) if username else None
+        if user is not None and not user.active:
+            user = None
+        if username:
+            # Bound to the name asked for, even when nobody has it, so the
+            # empty allowCredentials of an unknown name can't be answered
+            # with another user's discoverable passkey.
+            extra = {**extra, "username": username}
+        async with self.core.write() as db:
+            return await passkeys.begin_authentication(
+                self.core, db, app=app, user=user, now=now, purpose=purpose, extra=extra,
+                challenge=challenge)
+
+    async def auth_init(self, req: fido2.AuthInitRequest, caller: Caller
+                        ) -> fido2.AuthInitResponse:
+        app_id = _required(req.app.id, "app.id")
+        username = _optional(req.user.username, "user.username")
+        begun = await self._begin_auth(app_id=app_id, username=username, origin=req.origin,
+                                       caller=caller, purpose="auth",
+                                       extra={"device": _device_json(req)})
+        return fido2.AuthInitResponse(
+            action="proceed", session=begun.session, cross_auth_methods=[],
+            fallback_methods=[],
+            assertion_options=_options(begun.options, fido2.PublicKeyCredentialRequestOptions))
+
+    async def auth_complete(self, req: fido2.AuthCompleteRequest, caller: Caller) -> fido2.Jwt:
+        session = _session_field(req.session)
+        if not req.HasField("assertion_result"):
+            raise _missing("assertionResult")
+        ar = req.assertion_result
+        credential = _assertion(ar.credential_id, ar.client_data_json, ar.authenticator_data,
+                                ar.signature, ar.user_handle if ar.HasField("user_handle")
+                                else None)
+        now = self.core.clock()
+        try:
+            done = await passkeys.finish_authentication(self.core, session=session,
+                                                        credential=credential, purpose="auth")
+            self._check_bound_user(done.state, done.user)
+        except AuthcoreError as exc:
+            await self._failed(exc, event="passkey_auth", caller=caller, now=now)
+            raise
+        async with self.core.write() as db:
+            audit.record(db, event="passkey_auth", outcome="success", now=now,
+                         application_id=done.application.id, user_id=done.user.user_id,
+                         authenticator="PASSKEY", client_ip=caller.client_ip)
+            return await self._jwt(db, user=done.user, app=done.application, amr=PASSKEY_AMR,
+                                   now=now, passkey_id=done.passkey.id,
+                                   device=done.state.get("device"))
+
+    # -- transaction confirmation -----------------------------------------
+
+    async def tx_init(self, req: fido2.TxInitRequest, caller: Caller) -> fido2.TxInitResponse:
+        app_id = _required(req.app_id, "appId")
+        username = _required(req.username, "username")
+        tx_type = _required(req.tx_type, "txType")
+        if not req.tx_payload:
+            raise _missing("txPayload")
+        payload = req.tx_payload.encode()
+        if len(payload) > MAX_TX_PAYLOAD_BYTES:
+            raise InvalidArgument("txPayload is too large.", reason="invalid_field",
+                                  field_violations=[("txPayload", "at most 64 KiB")])
+        nonce = _required(req.nonce, "nonce")
+        if len(nonce) < MIN_NONCE_CHARS:
+            raise InvalidArgument("nonce is too short.", reason="invalid_field",
+                                  field_violations=[("nonce", "at least 8 characters")])
+        tx_id = str(uuid.uuid4())
+        extra = {"tx_hash": hashlib.sha256(payload).hexdigest(), "tx_type": tx_type,
+                 "nonce": nonce, "tx_id": tx_id}
+        begun = await self._begin_auth(app_id=app_id, username=username, origin=req.origin,
+                                       caller=caller, purpose="tx", extra=extra,
+                                       challenge=_tx_challenge(nonce, req.tx_payload))
+        return fido2.TxInitResponse(
+            tx_id=tx_id, session=begun.session,
+            assertion_options=_options(begun.options, fido2.PublicKeyCredentialRequestOptions))
+
+    async def tx_complete(self, req: fido2.TxCompleteRequest, caller: Caller
+                          ) -> fido2.TxCompleteResponse:
+        session = _session_field(req.session)
+        for value, field in ((req.key_handle, "keyHandle"), (req.client_data, "clientData"),
+                             (req.authenticator_data, "authenticatorData"),
+                             (req.signature, "signature")):
+            if not value:
+                raise _missing(field)
+        credential = _assertion(req.key_handle, req.client_data, req.authenticator_data,
+                                req.signature, None)
+        now = self.core.clock()
+        try:
+            done = await passkeys.finish_authentication(self.core, session=session,
+                                                        credential=credential, purpose="tx")
+            self._check_bound_user(done.state, done.user)
+        except AuthcoreError as exc:
+            await self._failed(exc, event="passkey_tx", caller=caller, now=now)
+            raise
+        state = done.state
+        # Not a session: its jti names no session row, so it can't be used as
+        # an access token; a relying party checks tx_hash against the payload.
+        token, _ = self.core.signer.sign({
+            "sub": done.user.user_id, "aud": done.application.id, "jti": state["tx_id"],
+            "tx_id": state["tx_id"], "tx_type": state["tx_type"], "nonce": state["nonce"],
+            "tx_hash": state["tx_hash"], "amr": list(PASSKEY_AMR),
+        }, ttl_seconds=TX_TOKEN_TTL_SECONDS, now=now)
+        async with self.core.write() as db:
+            audit.record(db, event="passkey_tx", outcome="success", now=now,
+                         application_id=done.application.id, user_id=done.user.user_id,
+                         authenticator="PASSKEY", client_ip=caller.client_ip)
+        return fido2.TxCompleteResponse(credential_id=done.passkey.credential_id, token=token,
+                                        auth_cred=passkey_message(done.passkey))
+
+    # -- the user's passkeys ----------------------------------------------
+
+    async def list_passkeys(self, authorization: str) -> list[fido2.Passkey]:
+        now = self.core.clock()
+        async with self.core.read() as db:
+            _, user = await self._signed_user(db, authorization, now)
+            return [passkey_message(p) for p in await passkeys.user_passkeys(db, user.pk)]
+
+    async def rename_passkey(self, passkey_id: str, name: str, authorization: str) -> None:
+        name = name.strip()
+        if not name:
+            raise _missing("name")
+        if len(name) > MAX_FIELD_CHARS:
+            raise InvalidArgument("name is too long.", reason="invalid_field",
+                                  field_violations=[("name", "1 to 255 characters")])
+        now = self.core.clock()
+        async with self.core.read() as db:
+            _, user = await self._signed_user(db, authorization, now)
+        async with self.core.write() as db:
+            result = await db.execute(
+                update(PasskeyCredential)
+                .where(PasskeyCredential.id == passkey_id, PasskeyCredential.user_pk == user.pk)
+                .values(name=name))
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise _passkey_not_found()
+
+    async def delete_passkey(self, passkey_id: str, authorization: str) -> None:
+        now = self.core.clock()
+        async with self.core.read() as db:
+            signed, user = await self._signed_user(db, authorization, now)
+        async with self.core.write() as db:
+            result = await db.execute(
+                delete(PasskeyCredential)
+                .where(PasskeyCredential.id == passkey_id, PasskeyCredential.user_pk == user.pk))
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise _passkey_not_found()
+            audit.record(db, event="passkey_delete", outcome="success", now=now,
+                         application_id=signed.session.application_id, user_id=user.user_id,
+                         authenticator="PASSKEY")
+
+    async def get_aaguid(self, aaguid: str, authorization: str) -> fido2.Aaguid:
+        now = self.core.clock()
+        async with self.core.read() as db:
+            await self._signed_user(db, authorization, now)
+        if not _UUID.fullmatch(aaguid):
+            raise InvalidArgument("aaguid must be a UUID.", reason="invalid_field",
+                                  field_violations=[("aaguid", "must be a UUID")])
+        known = lookup_aaguid(aaguid)
+        if known is None:
+            raise NotFound("The authenticator model is not known.", reason="aaguid_not_found")
+        return fido2.Aaguid(id=known.aaguid, name=known.name, icon_light=known.icon_light,
+                            icon_dark=known.icon_dark)
+
+    # -- sign-in codes ------------------------------------------------------
+
+    async def _new_code(self, db: AsyncSession, *, user: User, app: Application, channel: str,
+                        code: str, now: float) -> float:
+        _, expires_at = await create_challenge(
+            db, application_id=app.id, user_pk=user.pk, authenticator=AUTH_CODE, stage="code",
+            state={"code_hash": hash_code(code=code, key=self.core.code_key),
+                   "channel": channel},
+            ttl_seconds=CODE_TTL_SECONDS, now=now)
+        return expires_at
+
+    async def request_auth_code(self, authorization: str, caller: Caller) -> fido2.AuthCode:
+        now = self.core.clock()
+        async with self.core.read() as db:
+            signed, user = await self._signed_user(db, authorization, now)
+            app = await get_application(db, signed.session.application_id)
+        await self._rate_limit(caller, user.user_id)
+        code = generate_code(digits=CODE_DIGITS)
+        async with self.core.write() as db:
+            expires_at = await self._new_code(db, user=user, app=app, channel="jwt", code=code,
+                                              now=now)
+            audit.record(db, event="auth_code_issue", outcome="success", now=now,
+                         application_id=app.id, user_id=user.user_id, authenticator=AUTH_CODE,
+                         client_ip=caller.client_ip)
+        return fido2.AuthCode(code=code, expires_at=rfc3339(expires_at))
+
+    async def send_auth_code(self, *, channel: str, username: str, app_id: str, origin: str,
+                             caller: Caller) -> None:
+        """Always succeeds for a known application: whether the user exists or
+        has an address for the channel is not revealed. Both paths run the
+        same lookups, generate and hash a code, and write an audit row."""
+        app_id = _required(app_id, "appId")
+        username = _required(username, "user.username")
+        await self._rate_limit(caller, username)
+        now = self.core.clock()
+        code = generate_code(digits=CODE_DIGITS)
+        async with self.core.read() as db:
+            app = await get_application(db, app_id)
+            passkeys.check_origin(app, origin)
+        async with self.core.write() as db:
+            user = await find_user(db, username)
+            address = None
+            if user is not None and user.active:
+                address = user.email if channel == "EMAIL" else user.phone
+            if user is not None and address:
+                await self._new_code(db, user=user, app=app, channel=channel.lower(),
+                                     code=code, now=now)
+                deliver(db, user_pk=user.pk, channel=channel, address=address,
+                        text=f"Your sign-in code is {code}. It expires in "
+                             f"{CODE_TTL_SECONDS // 60} minutes.", now=now)
+            else:
+                hash_code(code=code, key=self.core.code_key)  # the same work either way
+            audit.record(db, event="auth_code_send", outcome="sent" if address else "skipped",
+                         now=now, application_id=app.id, user_id=username[:255],
+                         authenticator=f"{AUTH_CODE}:{channel}", client_ip=caller.client_ip)
+
+    async def verify_auth_code(self, req: fido2.VerifyAuthCodeRequest, caller: Caller
+                               ) -> fido2.Jwt:
+        app_id = _required(req.app_id, "appId")
+        username = _required(req.user.username, "user.username")
+        code = _required(req.auth_code.strip(), "authCode")
+        await self._rate_limit(caller, username)
+        now = self.core.clock()
+        async with self.core.read() as db:
+            app = await get_application(db, app_id)
+            user = await find_user(db, username)
+            user_pk = user.pk if user is not None and user.active else None
+            rows = (await db.execute(
+                select(Challenge.id, Challenge.state)
+                .where(Challenge.user_pk == (user_pk or ""), Challenge.application_id == app.id,
+                       Challenge.authenticator == AUTH_CODE, Challenge.consumed_at.is_(None),
+                       Challenge.expires_at > now)
+                .order_by(Challenge.created_at.desc()).limit(MAX_LIVE_CODES))).all()
+            states = await lockout_states(db, user_pk=user_pk) if user_pk else {}
+        if user_pk and is_locked(state=states.get(AUTH_CODE, LockoutState.clear()), now=now):
+            raise PermissionDenied("Too many failed attempts; sign-in codes are locked.",
+                                   reason="authenticator_locked")
+        matched: str | None = None
+        for row_id, state in rows:
+            try:
+                verify_code(code=code, code_hash=str(state.get("code_hash", "")),
+                            key=self.core.code_key)
+            except OTPVerificationError:
+                continue
+            matched = row_id
+            break
+        policy = AppPolicy.from_json(app.settings)
+        async with self.core.write() as db:
+            if matched is not None and user is not None:
+                try:
+                    await claim_challenge(db, challenge_id=matched, now=now)
+                except Unauthenticated:  # used concurrently
+                    matched = None
+            if matched is not None and user is not None:
+                if AUTH_CODE in states:
+                    await record_success(db, user_pk=user.pk, authenticator=AUTH_CODE)
+                audit.record(db, event="auth_code_verify", outcome="success", now=now,
+                             application_id=app.id, user_id=user.user_id,
+                             authenticator=AUTH_CODE, client_ip=caller.client_ip)
+                return await self._jwt(db, user=user, app=app, amr=CODE_AMR, now=now)
+            if user_pk:
+                await record_failure(db, user_pk=user_pk, authenticator=AUTH_CODE,
+                                     policy=policy.lockout, now=now)
+            audit.record(db, event="auth_code_verify", outcome="failure", reason="invalid_code",
+                         now=now, application_id=app.id, user_id=username[:255],
+                         authenticator=AUTH_CODE, client_ip=caller.client_ip)
+        raise Unauthenticated("The code is invalid or has expired.", reason="invalid_code")
+
+    # -- client events -----------------------------------------------------
+
+    async def submit_client_event(self, req: fido2.SubmitClientEventRequest, authorization: str,
+                                  caller: Caller) -> None:
+        """Record what the SDK reports; never touches any flow's state."""
+        if not req.event:
+            raise _missing("event")
+        await self._rate_limit(caller)
+        now = self.core.clock()
+        signed: Signed | None = None
+        user_id: str | None = None
+        if bare_token(authorization):
+            async with self.core.read() as db:
+                signed = await self._signed(db, authorization, now)
+            user_id = str(signed.claims.get("sub", ""))[:255] or None
+        async with self.core.write() as db:
+            audit.record(db, event="client_event",
+                         outcome="error" if req.is_error else "info",
+                         reason=req.event[:CLIENT_EVENT_REASON_CHARS], now=now,
+                         application_id=signed.session.application_id if signed else None,
+                         user_id=user_id, client_ip=caller.client_ip)
+
+
+def _missing(field: str) -> InvalidArgument:
+    return InvalidArgument(f"{field} is required.", reason="missing_field",
+                           field_violations=[(field, "is required")])
+
+
+def _session_field(session: str) -> str:
+    if not session:
+        raise _missing("session")
+    return session
+
+
+def _passkey_not_found() -> NotFound:
+    return NotFound("The passkey was not found.", reason="passkey_not_found")
+
+
+def _assertion(credential_id: str, client_data: str, authenticator_data: str, signature: str,
+               handle: str | None) -> dict[str, Any]:
+    """LoginID's flat assertion as a standard AuthenticationResponseJSON."""
+    return {
+        "id": credential_id, "rawId": credential_id, "type": "public-key",
+        "response": {"clientDataJSON": client_data, "authenticatorData": authenticator_data,
+                     "signature": signature, "userHandle": handle or None},
+        "clientExtensionResults": {},
+    }
+
+
+__all__ = ["AUTH_CODE", "LoginIdFlow", "passkey_message", "rfc3339"]
