@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from authcore.bootstrap import bootstrap
 from authcore.config import Settings
 from authcore.crypto.seal import Sealer, derive_key, load_or_create_master_key
+from authcore.flows import aaguids
 from authcore.flows.authentication import AuthenticationFlow
 from authcore.flows.context import Core
 from authcore.flows.loginid import LoginIdFlow
@@ -93,6 +94,7 @@ async def build_runtime(settings: Settings) -> Runtime:
                                        env_value=settings.master_key)
     sealer = Sealer(master)
     boot = await bootstrap(settings, db, sealer, now=time.time())
+    await asyncio.to_thread(aaguids.preload)
     core = Core(
         settings=settings,
         db=db,

@@ -28,7 +28,7 @@ from authcore_testkit.entrust_fido import (
     std,
     user_with_password,
 )
-from authcore_testkit.schemas import _spec, validate
+from authcore_testkit.schemas import ENTRUST, validate
 from authcore_testkit.server import RunningServer
 from authcore_testkit.soft_webauthn import SoftAuthenticator, b64url, unb64url
 from rest_bridge.codec import message_to_json
@@ -551,7 +551,7 @@ async def test_registration_refusals(api: Api, me: SelfApi, admin: Admin, app: s
 # -- wire format ---------------------------------------------------------------
 
 def test_self_service_messages_use_entrust_names() -> None:
-    schemas = _spec()["components"]["schemas"]
+    schemas = ENTRUST.document()["components"]["schemas"]
     pairs = [(selfsvc.FIDOToken.DESCRIPTOR, "FIDOToken"),
              (selfsvc.FIDORegisterChallenge.DESCRIPTOR, "FIDORegisterChallenge"),
              (selfsvc.CompleteFIDORegisterRequest.DESCRIPTOR, "FIDORegisterResponse"),

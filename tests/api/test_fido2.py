@@ -9,13 +9,11 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
-import pytest
 
 from authcore_testkit.loginid import LoginIdClient, tx_result
 from authcore_testkit.server import RunningServer
@@ -25,23 +23,10 @@ RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 AAGUIDS = Path(__file__).resolve().parents[2] / "src" / "authcore" / "data" / "aaguids.json"
 
 
-@pytest.fixture(params=["rest", "grpc"])
-async def loginid(request: pytest.FixtureRequest, server: RunningServer
-                  ) -> AsyncIterator[LoginIdClient]:
-    client = LoginIdClient(server, request.param)
-    yield client
-    await client.close()
 
 
-@pytest.fixture
-def origin(server: RunningServer) -> str:
-    # The demo application's only WebAuthn origin; its RP ID is "localhost".
-    return "http://localhost:" + server.http_url.rsplit(":", 1)[1]
 
 
-@pytest.fixture
-def username() -> str:
-    return f"pk-{uuid.uuid4().hex[:12]}@example.com"
 
 
 def claims(token: str) -> dict[str, Any]:

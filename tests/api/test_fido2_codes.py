@@ -7,34 +7,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
 from authcore_testkit.api import Admin
 from authcore_testkit.loginid import LoginIdClient, assertion_result
-from authcore_testkit.server import RunningServer
 from authcore_testkit.soft_webauthn import SoftAuthenticator
-
-
-@pytest.fixture(params=["rest", "grpc"])
-async def loginid(request: pytest.FixtureRequest, server: RunningServer
-                  ) -> AsyncIterator[LoginIdClient]:
-    client = LoginIdClient(server, request.param)
-    yield client
-    await client.close()
-
-
-@pytest.fixture
-def origin(server: RunningServer) -> str:
-    return "http://localhost:" + server.http_url.rsplit(":", 1)[1]
-
-
-@pytest.fixture
-def username() -> str:
-    return f"code-{uuid.uuid4().hex[:12]}@example.com"
 
 
 async def signed_up(loginid: LoginIdClient, app_id: str, origin: str, username: str

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import cbor2
@@ -24,24 +24,6 @@ from authcore_testkit.loginid import (
 )
 from authcore_testkit.server import RunningServer
 from authcore_testkit.soft_webauthn import SoftAuthenticator, b64url, unb64url
-
-
-@pytest.fixture(params=["rest", "grpc"])
-async def loginid(request: pytest.FixtureRequest, server: RunningServer
-                  ) -> AsyncIterator[LoginIdClient]:
-    client = LoginIdClient(server, request.param)
-    yield client
-    await client.close()
-
-
-@pytest.fixture
-def origin(server: RunningServer) -> str:
-    return "http://localhost:" + server.http_url.rsplit(":", 1)[1]
-
-
-@pytest.fixture
-def username() -> str:
-    return f"neg-{uuid.uuid4().hex[:12]}@example.com"
 
 
 def assert_refused(reply: Any, status: int, reason: str | None = None) -> None:

@@ -31,3 +31,8 @@ def lookup(aaguid: str) -> KnownAuthenticator | None:
         return None
     return KnownAuthenticator(aaguid=aaguid.strip().lower(), name=entry["name"],
                               icon_light=entry["icon_light"], icon_dark=entry["icon_dark"])
+
+
+def preload() -> int:
+    """Read the table once at start-up, so no request pays for parsing it."""
+    return len(_table())
