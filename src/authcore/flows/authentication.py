@@ -19,7 +19,6 @@ from authcore.errors import (
     FailedPrecondition,
     InvalidArgument,
     PermissionDenied,
-    ResourceExhausted,
     Unauthenticated,
     Unimplemented,
 )
@@ -49,7 +48,6 @@ from authcore.flows.factors.token import user_tokens
 from authcore.flows.lockouts import lockout_states, record_failure, record_success
 from authcore.flows.names import AUTHENTICATOR_ORDER, OTP_DELIVERY, type_name, type_value
 from authcore.flows.policy import AppPolicy
-from authcore.limits.base import RateLimit
 from authcore.limits.lockout import LockoutState, is_locked, remaining_attempts
 from authcore.store.models import Application, User
 from authcore.tokens.sessions import issue_session, revoke_session, verify_session
@@ -84,28 +82,6 @@ def _ms(epoch_seconds: float) -> int:
 class AuthenticationFlow:
     def __init__(self, core: Core) -> None:
         self.core = core
-
-    # -- rate limits -------------------------------------------------------
-
-    async def _rate_limit(self, caller: Caller, user_id: str) -> None:
-        limits = self.core.settings.rate_limits
-        checks = [(f"ip:{caller.client_ip}", RateLimit(limits.per_ip_per_minute, 60.0))]
-        if user_id:
-            checks.append((f"user:{user_id}", RateLimit(limits.per_user_per_minute, 60.0)))
-        for key, limit in checks:
-            decision = await self.core.limiter.hit(key, limit)
-            if not decision.allowed:
-                raise ResourceExhausted("Too many requests; retry later.",
-                                        retry_after=decision.retry_after)
-
-    async def _rate_limit_user(self, user_id: str) -> None:
-        """The per-user limit, for a user found only during the call (a
-        discoverable passkey names its user in the assertion)."""
-        limit = RateLimit(self.core.settings.rate_limits.per_user_per_minute, 60.0)
-        decision = await self.core.limiter.hit(f"user:{user_id}", limit)
-        if not decision.allowed:
-            raise ResourceExhausted("Too many requests; retry later.",
-                                    retry_after=decision.retry_after)
 
     # -- helpers -----------------------------------------------------------
 
@@ -181,7 +157,7 @@ class AuthenticationFlow:
     async def query(
         self, req: authn.QueryUserAuthenticatorsRequest, caller: Caller
     ) -> authn.QueryUserAuthenticatorsResponse:
-        await self._rate_limit(caller, req.user_id)
+        await self.core.rate_limit(client_ip=caller.client_ip, user_key=req.user_id)
         now = self.core.clock()
         # Only a default challenge writes anything.
         scope = self.core.write() if req.return_default_challenge else self.core.read()
@@ -247,7 +223,7 @@ class AuthenticationFlow:
         self, req: authn.RequestUserChallengeRequest, caller: Caller
     ) -> authn.AuthenticatedResponse:
         name = self._requested(req.authenticator, field="authenticator")
-        await self._rate_limit(caller, req.user_id)
+        await self.core.rate_limit(client_ip=caller.client_ip, user_key=req.user_id)
         now = self.core.clock()
         inp = StartInput(
             otp_delivery_type=OTP_DELIVERY.get(req.otp_delivery_type)
@@ -292,7 +268,7 @@ class AuthenticationFlow:
     ) -> authn.RequestPasskeyChallengeResponse:
         """The deprecated /authentication/passkey: a discoverable PASSKEY
         challenge, completed like any PASSKEY challenge."""
-        await self._rate_limit(caller, "")
+        await self.core.rate_limit(client_ip=caller.client_ip)
         now = self.core.clock()
         async with self.core.write() as db:
             app = await get_application(db, req.application_id)
@@ -352,7 +328,7 @@ class AuthenticationFlow:
         short write transaction that uses the challenge up and records the
         outcome. No verification runs while the write lock is held."""
         name = self._requested(req.authenticator, field="authenticator")
-        await self._rate_limit(caller, req.user_id)
+        await self.core.rate_limit(client_ip=caller.client_ip, user_key=req.user_id)
         now = self.core.clock()
         answer = FidoAnswer(
             response=req.response if req.HasField("response") else None,
@@ -375,7 +351,7 @@ class AuthenticationFlow:
                     return await self._cancel(ch, app, None, name, now, caller)
                 user = await self._discoverable_user(db, ch, app, answer, now, caller)
                 if not req.user_id:
-                    await self._rate_limit_user(user.user_id)
+                    await self.core.rate_limit(user_key=user.user_id)
             else:
                 user = bound
             _check_challenge_user(user, req.user_id)

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from authcore.config import Settings
 from authcore.crypto.seal import Sealer
-from authcore.limits.base import RateLimiter
+from authcore.errors import ResourceExhausted
+from authcore.limits.base import RateLimit, RateLimiter
 from authcore.tokens.jwt import TokenSigner
 
 P = ParamSpec("P")
@@ -46,6 +47,21 @@ class Core:
         guard = self.write_lock or contextlib.nullcontext()
         async with guard, self.db() as session, session.begin():
             yield session
+
+    async def rate_limit(self, *, client_ip: str = "", user_key: str = "") -> None:
+        """Per client IP and, when the user is known, per user; RESOURCE_EXHAUSTED
+        (429 with Retry-After over REST) when either is spent."""
+        limits = self.settings.rate_limits
+        checks = []
+        if client_ip:
+            checks.append((f"ip:{client_ip}", RateLimit(limits.per_ip_per_minute, 60.0)))
+        if user_key:
+            checks.append((f"user:{user_key}", RateLimit(limits.per_user_per_minute, 60.0)))
+        for key, limit in checks:
+            decision = await self.limiter.hit(key, limit)
+            if not decision.allowed:
+                raise ResourceExhausted("Too many requests; retry later.",
+                                        retry_after=decision.retry_after)
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -32,7 +32,6 @@ from authcore.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
-    ResourceExhausted,
     Unauthenticated,
 )
 from authcore.flows import audit, passkeys
@@ -43,7 +42,6 @@ from authcore.flows.context import Core
 from authcore.flows.directory import find_user, get_application
 from authcore.flows.lockouts import lockout_states, record_failure, record_success
 from authcore.flows.policy import AppPolicy
-from authcore.limits.base import RateLimit
 from authcore.limits.lockout import LockoutState, is_locked
 from authcore.store.models import Application, Challenge, PasskeyCredential, User
 from authcore.store.models import Session as SessionRow
@@ -141,17 +139,6 @@ class LoginIdFlow:
 
     # -- shared ------------------------------------------------------------
 
-    async def _rate_limit(self, caller: Caller, username: str = "") -> None:
-        limits = self.core.settings.rate_limits
-        checks = [(f"ip:{caller.client_ip}", RateLimit(limits.per_ip_per_minute, 60.0))]
-        if username:
-            checks.append((f"user:{username}", RateLimit(limits.per_user_per_minute, 60.0)))
-        for key, limit in checks:
-            decision = await self.core.limiter.hit(key, limit)
-            if not decision.allowed:
-                raise ResourceExhausted("Too many requests; retry later.",
-                                        retry_after=decision.retry_after)
-
     async def _signed(self, db: AsyncSession, authorization: str, now: float) -> Signed:
         """The caller's session JWT (raw or Bearer), or 401."""
         token = bare_token(authorization)
@@ -207,7 +194,7 @@ class LoginIdFlow:
         app_id = _required(req.app.id, "app.id")
         username = _required(req.user.username, "user.username")
         display_name = _optional(req.user.display_name, "user.displayName")
-        await self._rate_limit(caller, username)
+        await self.core.rate_limit(client_ip=caller.client_ip, user_key=username)
         now = self.core.clock()
         async with self.core.read() as db:
             app = await get_application(db, app_id)
@@ -278,7 +265,7 @@ class LoginIdFlow:
     async def _begin_auth(self, *, app_id: str, username: str, origin: str, caller: Caller,
                           purpose: str, extra: dict[str, Any],
                           challenge: bytes | None = None) -> passkeys.Begun:
-        await self._rate_limit(caller, username)
+        await self.core.rate_limit(client_ip=caller.client_ip, user_key=username)
         now = self.core.clock()
         async with self.core.read() as db:
             app = await get_application(db, app_id)
@@ -460,7 +447,7 @@ class LoginIdFlow:
         async with self.core.read() as db:
             signed, user = await self._signed_user(db, authorization, now)
             app = await get_application(db, signed.session.application_id)
-        await self._rate_limit(caller, user.user_id)
+        await self.core.rate_limit(client_ip=caller.client_ip, user_key=user.user_id)
         code = generate_code(digits=CODE_DIGITS)
         async with self.core.write() as db:
             expires_at = await self._new_code(db, user=user, app=app, channel="jwt", code=code,
@@ -477,7 +464,7 @@ class LoginIdFlow:
         same lookups, generate and hash a code, and write an audit row."""
         app_id = _required(app_id, "appId")
         username = _required(username, "user.username")
-        await self._rate_limit(caller, username)
+        await self.core.rate_limit(client_ip=caller.client_ip, user_key=username)
         now = self.core.clock()
         code = generate_code(digits=CODE_DIGITS)
         async with self.core.read() as db:
@@ -505,7 +492,7 @@ class LoginIdFlow:
         app_id = _required(req.app_id, "appId")
         username = _required(req.user.username, "user.username")
         code = _required(req.auth_code.strip(), "authCode")
-        await self._rate_limit(caller, username)
+        await self.core.rate_limit(client_ip=caller.client_ip, user_key=username)
         now = self.core.clock()
         async with self.core.read() as db:
             app = await get_application(db, app_id)
@@ -559,7 +546,7 @@ class LoginIdFlow:
         """Record what the SDK reports; never touches any flow's state."""
         if not req.event:
             raise _missing("event")
-        await self._rate_limit(caller)
+        await self.core.rate_limit(client_ip=caller.client_ip)
         now = self.core.clock()
         signed: Signed | None = None
         user_id: str | None = None
