@@ -14,10 +14,18 @@ from typing import Any
 
 import grpc
 from google.protobuf import descriptor_pool
+from google.rpc import status_pb2
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from authcore.errors import AuthcoreError, PermissionDenied, Unauthenticated, internal_status
+from authcore.errors import (
+    AuthcoreError,
+    InvalidArgument,
+    PermissionDenied,
+    Unauthenticated,
+    internal_status,
+)
 from authcore.store.models import AdminKey
 from authcore.v1 import options_pb2
 
@@ -67,6 +75,8 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                     log.info("%s -> %s %s", method, exc.code.name, exc.reason)
                 except (grpc.aio.AbortError, grpc.RpcError):
                     raise
+                except DBAPIError as exc:
+                    status = _database_error_status(exc, method)
                 except Exception:
                     log.exception("unhandled error in %s", method)
                     status = internal_status()
@@ -77,6 +87,21 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
             return call
 
         return _wrap(handler, wrapper)
+
+
+def _database_error_status(exc: DBAPIError, method: str) -> status_pb2.Status:
+    """SQLSTATE class 22 ("data exception") is a value the database refuses,
+    e.g. a NUL character in text on PostgreSQL: the client's input, so a 400
+    (nothing was written; the transaction rolled back). Anything else is ours."""
+    sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+    if sqlstate.startswith("22"):
+        log.info("%s -> INVALID_ARGUMENT data exception %s", method, sqlstate)
+        return InvalidArgument(
+            "The request contains a value that cannot be stored (for example a NUL "
+            "character or an out-of-range number).", reason="invalid_value",
+        ).to_status()
+    log.exception("database error in %s", method)
+    return internal_status()
 
 
 def _code(number: int) -> tuple[int, str]:

@@ -139,3 +139,11 @@ async def test_grpc_errors_carry_status_details(server: RunningServer, app_id: s
         assert r.status == 501
     finally:
         await api.close()
+
+
+def test_nul_characters_are_a_client_error(http: httpx.Client, app_id: str) -> None:
+    # PostgreSQL refuses NUL in text (SQLSTATE 22021); SQLite stores it. Either
+    # way the client gets a 4xx, never a 500.
+    r = http.post(QUERY, json={"applicationId": app_id, "userId": "a\u0000b"})
+    assert_entrust_error(r, r.status_code)
+    assert r.status_code in {400, 404}
