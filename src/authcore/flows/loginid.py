@@ -171,6 +171,17 @@ class LoginIdFlow:
             out.device_id = device_id
         return out
 
+    async def _passkey_jwt(self, user: User, app: Application, passkey_id: str,
+                           device: dict[str, Any] | None, *, event: str, caller: Caller,
+                           now: float) -> fido2.Jwt:
+        """A completed passkey ceremony: audit it and issue the user's JWT."""
+        async with self.core.write() as db:
+            audit.record(db, event=event, outcome="success", now=now, application_id=app.id,
+                         user_id=user.user_id, authenticator="PASSKEY",
+                         client_ip=caller.client_ip)
+            return await self._jwt(db, user=user, app=app, amr=PASSKEY_AMR, now=now,
+                                   passkey_id=passkey_id, device=device)
+
     async def _failed(self, error: AuthcoreError, *, event: str, caller: Caller, now: float,
                       application_id: str | None = None, user_id: str | None = None) -> None:
         async with self.core.write() as db:
@@ -252,13 +263,9 @@ class LoginIdFlow:
         except AuthcoreError as exc:
             await self._failed(exc, event="passkey_register", caller=caller, now=now)
             raise
-        async with self.core.write() as db:
-            audit.record(db, event="passkey_register", outcome="success", now=now,
-                         application_id=done.application.id, user_id=done.user.user_id,
-                         authenticator="PASSKEY", client_ip=caller.client_ip)
-            return await self._jwt(db, user=done.user, app=done.application, amr=PASSKEY_AMR,
-                                   now=now, passkey_id=done.passkey.id,
-                                   device=done.state.get("device"))
+        return await self._passkey_jwt(done.user, done.application, done.passkey.id,
+                                       done.state.get("device"), event="passkey_register",
+                                       caller=caller, now=now)
 
     # -- sign-in -----------------------------------------------------------
 
@@ -311,13 +318,9 @@ class LoginIdFlow:
         except AuthcoreError as exc:
             await self._failed(exc, event="passkey_auth", caller=caller, now=now)
             raise
-        async with self.core.write() as db:
-            audit.record(db, event="passkey_auth", outcome="success", now=now,
-                         application_id=done.application.id, user_id=done.user.user_id,
-                         authenticator="PASSKEY", client_ip=caller.client_ip)
-            return await self._jwt(db, user=done.user, app=done.application, amr=PASSKEY_AMR,
-                                   now=now, passkey_id=done.passkey.id,
-                                   device=done.state.get("device"))
+        return await self._passkey_jwt(done.user, done.application, done.passkey.id,
+                                       done.state.get("device"), event="passkey_auth",
+                                       caller=caller, now=now)
 
     # -- transaction confirmation -----------------------------------------
 

@@ -9,7 +9,6 @@ checks the client's response against them (verify/webauthn.py).
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
 from authcore.errors import (
     AuthcoreError,
@@ -49,12 +49,9 @@ REGISTRATION = "PASSKEY_REG"
 AUTHENTICATION = "PASSKEY_AUTH"
 
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+# py_webauthn's codecs: base64url without padding, as WebAuthn JSON uses.
+b64url = bytes_to_base64url
+unb64url = base64url_to_bytes
 
 
 def relying_party(app: Application) -> RelyingParty:
