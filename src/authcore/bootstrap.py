@@ -7,6 +7,7 @@ creates anything.
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from authcore.crypto.seal import Sealer
 from authcore.flows.management import create_application
 from authcore.flows.policy import DEFAULT_AUTHENTICATORS, AppPolicy, WebAuthnPolicy
 from authcore.interceptors import hash_admin_key
+from authcore.store.db import create_engine, session_factory
 from authcore.store.models import AdminKey, Application, SigningKeyRow
 from authcore.tokens.jwt import SigningKey, generate_signing_key
 
@@ -81,6 +83,21 @@ async def _admin_key(db: async_sessionmaker[AsyncSession], preset: str | None,
         s.add(AdminKey(id=str(uuid.uuid4()), name="bootstrap", key_hash=hash_admin_key(key),
                        scopes=["*"], created_at=now))
         return key
+
+
+async def create_admin_key(settings: Settings, *, name: str, scopes: list[str]) -> str:
+    """A new admin key with `scopes` (e.g. ["scim"] for an identity provider
+    that provisions users). Only its SHA-256 is stored."""
+    engine = create_engine(settings.effective_database_url)
+    try:
+        async with session_factory(engine)() as s, s.begin():
+            key = "ak_" + secrets.token_urlsafe(32)
+            s.add(AdminKey(id=str(uuid.uuid4()), name=name[:255],
+                           key_hash=hash_admin_key(key), scopes=sorted(set(scopes)),
+                           created_at=time.time()))
+        return key
+    finally:
+        await engine.dispose()
 
 
 async def _demo_application(db: async_sessionmaker[AsyncSession], http_addr: str,

@@ -1,4 +1,4 @@
-"""`authcore serve | migrate`."""
+"""`authcore serve | migrate | admin create-key`."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--grpc-addr", help="host:port for gRPC (AUTHCORE_GRPC_ADDR)")
     serve.add_argument("--http-addr", help="host:port for REST (AUTHCORE_HTTP_ADDR)")
     sub.add_parser("migrate", help="apply database migrations")
+    admin = sub.add_parser("admin", help="administration")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    create_key = admin_sub.add_parser(
+        "create-key", help="create an admin key and print it (shown once)")
+    create_key.add_argument("--name", required=True, help="who the key is for, e.g. okta")
+    create_key.add_argument("--scope", action="append", required=True,
+                            help='a scope the key holds: "scim", "admin" or "*"; repeatable')
     args = parser.parse_args(argv)
 
     settings = _settings(args)
@@ -39,6 +46,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     migrate(settings.effective_database_url)
     if args.command == "migrate":
         print("database is at the latest schema")
+        return 0
+    if args.command == "admin":
+        from authcore.bootstrap import create_admin_key
+
+        key = asyncio.run(create_admin_key(settings, name=args.name, scopes=args.scope))
+        print(key)
         return 0
     from authcore.server import serve as run
 

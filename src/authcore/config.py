@@ -41,12 +41,20 @@ class Settings:
     shutdown_grace_seconds: float = 10.0
     max_body_bytes: int = 1 << 20
     log_level: str = "INFO"
+    # The URL clients reach this server at (SCIM's meta.location and
+    # Location headers). Defaults to http://<http_addr>; set it behind a
+    # load balancer or TLS terminator.
+    public_url: str | None = None
 
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'authcore.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.http_addr}"
 
     @property
     def is_sqlite(self) -> bool:
@@ -81,4 +89,5 @@ class Settings:
                 _int(env, "AUTHCORE_SHUTDOWN_GRACE_SECONDS", int(base.shutdown_grace_seconds))
             ),
             log_level=env.get("AUTHCORE_LOG_LEVEL") or base.log_level,
+            public_url=(env.get("AUTHCORE_PUBLIC_URL") or "").rstrip("/") or None,
         )

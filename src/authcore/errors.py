@@ -16,6 +16,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 ERROR_DOMAIN = "authcore"
+HTTP_STATUS_KEY = "http_status"
 
 
 class AuthcoreError(Exception):
@@ -26,6 +27,11 @@ class AuthcoreError(Exception):
 
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
     default_reason = "error"
+    # An HTTP status the API documents for this error where grpc-gateway's
+    # table would give another (SCIM's 412 and 304, a lockout's 423). It
+    # travels in ErrorInfo metadata under HTTP_STATUS_KEY; the REST bridge
+    # honours it and gRPC clients still see `code`.
+    http_status: int | None = None
 
     def __init__(
         self,
@@ -43,8 +49,11 @@ class AuthcoreError(Exception):
 
     def to_status(self) -> status_pb2.Status:
         details: list[any_pb2.Any] = []
+        metadata = self.metadata
+        if self.http_status is not None:
+            metadata = {**metadata, HTTP_STATUS_KEY: str(self.http_status)}
         info = error_details_pb2.ErrorInfo(
-            reason=self.reason, domain=ERROR_DOMAIN, metadata=self.metadata
+            reason=self.reason, domain=ERROR_DOMAIN, metadata=metadata
         )
         details.append(_pack(info))
         if self.field_violations:

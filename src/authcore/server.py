@@ -39,9 +39,11 @@ from authcore.flows.policy import WebAuthnPolicy
 from authcore.flows.self_service import SelfServiceFlow
 from authcore.interceptors import AdminAuthInterceptor, ErrorInterceptor
 from authcore.limits.memory import MemoryRateLimiter
+from authcore.scim.v2 import scim_pb2, scim_pb2_grpc
 from authcore.services.authentication import AuthenticationService
 from authcore.services.fido2 import Fido2Service
 from authcore.services.management import ManagementService
+from authcore.services.scim import ScimService
 from authcore.services.self_service import SelfService
 from authcore.store.db import create_engine, session_factory
 from authcore.store.models import Application
@@ -67,6 +69,7 @@ SERVICES = (
     management_pb2.DESCRIPTOR.services_by_name["ManagementService"],
     fido2_pb2.DESCRIPTOR.services_by_name["Fido2Service"],
     self_service_pb2.DESCRIPTOR.services_by_name["SelfService"],
+    scim_pb2.DESCRIPTOR.services_by_name["ScimService"],
 )
 
 
@@ -115,6 +118,8 @@ async def build_runtime(settings: Settings) -> Runtime:
                               fido2_pb2_grpc.add_Fido2ServiceServicer_to_server),
         *generic_handlers_for(SelfService(SelfServiceFlow(core)),
                               self_service_pb2_grpc.add_SelfServiceServicer_to_server),
+        *generic_handlers_for(ScimService(core),
+                              scim_pb2_grpc.add_ScimServiceServicer_to_server),
     ]
     # Outermost first: errors raised by the auth check are rendered too.
     interceptors: list[grpc.aio.ServerInterceptor] = [ErrorInterceptor(),

@@ -149,5 +149,5 @@ class _StyleByPath:
             error = MethodNotAllowed(f"{request.method} is not allowed here")
         else:
             error = AuthcoreError(str(exc.detail), reason="http_error")
-            error.http_status = exc.status_code  # type: ignore[attr-defined]
+            error.http_status = exc.status_code
         return renderer.render_error(error, headers=dict(exc.headers or {}))

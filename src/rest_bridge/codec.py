@@ -7,7 +7,10 @@ integers are numbers, scalars without presence are always written (so
 exact JSON path ("kbaChallenge.userQuestions[1].answer").
 
 Per message type the codec builds a plan once (a list of per-field closures)
-and reuses it; requests never walk descriptors again.
+and reuses it; requests never walk descriptors again. A proto file may ask,
+through `(authcore.v1.file)`, for case-insensitive request keys and for
+responses without empty repeated fields (SCIM wants both); the plan bakes
+that in too.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
+from authcore.v1 import options_pb2
 from rest_bridge.codec_scalars import (
     CodecError,
     Decoder,
@@ -55,6 +59,14 @@ _T = FieldDescriptor
 _ENCODERS: dict[Descriptor, MessageEncoder] = {}
 _DECODERS: dict[Descriptor, MessageDecoder] = {}
 _TEXT_PARSERS: dict[FieldDescriptor, Decoder] = {}
+
+
+def _json_file_options(desc: Descriptor) -> Any:
+    """The `(authcore.v1.file)` options of the file declaring `desc` (defaults if unset)."""
+    opts = desc.file.GetOptions()
+    if opts.HasExtension(options_pb2.file):
+        return opts.Extensions[options_pb2.file]
+    return options_pb2.FileOptions()
 
 
 def is_map(field: FieldDescriptor) -> bool:
@@ -102,7 +114,10 @@ def _message_encoder(desc: Descriptor) -> MessageEncoder:
 
 
 def _object_encoder(desc: Descriptor) -> MessageEncoder:
-    writers = tuple(_writer(field) for field in desc.fields)
+    omit_empty = _json_file_options(desc).json_omit_empty_repeated
+    writers = tuple(_omit_if_empty(_writer(field), field.json_name)
+                    if omit_empty and field.is_repeated else _writer(field)
+                    for field in desc.fields)
 
     def encode(msg: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -170,6 +185,16 @@ def _writer(field: FieldDescriptor) -> Writer:
         out[key] = scalar_enc(getattr(msg, name))
 
     return write_scalar
+
+
+def _omit_if_empty(write: Writer, key: str) -> Writer:
+    def write_nonempty(msg: Any, out: dict[str, Any]) -> None:
+        write(msg, out)
+        # Checked on the output, so a list of only UNSPECIFIED enums goes too.
+        if not out[key]:
+            del out[key]
+
+    return write_nonempty
 
 
 def _repeated_writer(name: str, key: str, enc: Encoder | None, *, drop_zero: bool) -> Writer:
@@ -300,18 +325,25 @@ def _object_decoder(desc: Descriptor) -> MessageDecoder:
             oneof_of[field.name] = oneof_of[field.json_name] = member
     for field in desc.fields:
         readers[field.json_name] = readers[field.name]
+    folded = (_folded_keys(desc) if _json_file_options(desc).json_case_insensitive_keys
+              else None)
 
     def decode(data: Any, msg: Any) -> None:
         if not isinstance(data, dict):
             raise InvalidValue("must be an object")
         chosen: dict[str, tuple[str, str]] | None = {} if oneof_of else None
         for key, value in data.items():
+            known = key
             reader = readers.get(key)
             if reader is None:
-                continue  # unknown keys are tolerated
+                # Only a miss pays for casefold; errors still name the key as sent.
+                alias = folded.get(key.casefold()) if folded is not None else None
+                if alias is None:
+                    continue  # unknown keys are tolerated
+                known, reader = alias, readers[alias]
             try:
-                if chosen is not None and value is not None and key in oneof_of:
-                    _check_oneof(chosen, oneof_of[key], key)
+                if chosen is not None and value is not None and known in oneof_of:
+                    _check_oneof(chosen, oneof_of[known], key)
                 reader(msg, value)
             except InvalidValue as err:
                 err.segments.append(key)
@@ -323,6 +355,20 @@ def _object_decoder(desc: Descriptor) -> MessageDecoder:
                 raise invalid from exc
 
     return decode
+
+
+def _folded_keys(desc: Descriptor) -> dict[str, str]:
+    """Casefolded key -> the exact key it stands for.
+
+    When two fields fold alike, json names beat proto names and earlier
+    fields beat later ones, so the choice is stable and explainable.
+    """
+    out: dict[str, str] = {}
+    for field in desc.fields:
+        out.setdefault(field.json_name.casefold(), field.json_name)
+    for field in desc.fields:
+        out.setdefault(field.name.casefold(), field.name)
+    return out
 
 
 def _check_oneof(chosen: dict[str, tuple[str, str]], member: tuple[str, str], key: str) -> None:

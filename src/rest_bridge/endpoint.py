@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ from rest_bridge.codec import (
     message_to_json,
     parse_scalar,
 )
+from rest_bridge.codec_scalars import scalar_encoder
 from rest_bridge.errors import ErrorRenderer, RequestTooLarge, dump_json
 from rest_bridge.invoker import CallError, Invoker
 from rest_bridge.routes import Binding, FieldChain
@@ -35,6 +37,10 @@ logger = logging.getLogger(__name__)
 # Request headers forwarded as gRPC metadata (Starlette keys are lower-case).
 FORWARDED_HEADERS = ("authorization", "user-agent", "x-request-id")
 Setter = Callable[[Message, str], None]
+HeaderGetter = Callable[[Message], str | None]
+# What a header value may hold: no CR/LF/NUL (header injection) and nothing
+# Starlette cannot encode as latin-1.
+_HEADER_VALUE_RE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 
 def invalid_value(err: CodecError, label: str | None = None) -> InvalidArgument:
@@ -69,6 +75,33 @@ def _setter(chain: FieldChain, label: str) -> Setter:
             setattr(target, name, value)
 
     return assign
+
+
+def _response_header_getter(chain: FieldChain) -> HeaderGetter:
+    """Reads the scalar at the end of chain as header text; None when unset or empty."""
+    parents = tuple(f.name for f in chain[:-1])
+    leaf = chain[-1]
+    name = leaf.name
+    presence = leaf.has_presence
+    encode = scalar_encoder(leaf)  # enums in their JSON spelling, bytes as base64
+
+    def get(msg: Message) -> str | None:
+        target: Any = msg
+        for parent in parents:
+            if not target.HasField(parent):
+                return None
+            target = getattr(target, parent)
+        if presence and not target.HasField(name):
+            return None
+        value = getattr(target, name)
+        if not presence and not value:
+            return None  # a proto3 default is indistinguishable from unset
+        if encode is not None:
+            value = encode(value)
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        return text or None
+
+    return get
 
 
 def _reject_constant(name: str) -> Any:
@@ -126,6 +159,8 @@ class RoutePlan:
         self._status = binding.success_status
         self._empty = binding.empty_response_body
         self._response_field = binding.response_field
+        self._response_headers = tuple((h.header, _response_header_getter(h.chain))
+                                       for h in binding.response_headers)
 
     async def handle(self, request: Request) -> Response:
         try:
@@ -183,12 +218,27 @@ class RoutePlan:
         return message
 
     def _respond(self, response: Message) -> Response:
+        headers = self._headers_from(response) if self._response_headers else None
         if self._empty:
-            return Response(status_code=self._status)
+            return Response(status_code=self._status, headers=headers)
         if self._response_field is not None:
             body = field_to_json(response, self._response_field)
         else:
             body = message_to_json(response)
         # SCIM answers application/scim+json, everything else application/json.
-        return Response(dump_json(body), status_code=self._status,
+        return Response(dump_json(body), status_code=self._status, headers=headers,
                         media_type=self._renderer.content_type)
+
+    def _headers_from(self, response: Message) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for header, get in self._response_headers:
+            value = get(response)
+            if value is None:
+                continue
+            if not _HEADER_VALUE_RE.fullmatch(value):
+                # Dropped rather than failing a call that succeeded.
+                logger.warning("%s: response header %s has a value HTTP cannot carry",
+                               self._method.full_name, header)
+                continue
+            out[header] = value
+        return out

@@ -4,12 +4,17 @@ Every error the bridge sends goes through `ErrorRenderer.render`, whether
 the core returned the status or the bridge refused the request itself (the
 bridge builds an AuthcoreError and renders its `to_status()`), so all error
 bodies of one API share one shape.
+
+An error may name its own HTTP status (ErrorInfo metadata "http_status",
+see AuthcoreError.http_status); the bridge sends it and never shows the
+key in a body.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +23,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from starlette.responses import Response
 
-from authcore.errors import AuthcoreError, ResourceExhausted, Unimplemented
+from authcore.errors import HTTP_STATUS_KEY, AuthcoreError, ResourceExhausted, Unimplemented
 from authcore.v1 import options_pb2
 from rest_bridge.codec import message_to_json
 
@@ -46,6 +51,7 @@ HTTP_STATUS_BY_CODE: Mapping[int, int] = {
 JSON = "application/json"
 SCIM_JSON = "application/scim+json"
 SCIM_ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+_HTTP_STATUS_RE = re.compile(r"[1-5][0-9][0-9]")
 
 
 # ------------------------------------------- errors the bridge itself raises
@@ -64,11 +70,6 @@ class MethodNotAllowed(Unimplemented):
     default_reason = "method_not_allowed"
 
 
-def http_status_override(error: AuthcoreError) -> int | None:
-    status = getattr(error, "http_status", None)
-    return status if isinstance(status, int) else None
-
-
 # ----------------------------------------------------------------- details
 
 @dataclass(slots=True)
@@ -81,6 +82,7 @@ class ErrorParts:
     metadata: dict[str, str] = field(default_factory=dict)
     violations: list[tuple[str, str]] = field(default_factory=list)
     retry_after: int | None = None
+    http_status: int | None = None  # the error's own HTTP status, when it names one
     details: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
 
 
@@ -95,10 +97,16 @@ def unpack_status(status: status_pb2.Status) -> ErrorParts:
         bad = error_details_pb2.BadRequest()
         retry = error_details_pb2.RetryInfo()
         if _unpack(packed, info):
+            # Transport, not content: removed before any renderer sees metadata.
+            raw_status = info.metadata.get(HTTP_STATUS_KEY)
+            if raw_status is not None:
+                del info.metadata[HTTP_STATUS_KEY]
             if parts.reason is None:
                 parts.reason = info.reason
                 # Sorted: protobuf maps iterate in no stable order.
                 parts.metadata = dict(sorted(info.metadata.items()))
+                if raw_status is not None and _HTTP_STATUS_RE.fullmatch(raw_status):
+                    parts.http_status = int(raw_status)
             parts.details.append((packed.type_url, message_to_json(info)))
         elif _unpack(packed, bad):
             parts.violations.extend((v.field, v.description) for v in bad.field_violations)
@@ -165,10 +173,31 @@ def consumer_body(parts: ErrorParts, http_status: int) -> dict[str, Any]:
     return body
 
 
+def scim_type(parts: ErrorParts, http_status: int) -> str | None:
+    """RFC 7644 section 3.12: scimType belongs to 400s, plus 409 "uniqueness".
+
+    The core names it in metadata "scimType"; errors the bridge raises itself
+    (bad JSON, a value of the wrong type) get theirs derived here.
+    """
+    given = parts.metadata.get("scimType") or None
+    if http_status == 409:
+        return given if given == "uniqueness" else None
+    if http_status != 400:
+        return None
+    if given is not None:
+        return given
+    if parts.reason == "malformed_json":
+        return "invalidSyntax"
+    if parts.code == code_pb2.INVALID_ARGUMENT and parts.violations:
+        return "invalidValue"
+    return None
+
+
 def scim_body(parts: ErrorParts, http_status: int) -> dict[str, Any]:
     body: dict[str, Any] = {"schemas": [SCIM_ERROR_SCHEMA], "status": str(http_status)}
-    if "scimType" in parts.metadata:
-        body["scimType"] = parts.metadata["scimType"]
+    kind = scim_type(parts, http_status)
+    if kind is not None:
+        body["scimType"] = kind
     body["detail"] = parts.message
     return body
 
@@ -183,13 +212,24 @@ def gateway_body(parts: ErrorParts, http_status: int) -> dict[str, Any]:
     return {"code": parts.code, "message": parts.message, "details": details}
 
 
-_STYLES: Mapping[int, tuple[BodyRenderer, str]] = {
-    options_pb2.ERROR_STYLE_ENTRUST: (entrust_body, JSON),
-    options_pb2.ERROR_STYLE_LOGINID: (loginid_body, JSON),
-    options_pb2.ERROR_STYLE_CONSUMER: (consumer_body, JSON),
-    options_pb2.ERROR_STYLE_SCIM: (scim_body, SCIM_JSON),
-    options_pb2.ERROR_STYLE_AXIDIAN: (axidian_body, JSON),
+@dataclass(frozen=True, slots=True)
+class _Style:
+    body: BodyRenderer
+    content_type: str = JSON
+    # Sent with every 401 unless the caller gives the header itself; RFC 9110
+    # wants a challenge on a 401 and SCIM clients look for Bearer's.
+    unauthorized_headers: Mapping[str, str] = field(default_factory=dict)
+
+
+_STYLES: Mapping[int, _Style] = {
+    options_pb2.ERROR_STYLE_ENTRUST: _Style(entrust_body),
+    options_pb2.ERROR_STYLE_LOGINID: _Style(loginid_body),
+    options_pb2.ERROR_STYLE_CONSUMER: _Style(consumer_body),
+    options_pb2.ERROR_STYLE_SCIM: _Style(scim_body, SCIM_JSON, {
+        "WWW-Authenticate": 'Bearer realm="authcore"'}),
+    options_pb2.ERROR_STYLE_AXIDIAN: _Style(axidian_body),
 }
+_GATEWAY_STYLE = _Style(gateway_body)
 
 
 def dump_json(body: Any) -> bytes:
@@ -200,24 +240,36 @@ def dump_json(body: Any) -> bytes:
 class ErrorRenderer:
     """Renders statuses in one ErrorStyle; one instance per service, built at startup."""
 
-    __slots__ = ("_body", "content_type", "style")
+    __slots__ = ("_body", "_unauthorized", "content_type", "style")
 
     def __init__(self, style: int) -> None:
         self.style = style
-        self._body, self.content_type = _STYLES.get(style, (gateway_body, JSON))
+        spec = _STYLES.get(style, _GATEWAY_STYLE)
+        self._body, self.content_type = spec.body, spec.content_type
+        self._unauthorized = spec.unauthorized_headers
+
+    @staticmethod
+    def _http_status(parts: ErrorParts, explicit: int | None) -> int:
+        return explicit or parts.http_status or HTTP_STATUS_BY_CODE.get(parts.code, 500)
 
     def body(self, status: status_pb2.Status, http_status: int | None = None) -> dict[str, Any]:
         parts = unpack_status(status)
-        return self._body(parts, http_status or HTTP_STATUS_BY_CODE.get(parts.code, 500))
+        return self._body(parts, self._http_status(parts, http_status))
 
     def render(self, status: status_pb2.Status, *, http_status: int | None = None,
                headers: Mapping[str, str] | None = None) -> Response:
         parts = unpack_status(status)
-        code = http_status or HTTP_STATUS_BY_CODE.get(parts.code, 500)
+        code = self._http_status(parts, http_status)
         out_headers = dict(headers or {})
         # Retry-After makes sense on 429 (rate limit, lockout) and 503.
         if parts.retry_after is not None and code in (429, 503):
             out_headers["Retry-After"] = str(parts.retry_after)
+        if code == 401 and self._unauthorized:
+            present = {key.lower() for key in out_headers}
+            out_headers.update((k, v) for k, v in self._unauthorized.items()
+                               if k.lower() not in present)
+        if code < 200 or code in (204, 304):
+            return Response(status_code=code, headers=out_headers)  # HTTP forbids a body
         # A 5xx body carries the status message only: the core already made
         # it safe, and the bridge never adds exception text.
         return Response(dump_json(self._body(parts, code)), status_code=code,
@@ -225,5 +277,5 @@ class ErrorRenderer:
 
     def render_error(self, error: AuthcoreError, *,
                      headers: Mapping[str, str] | None = None) -> Response:
-        return self.render(error.to_status(), http_status=http_status_override(error),
-                           headers=headers)
+        # error.http_status travels inside the status, as it does from the core.
+        return self.render(error.to_status(), headers=headers)

@@ -215,6 +215,9 @@ class _Builder:
             schema = (c.field(b.response_field) if b.response_field
                       else c.message(b.method.output_type))
             success["content"] = {media: {"schema": schema}}
+        if b.response_headers:
+            success["headers"] = {h.header: self._header(h.chain[-1])
+                                  for h in b.response_headers}
         responses: Schema = {str(status): success,
                              "400": self.error_response(b.error_style, "Invalid request")}
         if b.body:
@@ -233,6 +236,15 @@ class _Builder:
         if text:
             param["description"] = text
         return param
+
+    def _header(self, field: FieldDescriptor) -> Schema:
+        # Sent only when the field is set, so never required.
+        header: Schema = {"schema": self.components.element(field)}
+        parent = field.containing_type
+        text = self.comments.get(f"{parent.full_name}.{field.name}") if parent else None
+        if text:
+            header["description"] = text
+        return header
 
     def _body_schema(self, b: Binding) -> Schema:
         c = self.components

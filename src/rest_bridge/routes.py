@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 FieldChain = tuple[FieldDescriptor, ...]
 # {field.path} or {field.path=pattern} in a google.api path template.
 _VARIABLE_RE = re.compile(r"\{([^{}=]+)(?:=([^{}]*))?\}")
+# An HTTP field name (RFC 9110 token).
+_HEADER_NAME_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HTTP_KINDS = ("get", "put", "post", "delete", "patch")
 # How deep the query string may reach into nested messages ("a.b.c").
 _QUERY_DEPTH = 3
@@ -49,6 +51,13 @@ class HeaderParam:
 
 
 @dataclass(frozen=True, slots=True)
+class ResponseHeaderParam:
+    header: str        # as the option spells it, e.g. "ETag"
+    path: str          # the option's dotted field path, e.g. "meta.version"
+    chain: FieldChain  # response fields from the top-level message to the scalar leaf
+
+
+@dataclass(frozen=True, slots=True)
 class Binding:
     service: ServiceDescriptor
     method: MethodDescriptor
@@ -64,6 +73,7 @@ class Binding:
     response_field: FieldDescriptor | None
     query_params: dict[str, FieldChain] = field(default_factory=dict)
     header_params: tuple[HeaderParam, ...] = ()
+    response_headers: tuple[ResponseHeaderParam, ...] = ()
     success_status: int = 200
     empty_response_body: bool = False
     error_style: int = 0
@@ -145,6 +155,8 @@ def _binding(service: ServiceDescriptor, method: MethodDescriptor, rule: http_pb
                                     "response_body")
     options = method.GetOptions().Extensions[options_pb2.method]
     headers = tuple(_header_param(request, h.header, h.field, method) for h in options.headers)
+    response_headers = tuple(_response_header(method, h.header, h.field)
+                             for h in options.response_headers)
     query: dict[str, FieldChain] = {}
     if rule.body != "*":
         excluded_top = {rule.body} if body_field else set()
@@ -156,7 +168,7 @@ def _binding(service: ServiceDescriptor, method: MethodDescriptor, rule: http_pb
         template=template, route_path=route_path, openapi_path=openapi_path,
         literal_prefix=template.split("{", 1)[0], path_params=params,
         body=rule.body, body_field=body_field, response_field=response_field,
-        query_params=query, header_params=headers,
+        query_params=query, header_params=headers, response_headers=response_headers,
         success_status=options.success_status or 200,
         empty_response_body=options.empty_response_body, error_style=style,
         admin_scope=(options.admin_scope or None)
@@ -195,23 +207,44 @@ def _parse_template(template: str, request: Descriptor, method: MethodDescriptor
     return tuple(params), "".join(route_parts), "".join(openapi_parts)
 
 
-def _field_chain(request: Descriptor, label: str, method: MethodDescriptor) -> FieldChain:
+def _resolve_path(desc: Descriptor, path: str, what: str,
+                  method: MethodDescriptor) -> FieldChain:
+    """The fields a dotted proto field path walks through, each but the last a
+    singular message field."""
     chain: list[FieldDescriptor] = []
-    desc = request
-    names = label.split(".")
+    names = path.split(".")
     for position, name in enumerate(names):
         found = desc.fields_by_name.get(name)
         if found is None:
-            raise ValueError(f"{method.full_name}: path variable {label!r} names no field")
+            raise ValueError(f"{method.full_name}: {what} {path!r} names no field")
         chain.append(found)
         if position < len(names) - 1:
             if found.type != FieldDescriptor.TYPE_MESSAGE or found.is_repeated:
-                raise ValueError(f"{method.full_name}: {label!r} crosses a non-message field")
+                raise ValueError(
+                    f"{method.full_name}: {what} {path!r} crosses a non-message field")
             desc = message_type(found)
+    return tuple(chain)
+
+
+def _field_chain(request: Descriptor, label: str, method: MethodDescriptor) -> FieldChain:
+    chain = _resolve_path(request, label, "path variable", method)
     leaf = chain[-1]
     if leaf.is_repeated or not supports_text(leaf):
         raise ValueError(f"{method.full_name}: path variable {label!r} is not a scalar")
-    return tuple(chain)
+    return chain
+
+
+def _response_header(method: MethodDescriptor, header: str,
+                     path: str) -> ResponseHeaderParam:
+    if not _HEADER_NAME_RE.fullmatch(header):
+        raise ValueError(f"{method.full_name}: response header {header!r} is not a header name")
+    chain = _resolve_path(method.output_type, path, f"response header {header}", method)
+    leaf = chain[-1]
+    # A header carries one text value: no lists, no messages.
+    if leaf.is_repeated or leaf.type == FieldDescriptor.TYPE_MESSAGE:
+        raise ValueError(f"{method.full_name}: response header {header}: {path!r} "
+                         "is not a scalar field")
+    return ResponseHeaderParam(header=header, path=path, chain=chain)
 
 
 def _header_param(request: Descriptor, header: str, field_name: str,

@@ -29,6 +29,8 @@ ERROR_STYLE_SCIM: ErrorStyle
 ERROR_STYLE_AXIDIAN: ErrorStyle
 AUTH_KIND_UNSPECIFIED: AuthKind
 AUTH_KIND_ADMIN_KEY: AuthKind
+FILE_FIELD_NUMBER: _ClassVar[int]
+file: _descriptor.FieldDescriptor
 SERVICE_FIELD_NUMBER: _ClassVar[int]
 service: _descriptor.FieldDescriptor
 METHOD_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +46,22 @@ class HeaderBinding(_message.Message):
     field: str
     def __init__(self, header: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
 
+class ResponseHeaderBinding(_message.Message):
+    __slots__ = ("header", "field")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    header: str
+    field: str
+    def __init__(self, header: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
+
+class FileOptions(_message.Message):
+    __slots__ = ("json_case_insensitive_keys", "json_omit_empty_repeated")
+    JSON_CASE_INSENSITIVE_KEYS_FIELD_NUMBER: _ClassVar[int]
+    JSON_OMIT_EMPTY_REPEATED_FIELD_NUMBER: _ClassVar[int]
+    json_case_insensitive_keys: bool
+    json_omit_empty_repeated: bool
+    def __init__(self, json_case_insensitive_keys: _Optional[bool] = ..., json_omit_empty_repeated: _Optional[bool] = ...) -> None: ...
+
 class ServiceOptions(_message.Message):
     __slots__ = ("error_style",)
     ERROR_STYLE_FIELD_NUMBER: _ClassVar[int]
@@ -51,15 +69,17 @@ class ServiceOptions(_message.Message):
     def __init__(self, error_style: _Optional[_Union[ErrorStyle, str]] = ...) -> None: ...
 
 class MethodOptions(_message.Message):
-    __slots__ = ("success_status", "auth", "admin_scope", "headers", "empty_response_body")
+    __slots__ = ("success_status", "auth", "admin_scope", "headers", "empty_response_body", "response_headers")
     SUCCESS_STATUS_FIELD_NUMBER: _ClassVar[int]
     AUTH_FIELD_NUMBER: _ClassVar[int]
     ADMIN_SCOPE_FIELD_NUMBER: _ClassVar[int]
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     EMPTY_RESPONSE_BODY_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_HEADERS_FIELD_NUMBER: _ClassVar[int]
     success_status: int
     auth: AuthKind
     admin_scope: str
     headers: _containers.RepeatedCompositeFieldContainer[HeaderBinding]
     empty_response_body: bool
-    def __init__(self, success_status: _Optional[int] = ..., auth: _Optional[_Union[AuthKind, str]] = ..., admin_scope: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[HeaderBinding, _Mapping]]] = ..., empty_response_body: _Optional[bool] = ...) -> None: ...
+    response_headers: _containers.RepeatedCompositeFieldContainer[ResponseHeaderBinding]
+    def __init__(self, success_status: _Optional[int] = ..., auth: _Optional[_Union[AuthKind, str]] = ..., admin_scope: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[HeaderBinding, _Mapping]]] = ..., empty_response_body: _Optional[bool] = ..., response_headers: _Optional[_Iterable[_Union[ResponseHeaderBinding, _Mapping]]] = ...) -> None: ...

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -50,7 +51,18 @@ class Application(Base):
 
 
 class User(Base):
+    """A person who authenticates. `user_id` is the login name (SCIM's
+    userName), unique without regard to case. `email` and `phone` are the OTP
+    delivery addresses: SCIM writes them from the primary (else first) of
+    `emails` / `phoneNumbers`, whose full lists live in `user_values`. The
+    remaining columns are SCIM attributes (RFC 7643 section 4.1 and the
+    enterprise extension of section 4.3), one column each so that filters
+    become plain SQL."""
+
     __tablename__ = "users"
+    __table_args__ = (
+        Index("ux_users_user_id_lower", text("lower(user_id)"), unique=True),
+    )
 
     pk: Mapped[str] = mapped_column(String(36), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(255), unique=True)
@@ -60,6 +72,89 @@ class User(Base):
     last_name: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[float] = mapped_column(Float)
+    # Bumped on every change; SCIM's meta.version (ETag) is W/"<version>".
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    updated_at: Mapped[float | None] = mapped_column(Float)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    nick_name: Mapped[str | None] = mapped_column(String(255))
+    profile_url: Mapped[str | None] = mapped_column(String(2048))
+    title: Mapped[str | None] = mapped_column(String(255))
+    user_type: Mapped[str | None] = mapped_column(String(255))
+    preferred_language: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(64))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    name_formatted: Mapped[str | None] = mapped_column(String(512))
+    name_middle: Mapped[str | None] = mapped_column(String(255))
+    name_prefix: Mapped[str | None] = mapped_column(String(64))
+    name_suffix: Mapped[str | None] = mapped_column(String(64))
+    employee_number: Mapped[str | None] = mapped_column(String(255))
+    cost_center: Mapped[str | None] = mapped_column(String(255))
+    organization: Mapped[str | None] = mapped_column(String(255))
+    division: Mapped[str | None] = mapped_column(String(255))
+    department: Mapped[str | None] = mapped_column(String(255))
+    # The manager's SCIM id (users.pk); not a foreign key, because SCIM lets
+    # a client name a manager it provisions later.
+    manager_id: Mapped[str | None] = mapped_column(String(255))
+
+
+class UserValue(Base):
+    """One value of a multi-valued SCIM attribute of a user: emails,
+    phoneNumbers, ims, photos, addresses, entitlements, roles or
+    x509Certificates. Address parts have their own columns so that filters
+    such as `addresses[type eq "work"].locality` stay SQL."""
+
+    __tablename__ = "user_values"
+    __table_args__ = (Index("ix_user_values_user_pk_attribute", "user_pk", "attribute"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_pk: Mapped[str] = mapped_column(ForeignKey("users.pk", ondelete="CASCADE"))
+    attribute: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(Integer)
+    # Text: an x509Certificates value is a whole base64 certificate.
+    value: Mapped[str | None] = mapped_column(Text)
+    display: Mapped[str | None] = mapped_column(String(255))
+    type: Mapped[str | None] = mapped_column(String(64))
+    # None when the client didn't say: SCIM round-trips an absent primary.
+    primary: Mapped[bool | None] = mapped_column(Boolean)
+    formatted: Mapped[str | None] = mapped_column(String(1024))
+    street_address: Mapped[str | None] = mapped_column(String(512))
+    locality: Mapped[str | None] = mapped_column(String(255))
+    region: Mapped[str | None] = mapped_column(String(255))
+    postal_code: Mapped[str | None] = mapped_column(String(64))
+    country: Mapped[str | None] = mapped_column(String(64))
+
+
+class Group(Base):
+    """A SCIM group. Its display name is the `groups` claim of its members'
+    tokens."""
+
+    __tablename__ = "groups"
+    __table_args__ = (Index("ix_groups_display_name_lower", text("lower(display_name)")),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(255))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class GroupMember(Base):
+    """A direct member of a group: a user (users.pk) or another group. One row
+    per member, so adding or removing members never rewrites the others."""
+
+    __tablename__ = "group_members"
+
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)
+    # "User" or "Group".
+    member_type: Mapped[str] = mapped_column(String(8))
+    # The client's display text for the member, when it sent one; else the
+    # member's own display name is shown.
+    display: Mapped[str | None] = mapped_column(String(255))
 
 
 class Password(Base):

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt as pyjwt
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authcore.errors import Unauthenticated
-from authcore.store.models import Session
+from authcore.store.models import Group, GroupMember, Session
 from authcore.tokens.jwt import TokenError, TokenSigner
 
 
@@ -42,12 +42,23 @@ async def issue_session(
         "jti": session_id,
         "amr": list(amr),
         "auth_time": int(now),
+        # Display names of the user's (SCIM) groups, for the relying party's
+        # authorization; always present so consumers need no special case.
+        "groups": await group_names(db, user_pk),
         **(extra_claims or {}),
     }
     token, exp = signer.sign(claims, ttl_seconds=ttl_seconds, now=now)
     db.add(Session(id=session_id, user_pk=user_pk, application_id=application_id,
                    created_at=now, expires_at=float(exp), revoked_at=None))
     return IssuedSession(token=token, expires_at=exp, session_id=session_id)
+
+
+async def group_names(db: AsyncSession, user_pk: str) -> list[str]:
+    rows = await db.execute(select(Group.display_name)
+                            .join(GroupMember, GroupMember.group_id == Group.id)
+                            .where(GroupMember.member_id == user_pk)
+                            .order_by(Group.display_name))
+    return [name for (name,) in rows]
 
 
 async def verify_session(

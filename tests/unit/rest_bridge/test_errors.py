@@ -8,11 +8,14 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from authcore.errors import (
+    AlreadyExists,
     AuthcoreError,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     ResourceExhausted,
+    Unauthenticated,
     internal_status,
 )
 from authcore.v1 import options_pb2
@@ -177,3 +180,111 @@ def test_http_status_table() -> None:
                 "FAILED_PRECONDITION": 400, "ABORTED": 409, "OUT_OF_RANGE": 400,
                 "UNIMPLEMENTED": 501, "INTERNAL": 500, "UNAVAILABLE": 503, "DATA_LOSS": 500}
     assert {code_pb2.Code.Name(c): s for c, s in HTTP_STATUS_BY_CODE.items()} == expected
+
+
+# ------------------------------------------------ an error's own HTTP status
+
+class PreconditionFailed(FailedPrecondition):
+    http_status = 412
+
+
+class NotModified(FailedPrecondition):
+    http_status = 304
+
+
+def _with_metadata(code: int, metadata: dict[str, str]) -> status_pb2.Status:
+    packed = any_pb2.Any()
+    packed.Pack(error_details_pb2.ErrorInfo(reason="r", domain="authcore", metadata=metadata))
+    return status_pb2.Status(code=code, message="m", details=[packed])
+
+
+@pytest.mark.parametrize("style", [ENTRUST, LOGINID, CONSUMER, SCIM, AXIDIAN,
+                                   options_pb2.ERROR_STYLE_UNSPECIFIED])
+def test_http_status_from_metadata_is_used_and_never_shown(style: int) -> None:
+    status, _, body = render(style, PreconditionFailed("version mismatch",
+                                                       metadata={"k": "v"}))
+    assert status == 412
+    assert "http_status" not in json.dumps(body)
+    if style == ENTRUST:
+        assert body["parameters"] == [{"name": "k", "value": "v"}]
+    if style == SCIM:
+        assert body["status"] == "412" and "scimType" not in body
+
+
+def test_bridge_errors_do_not_leak_http_status_into_parameters() -> None:
+    status, _, body = render(ENTRUST, RequestTooLarge("too big"))
+    assert (status, body["parameters"]) == (413, [])
+
+
+@pytest.mark.parametrize("raw", ["abc", "99", "600", " 412", "4_12", "+412", "٤١٢", ""])
+def test_invalid_http_status_metadata_falls_back_to_the_table(raw: str) -> None:
+    status, _, body = render(ENTRUST, _with_metadata(code_pb2.FAILED_PRECONDITION,
+                                                     {"http_status": raw}))
+    assert status == 400
+    assert body["parameters"] == []
+
+
+def test_explicit_http_status_wins() -> None:
+    response = ErrorRenderer(ENTRUST).render(PreconditionFailed("x").to_status(),
+                                             http_status=409)
+    assert response.status_code == 409
+
+
+@pytest.mark.parametrize("code", [304, 204, 101])
+def test_no_body_statuses(code: int) -> None:
+    error = _with_metadata(code_pb2.FAILED_PRECONDITION, {"http_status": str(code)})
+    response = ErrorRenderer(SCIM).render(error, headers={"ETag": 'W/"1"'})
+    assert response.status_code == code
+    assert bytes(response.body) == b""
+    assert "content-type" not in response.headers
+    assert "content-length" not in response.headers
+    assert response.headers["etag"] == 'W/"1"'
+
+
+def test_not_modified_from_an_error_class() -> None:
+    response = ErrorRenderer(ENTRUST).render_error(NotModified("unchanged"))
+    assert (response.status_code, bytes(response.body)) == (304, b"")
+
+
+def test_retry_after_kept_with_an_http_status() -> None:
+    class Busy(ResourceExhausted):
+        http_status = 503
+
+    status, headers, _ = render(ENTRUST, Busy("busy", retry_after=2))
+    assert (status, headers["retry-after"]) == (503, "2")
+
+
+# ------------------------------------------------------------- SCIM details
+
+@pytest.mark.parametrize(("error", "status", "scim_type"), [
+    (InvalidArgument("not json", reason="malformed_json"), 400, "invalidSyntax"),
+    (InvalidArgument("bad", field_violations=[("userName", "must be a string")]), 400,
+     "invalidValue"),
+    (InvalidArgument("bad", field_violations=[("a", "b")], metadata={"scimType": "mutability"}),
+     400, "mutability"),
+    (InvalidArgument("no details"), 400, None),
+    (FailedPrecondition("bad", field_violations=[("a", "b")]), 400, None),
+    (AlreadyExists("taken", metadata={"scimType": "uniqueness"}), 409, "uniqueness"),
+    (AlreadyExists("taken", metadata={"scimType": "mutability"}), 409, None),
+    (AlreadyExists("taken"), 409, None),
+    (PermissionDenied("no", metadata={"scimType": "sensitive"}), 403, None),
+    (NotFound("gone", metadata={"scimType": "noTarget"}), 404, None),
+    (RequestTooLarge("too big"), 413, None),
+    (PreconditionFailed("changed", metadata={"scimType": "invalidVers"}), 412, None),
+])
+def test_scim_type(error: AuthcoreError, status: int, scim_type: str | None) -> None:
+    got_status, _, body = render(SCIM, error)
+    assert got_status == status
+    assert body.get("scimType") == scim_type
+    assert body["status"] == str(status)
+    assert next(iter(body)) == "schemas" and body["detail"] == error.message
+
+
+def test_www_authenticate_on_scim_401_only() -> None:
+    _, headers, _ = render(SCIM, Unauthenticated("no token"))
+    assert headers["www-authenticate"] == 'Bearer realm="authcore"'
+    assert "www-authenticate" not in render(ENTRUST, Unauthenticated("no token"))[1]
+    assert "www-authenticate" not in render(SCIM, PermissionDenied("no"))[1]
+    response = ErrorRenderer(SCIM).render_error(
+        Unauthenticated("no"), headers={"www-authenticate": 'Bearer error="invalid_token"'})
+    assert response.headers.getlist("www-authenticate") == ['Bearer error="invalid_token"']

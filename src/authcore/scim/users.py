@@ -1,0 +1,250 @@
+"""/scim/v2/Users: create, read, list, replace, patch and delete users.
+
+Writes lock the user's row (SELECT ... FOR UPDATE on PostgreSQL; SQLite has
+one writer at a time) so concurrent PATCHes never lose each other's changes,
+and bump `version`, the ETag. Passwords are hashed (argon2id, in the
+executor) before the write transaction starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from scim2_models import Context, PatchOp, SCIMException
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authcore.flows.context import Core
+from authcore.scim import store
+from authcore.scim.common import (
+    Query,
+    Shape,
+    check_if_match,
+    check_if_none_match,
+    list_response,
+    validate,
+)
+from authcore.scim.errors import bad_request, not_found, translate, uniqueness
+from authcore.scim.filters import USER_TARGETS, compile_filter, sort_column
+from authcore.scim.schema import ENTERPRISE_SCHEMA, USER_SCHEMA, ScimUser
+from authcore.store.models import Group, GroupMember, Password, Session, User
+from authcore.verify.errors import VerificationError
+from authcore.verify.password import check_password_policy, hash_password
+
+_MAX_USER_NAME = 255
+
+
+def _password_in_patch(patch: dict[str, Any]) -> str | None:
+    """The password a PatchOp sets, whichever way it is spelled."""
+    found: str | None = None
+    ops = next((v for k, v in patch.items() if k.lower() == "operations"), None) or []
+    for op in ops if isinstance(ops, list) else []:
+        if not isinstance(op, dict) or str(op.get("op", "")).lower() not in ("add", "replace"):
+            continue
+        path = str(op.get("path") or "").lower()
+        value = op.get("value")
+        if path in ("password", f"{USER_SCHEMA.lower()}:password"):
+            found = value if isinstance(value, str) else found
+        elif not path and isinstance(value, dict):
+            for key, item in value.items():
+                if key.lower() in ("password", f"{USER_SCHEMA.lower()}:password") \
+                        and isinstance(item, str):
+                    found = item
+    return found
+
+
+class ScimUsers:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    @property
+    def base_url(self) -> str:
+        return self.core.settings.base_url
+
+    # ------------------------------------------------------------ reading
+
+    async def _documents(self, db: AsyncSession, users: list[User], shape: Shape
+                         ) -> list[dict[str, Any]]:
+        pks = [u.pk for u in users]
+        values = await store.load_user_values(db, pks)
+        groups = await store.load_user_groups(db, pks) if shape.returns("groups") else {}
+        return [
+            shape.dump(ScimUser, store.user_document(
+                u, values[u.pk], base_url=self.base_url, groups=groups.get(u.pk)))
+            for u in users
+        ]
+
+    async def _one(self, db: AsyncSession, user: User, shape: Shape) -> dict[str, Any]:
+        return (await self._documents(db, [user], shape))[0]
+
+    async def get(self, user_id: str, *, shape: Shape, if_none_match: str = "") -> dict[str, Any]:
+        async with self.core.read() as db:
+            user = await db.get(User, user_id[:36])
+            if user is None:
+                raise not_found("User", user_id)
+            check_if_none_match(if_none_match, user.version)
+            return await self._one(db, user, shape)
+
+    async def list(self, query: Query) -> dict[str, Any]:
+        cond = compile_filter(query.filter, ScimUser, USER_TARGETS)
+        order: list[Any] = []
+        if query.sort_by.strip():
+            col = sort_column(query.sort_by, USER_TARGETS)
+            order.append(col.desc() if query.descending else col.asc())
+        order.append(User.pk)
+        async with self.core.read() as db:
+            total = (await db.execute(select(func.count()).select_from(User).where(cond))
+                     ).scalar_one()
+            users: list[User] = []
+            if query.limit:
+                users = list((await db.execute(
+                    select(User).where(cond).order_by(*order)
+                    .offset(query.offset).limit(query.limit))).scalars())
+            resources = await self._documents(db, users, query.shape)
+        return list_response(resources, int(total), query)
+
+    # ------------------------------------------------------------ writing
+
+    async def _hash(self, password: str | None) -> str | None:
+        if password is None:
+            return None
+        try:
+            check_password_policy(password=password)
+        except VerificationError as exc:
+            raise bad_request("invalidValue", f"password: {exc.message}") from None
+        return await self.core.blocking(hash_password, password=password,
+                                        params=self.core.settings.argon2)
+
+    def _prepare(self, doc: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        manager = (doc.get(ENTERPRISE_SCHEMA) or {}).get("manager") \
+            if isinstance(doc.get(ENTERPRISE_SCHEMA), dict) else None
+        # Entra ID names a manager by id alone; scim2-models wants its $ref.
+        if isinstance(manager, dict) and manager.get("value") and not manager.get("$ref"):
+            manager["$ref"] = store.user_location(self.base_url, str(manager["value"]))
+        resource = validate(ScimUser, doc, ctx)
+        out: dict[str, Any] = resource.model_dump()
+        return out
+
+    @staticmethod
+    def _check_user_name(doc: dict[str, Any]) -> str:
+        name = doc.get("userName")
+        if not isinstance(name, str) or not name.strip():
+            raise bad_request("invalidValue", "userName is required")
+        if len(name) > _MAX_USER_NAME:
+            raise bad_request("invalidValue", f"userName is at most {_MAX_USER_NAME} characters")
+        return name
+
+    async def _check_unique(self, db: AsyncSession, name: str, pk: str | None) -> None:
+        clash = (await db.execute(select(User.pk).where(
+            func.lower(User.user_id) == name.lower()))).scalar_one_or_none()
+        if clash is not None and clash != pk:
+            raise uniqueness("userName is already taken")
+
+    async def _save(self, db: AsyncSession, user: User, doc: dict[str, Any],
+                    password_hash: str | None, now: float) -> None:
+        was_active = user.active
+        rows = store.apply_user_document(user, doc)
+        if isinstance(doc.get("active"), bool):
+            user.active = doc["active"]
+        user.updated_at = now
+        await store.replace_user_values(db, user.pk, rows)
+        if password_hash is not None:
+            row = await db.get(Password, user.pk)
+            if row is None:
+                db.add(Password(user_pk=user.pk, hash=password_hash, expires_at=None,
+                                updated_at=now))
+            else:
+                row.hash, row.expires_at, row.updated_at = password_hash, None, now
+        if was_active and user.active is False:
+            # Deactivation ends the user's sessions too, not just new logins.
+            await db.execute(update(Session).where(
+                Session.user_pk == user.pk, Session.revoked_at.is_(None)
+            ).values(revoked_at=now))
+
+    async def create(self, doc: dict[str, Any], *, shape: Shape) -> dict[str, Any]:
+        data = self._prepare(doc, Context.RESOURCE_CREATION_REQUEST)
+        name = self._check_user_name(data)
+        password_hash = await self._hash(data.pop("password", None))
+        now = self.core.clock()
+        user = User(pk=store.new_id(), user_id=name, active=True, created_at=now,
+                    version=1)
+        try:
+            async with self.core.write() as db:
+                await self._check_unique(db, name, None)
+                db.add(user)
+                await db.flush()
+                await self._save(db, user, data, password_hash, now)
+        except IntegrityError:
+            raise uniqueness("userName is already taken") from None
+        async with self.core.read() as db:
+            return await self._one(db, user, shape)
+
+    async def _locked(self, db: AsyncSession, user_id: str, if_match: str) -> User:
+        user = (await db.execute(select(User).where(User.pk == user_id[:36])
+                                 .with_for_update())).scalar_one_or_none()
+        if user is None:
+            raise not_found("User", user_id)
+        check_if_match(if_match, user.version)
+        return user
+
+    async def replace(self, user_id: str, doc: dict[str, Any], *, shape: Shape,
+                      if_match: str = "") -> dict[str, Any]:
+        data = self._prepare(doc, Context.RESOURCE_REPLACEMENT_REQUEST)
+        name = self._check_user_name(data)
+        password_hash = await self._hash(data.pop("password", None))
+        try:
+            async with self.core.write() as db:
+                user = await self._locked(db, user_id, if_match)
+                if name.lower() != user.user_id.lower():
+                    await self._check_unique(db, name, user.pk)
+                user.version += 1
+                await self._save(db, user, data, password_hash, self.core.clock())
+        except IntegrityError:
+            raise uniqueness("userName is already taken") from None
+        async with self.core.read() as db:
+            return await self._one(db, user, shape)
+
+    async def patch(self, user_id: str, patch: dict[str, Any], *, shape: Shape,
+                    if_match: str = "") -> dict[str, Any]:
+        try:
+            op = PatchOp[ScimUser].model_validate(
+                patch, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
+        except (ValidationError, SCIMException) as exc:
+            raise translate(exc) from None
+        password_hash = await self._hash(_password_in_patch(patch))
+        try:
+            async with self.core.write() as db:
+                user = await self._locked(db, user_id, if_match)
+                values = await store.load_user_values(db, [user.pk])
+                current = ScimUser.model_validate(store.user_document(
+                    user, values[user.pk], base_url=self.base_url))
+                try:
+                    op.patch(current)
+                except (ValidationError, SCIMException) as exc:
+                    raise translate(exc) from None
+                data: dict[str, Any] = current.model_dump()
+                data.pop("password", None)
+                name = self._check_user_name(data)
+                if name.lower() != user.user_id.lower():
+                    await self._check_unique(db, name, user.pk)
+                user.version += 1
+                await self._save(db, user, data, password_hash, self.core.clock())
+        except IntegrityError:
+            raise uniqueness("userName is already taken") from None
+        async with self.core.read() as db:
+            return await self._one(db, user, shape)
+
+    async def delete(self, user_id: str, *, if_match: str = "") -> None:
+        now = self.core.clock()
+        async with self.core.write() as db:
+            user = await self._locked(db, user_id, if_match)
+            group_ids = [gid for (gid,) in await db.execute(
+                select(GroupMember.group_id).where(GroupMember.member_id == user.pk))]
+            if group_ids:
+                await db.execute(update(Group).where(Group.id.in_(group_ids)).values(
+                    version=Group.version + 1, updated_at=now))
+                await db.execute(delete(GroupMember).where(GroupMember.member_id == user.pk))
+            await db.execute(delete(User).where(User.pk == user.pk))
+
