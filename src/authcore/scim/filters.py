@@ -166,7 +166,7 @@ def compare(target: Scalar, op: CompareOperator, value: Any, path: str) -> Condi
     elif target.kind == "datetime":
         if op in (_O.co, _O.sw, _O.ew):
             raise bad_request("invalidFilter", f"{op.value} does not apply to dateTime {path}")
-        matched = and_(col.is_not(None), _ordered(col, op, _datetime(value, path)))
+        matched = and_(col.is_not(None), _datetime_compare(col, op, _datetime(value, path)))
     else:
         if not isinstance(value, str):
             raise bad_request("invalidFilter", f"{path} compares with a string")
@@ -182,6 +182,24 @@ def compare(target: Scalar, op: CompareOperator, value: Any, path: str) -> Condi
             cond = _ordered(left, op, right)
         matched = and_(col.is_not(None), cond)
     return not_(matched) if op == _O.ne else matched
+
+
+# Times are served to the millisecond (truncated) but stored as float epoch
+# seconds: a served value v stands for every stored t in [v, v + 1 ms), so a
+# client comparing with a value it read gets the answer it expects.
+_MS = 0.001
+
+
+def _datetime_compare(col: Any, op: CompareOperator, v: float) -> Condition:
+    if op in (_O.eq, _O.ne):
+        return and_(col >= v, col < v + _MS)
+    if op == _O.gt:
+        return col >= v + _MS  # type: ignore[no-any-return]
+    if op == _O.ge:
+        return col >= v  # type: ignore[no-any-return]
+    if op == _O.lt:
+        return col < v  # type: ignore[no-any-return]
+    return col < v + _MS  # type: ignore[no-any-return]
 
 
 def _ordered(left: Any, op: CompareOperator, right: Any) -> Condition:

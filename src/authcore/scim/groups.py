@@ -236,7 +236,7 @@ class ScimGroups:
                     if_match: str = "") -> dict[str, Any]:
         try:
             parsed = PatchOp[ScimGroup].model_validate(
-                patch, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
+                _without_remove_values(patch), scim_ctx=Context.RESOURCE_PATCH_REQUEST)
         except (ValidationError, SCIMException) as exc:
             raise translate(exc) from None
         async with self.core.write() as db:
@@ -285,6 +285,25 @@ class ScimGroups:
                     version=Group.version + 1, updated_at=now))
                 await db.execute(delete(GroupMember).where(GroupMember.member_id == group.id))
             await db.execute(delete(Group).where(Group.id == group.id))
+
+
+def _without_remove_values(patch: dict[str, Any]) -> dict[str, Any]:
+    """Microsoft Entra ID removes members with {"op": "Remove", "path":
+    "members", "value": [{"value": id}]}, which RFC 7644 doesn't define and
+    scim2-models refuses. The member list is read from the raw operation, so
+    validation sees the operation without its value."""
+    out = dict(patch)
+    for key, ops in patch.items():
+        if key.lower() != "operations" or not isinstance(ops, list):
+            continue
+        cleaned = []
+        for op in ops:
+            if isinstance(op, dict) and str(op.get("op", "")).lower() == "remove" \
+                    and _MEMBERS_PATH.match(str(op.get("path") or "")) is not None:
+                op = {k: v for k, v in op.items() if k.lower() != "value"}
+            cleaned.append(op)
+        out[key] = cleaned
+    return out
 
 
 def _raw_value(patch: dict[str, Any], index: int) -> Any:
