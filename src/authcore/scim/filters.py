@@ -302,12 +302,34 @@ class _Compiler(FilterVisitor[Condition]):
         return target.wrap(inner)
 
 
+MAX_FILTER_TERMS = 200
+
+
+def _size(node: FilterNode) -> int:
+    """Nodes in the tree, counted without recursion (trees may be deep)."""
+    count, stack = 0, [node]
+    while stack:
+        current = stack.pop()
+        count += 1
+        if count > MAX_FILTER_TERMS:
+            break
+        if isinstance(current, LogicalExpr):
+            stack.extend(current.terms)
+        elif isinstance(current, Not):
+            stack.append(current.expr)
+        elif isinstance(current, ValuePath):
+            stack.append(current.val_filter)
+    return count
+
+
 def parse(text: str, model: type[Any]) -> FilterNode:
     try:
         return ScimFilter[model](text).ast  # type: ignore[valid-type]
     except (SCIMException, ValueError) as exc:
         raise translate(exc) if isinstance(exc, SCIMException) else \
             bad_request("invalidFilter", str(exc)) from None
+    except RecursionError:
+        raise bad_request("invalidFilter", "filter is nested too deeply") from None
 
 
 def compile_filter(text: str, model: type[Any], targets: Mapping[str, Target]) -> Condition:
@@ -316,6 +338,11 @@ def compile_filter(text: str, model: type[Any], targets: Mapping[str, Target]) -
     if not text.strip():
         return true()
     node = parse(text, model)
+    if _size(node) > MAX_FILTER_TERMS:
+        # Databases refuse very deep or very wide expressions (SQLite's
+        # depth limit is 1000): refuse them here as the client's mistake.
+        raise bad_request("invalidFilter",
+                          f"filter has more than {MAX_FILTER_TERMS} terms")
     try:
         return _Compiler(targets).visit(node)
     except AuthcoreError:
