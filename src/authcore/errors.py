@@ -17,6 +17,10 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 ERROR_DOMAIN = "authcore"
 HTTP_STATUS_KEY = "http_status"
+# ErrorInfo metadata keys "http_header:<Name>" become response headers of the
+# REST error (e.g. the ETag a 304 must carry); gRPC clients see them as
+# metadata of the error detail.
+HTTP_HEADER_PREFIX = "http_header:"
 
 
 class AuthcoreError(Exception):

@@ -23,7 +23,13 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from starlette.responses import Response
 
-from authcore.errors import HTTP_STATUS_KEY, AuthcoreError, ResourceExhausted, Unimplemented
+from authcore.errors import (
+    HTTP_HEADER_PREFIX,
+    HTTP_STATUS_KEY,
+    AuthcoreError,
+    ResourceExhausted,
+    Unimplemented,
+)
 from authcore.v1 import options_pb2
 from rest_bridge.codec import message_to_json
 
@@ -83,6 +89,7 @@ class ErrorParts:
     violations: list[tuple[str, str]] = field(default_factory=list)
     retry_after: int | None = None
     http_status: int | None = None  # the error's own HTTP status, when it names one
+    headers: dict[str, str] = field(default_factory=dict)  # the error's own HTTP headers
     details: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
 
 
@@ -101,7 +108,14 @@ def unpack_status(status: status_pb2.Status) -> ErrorParts:
             raw_status = info.metadata.get(HTTP_STATUS_KEY)
             if raw_status is not None:
                 del info.metadata[HTTP_STATUS_KEY]
+            headers = {k[len(HTTP_HEADER_PREFIX):]: v for k, v in info.metadata.items()
+                       if k.startswith(HTTP_HEADER_PREFIX)}
+            for key in headers:
+                del info.metadata[HTTP_HEADER_PREFIX + key]
             if parts.reason is None:
+                # A value that could split the response is dropped.
+                parts.headers = {k: v for k, v in headers.items()
+                                 if not any(c in k + v for c in "\r\n\0")}
                 parts.reason = info.reason
                 # Sorted: protobuf maps iterate in no stable order.
                 parts.metadata = dict(sorted(info.metadata.items()))
@@ -260,7 +274,7 @@ class ErrorRenderer:
                headers: Mapping[str, str] | None = None) -> Response:
         parts = unpack_status(status)
         code = self._http_status(parts, http_status)
-        out_headers = dict(headers or {})
+        out_headers = {**parts.headers, **(headers or {})}
         # Retry-After makes sense on 429 (rate limit, lockout) and 503.
         if parts.retry_after is not None and code in (429, 503):
             out_headers["Retry-After"] = str(parts.retry_after)

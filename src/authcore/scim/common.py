@@ -12,6 +12,14 @@ from scim2_models import Context, ResponseParameters, SCIMException
 
 from authcore.scim.errors import NotModified, PreconditionFailed, bad_request, translate
 from authcore.scim.schema import DEFAULT_COUNT, LIST_RESPONSE_SCHEMA, MAX_RESULTS
+from authcore.scim.store import etag
+
+
+def operations_of(patch: dict[str, Any]) -> list[Any]:
+    """A PatchOp's operations as the client sent them ("Operations", or seed
+    002's "operations": SCIM keys are case-insensitive)."""
+    ops = next((v for k, v in patch.items() if k.lower() == "operations"), None)
+    return ops if isinstance(ops, list) else []
 
 
 def split_attributes(text: str | Iterable[str]) -> list[str]:
@@ -122,7 +130,7 @@ def check_if_none_match(header: str, version: int) -> None:
         return
     tags = _tags(header)
     if "*" in tags or str(version) in tags:
-        raise NotModified("not modified")
+        raise NotModified(etag(version))
 
 
 def validate(model: type[Any], doc: dict[str, Any], ctx: Context) -> Any:

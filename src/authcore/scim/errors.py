@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from scim2_models import SCIMException
 
 from authcore.errors import (
+    HTTP_HEADER_PREFIX,
     AlreadyExists,
     AuthcoreError,
     FailedPrecondition,
@@ -28,10 +29,14 @@ class PreconditionFailed(FailedPrecondition):
 
 
 class NotModified(FailedPrecondition):
-    """If-None-Match named the current version: the client's copy is fresh."""
+    """If-None-Match named the current version: the client's copy is fresh.
+    A 304 carries the ETag a 200 would have (RFC 9110 section 15.4.5)."""
 
     default_reason = "not_modified"
     http_status = 304
+
+    def __init__(self, etag: str) -> None:
+        super().__init__("not modified", metadata={HTTP_HEADER_PREFIX + "ETag": etag})
 
 
 def _snake(scim_type: str) -> str:

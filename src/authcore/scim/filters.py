@@ -44,7 +44,7 @@ from sqlalchemy import (
 
 from authcore.errors import AuthcoreError
 from authcore.scim.errors import bad_request, translate
-from authcore.scim.schema import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
+from authcore.scim.schema import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA, ScimGroup
 from authcore.scim.store import MULTI_VALUED, USER_COLUMNS
 from authcore.store.models import Group, GroupMember, User, UserValue
 
@@ -135,7 +135,8 @@ MEMBER_TARGET = Multi(
 
 USER_TARGETS = _user_targets()
 GROUP_TARGETS = _group_targets()
-_CORE_URNS = {USER_SCHEMA.lower(), GROUP_SCHEMA.lower()}
+def _core_urn(model: type[Any]) -> str:
+    return GROUP_SCHEMA if model is ScimGroup else USER_SCHEMA
 
 
 def _escape_like(text: str) -> str:
@@ -225,9 +226,12 @@ class _Compiler(FilterVisitor[Condition]):
     """Compiles against one table of targets: a resource's, or (inside a
     value path) a multi-valued attribute's sub-attributes."""
 
-    def __init__(self, targets: Mapping[str, Target], *, inner: bool = False) -> None:
+    def __init__(self, targets: Mapping[str, Target], *, inner: bool = False,
+                 core_urn: str = "") -> None:
         self.targets = targets
         self.inner = inner
+        # The resource's own schema URN, which may prefix its attributes.
+        self.core_urn = core_urn.lower()
 
     def _resolve(self, path: AttrPath) -> tuple[Target, str | None, str]:
         name = str(path)
@@ -235,7 +239,7 @@ class _Compiler(FilterVisitor[Condition]):
             uri = path.uri.lower()
             if uri == ENTERPRISE_SCHEMA.lower():
                 key = f"{ENTERPRISE_SCHEMA.lower()}:{path.attr.lower()}"
-            elif uri in _CORE_URNS and not self.inner:
+            elif uri == self.core_urn and not self.inner:
                 key = path.attr.lower()
             else:
                 raise bad_request("invalidFilter", f"unknown attribute {name}")
@@ -338,22 +342,27 @@ def compile_filter(text: str, model: type[Any], targets: Mapping[str, Target]) -
     if not text.strip():
         return true()
     node = parse(text, model)
-    if _size(node) > MAX_FILTER_TERMS:
-        # Databases refuse very deep or very wide expressions (SQLite's
-        # depth limit is 1000): refuse them here as the client's mistake.
-        raise bad_request("invalidFilter",
-                          f"filter has more than {MAX_FILTER_TERMS} terms")
+    _check_size(node)
     try:
-        return _Compiler(targets).visit(node)
+        return _Compiler(targets, core_urn=_core_urn(model)).visit(node)
     except AuthcoreError:
         raise
     except (TypeError, ValueError) as exc:
         raise bad_request("invalidFilter", str(exc)) from None
 
 
+def _check_size(node: FilterNode) -> None:
+    if _size(node) > MAX_FILTER_TERMS:
+        # Databases refuse very deep or very wide expressions (SQLite's
+        # depth limit is 1000): refuse them here as the client's mistake.
+        raise bad_request("invalidFilter",
+                          f"filter has more than {MAX_FILTER_TERMS} terms")
+
+
 def compile_member_filter(node: FilterNode) -> Condition:
     """A `members[...]` value filter as a condition on group_members rows
     (PATCH remove/replace of selected members)."""
+    _check_size(node)
     return _Compiler(MEMBER_TARGET.subs, inner=True).visit(node)
 
 
@@ -361,9 +370,9 @@ def sort_column(sort_by: str, targets: Mapping[str, Target]) -> Any:
     """The column `sortBy` names. A multi-valued attribute sorts by its
     delivery (primary) value where there is one (emails, phoneNumbers)."""
     key = sort_by.strip().lower()
-    for urn in _CORE_URNS:
-        if key.startswith(urn + ":"):
-            key = key[len(urn) + 1:]
+    urn = (USER_SCHEMA if targets is USER_TARGETS else GROUP_SCHEMA).lower()
+    if key.startswith(urn + ":"):
+        key = key[len(urn) + 1:]
     if key in ("emails", "emails.value") and targets is USER_TARGETS:
         return User.email
     if key in ("phonenumbers", "phonenumbers.value") and targets is USER_TARGETS:

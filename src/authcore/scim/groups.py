@@ -25,6 +25,7 @@ from authcore.scim.common import (
     check_if_match,
     check_if_none_match,
     list_response,
+    operations_of,
     validate,
 )
 from authcore.scim.errors import bad_request, not_found, translate
@@ -91,7 +92,8 @@ class ScimGroups:
 
     async def get(self, group_id: str, *, shape: Shape, if_none_match: str = "") -> dict[str, Any]:
         async with self.core.read() as db:
-            group = await db.get(Group, group_id[:36])
+            key = store.stored_id(group_id)
+            group = await db.get(Group, key) if key is not None else None
             if group is None:
                 raise not_found("Group", group_id)
             check_if_none_match(if_none_match, group.version)
@@ -132,8 +134,7 @@ class ScimGroups:
             raise bad_request("invalidValue", "a group cannot be its own member")
         wanted = list(dict.fromkeys(ids))
         present: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
+        for chunk in store.chunks(wanted):
             present.update(mid for (mid,) in await db.execute(
                 select(GroupMember.member_id).where(GroupMember.group_id == group_id,
                                                     GroupMember.member_id.in_(chunk))))
@@ -150,8 +151,8 @@ class ScimGroups:
             await db.execute(stmt)
             return
         unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), 500):
-            await db.execute(stmt.where(GroupMember.member_id.in_(unique[start:start + 500])))
+        for chunk in store.chunks(unique):
+            await db.execute(stmt.where(GroupMember.member_id.in_(chunk)))
 
     async def _set_members(self, db: AsyncSession, group_id: str,
                            members: Sequence[Member]) -> None:
@@ -186,8 +187,9 @@ class ScimGroups:
             return (await self._documents(db, [group], shape))[0]
 
     async def _locked(self, db: AsyncSession, group_id: str, if_match: str) -> Group:
-        group = (await db.execute(select(Group).where(Group.id == group_id[:36])
-                                  .with_for_update())).scalar_one_or_none()
+        key = store.stored_id(group_id)
+        group = None if key is None else (await db.execute(
+            select(Group).where(Group.id == key).with_for_update())).scalar_one_or_none()
         if group is None:
             raise not_found("Group", group_id)
         check_if_match(if_match, group.version)
@@ -292,24 +294,20 @@ def _without_remove_values(patch: dict[str, Any]) -> dict[str, Any]:
     "members", "value": [{"value": id}]}, which RFC 7644 doesn't define and
     scim2-models refuses. The member list is read from the raw operation, so
     validation sees the operation without its value."""
-    out = dict(patch)
-    for key, ops in patch.items():
-        if key.lower() != "operations" or not isinstance(ops, list):
-            continue
-        cleaned = []
-        for op in ops:
-            if isinstance(op, dict) and str(op.get("op", "")).lower() == "remove" \
-                    and _MEMBERS_PATH.match(str(op.get("path") or "")) is not None:
-                op = {k: v for k, v in op.items() if k.lower() != "value"}
-            cleaned.append(op)
-        out[key] = cleaned
-    return out
+    cleaned = []
+    for op in operations_of(patch):
+        if isinstance(op, dict) and str(op.get("op", "")).lower() == "remove" \
+                and _MEMBERS_PATH.match(str(op.get("path") or "")) is not None:
+            op = {k: v for k, v in op.items() if k.lower() != "value"}
+        cleaned.append(op)
+    return {**{k: v for k, v in patch.items() if k.lower() != "operations"},
+            "Operations": cleaned}
 
 
 def _raw_value(patch: dict[str, Any], index: int) -> Any:
     """The operation's value as the client sent it: member lists are read
     from the JSON, not from scim2-models' typed (and validated) copy."""
-    ops = next((v for k, v in patch.items() if k.lower() == "operations"), None) or []
+    ops = operations_of(patch)
     op = ops[index] if index < len(ops) else {}
     return next((v for k, v in op.items() if k.lower() == "value"), None) \
         if isinstance(op, dict) else None

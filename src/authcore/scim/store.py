@@ -274,13 +274,23 @@ async def existing_members(db: AsyncSession, ids: Sequence[str]) -> dict[str, st
     """Which of `ids` name a user or a group: id -> "User" / "Group"."""
     found: dict[str, str] = {}
     unique = list(dict.fromkeys(ids))
-    for start in range(0, len(unique), 500):  # bounded IN lists
-        chunk = unique[start:start + 500]
+    for chunk in chunks(unique):
         for (pk,) in await db.execute(select(User.pk).where(User.pk.in_(chunk))):
             found[pk] = "User"
         for (gid,) in await db.execute(select(Group.id).where(Group.id.in_(chunk))):
             found.setdefault(gid, "Group")
     return found
+
+
+def chunks(ids: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
+    """Slices of `ids` for IN lists the databases take without complaint."""
+    return (ids[start:start + size] for start in range(0, len(ids), size))
+
+
+def stored_id(raw: str) -> str | None:
+    """A client's id as it could be stored (ids are UUIDs): None for one that
+    can't name a row, which PostgreSQL would refuse outright (a NUL)."""
+    return None if len(raw) > 36 or "\0" in raw else raw
 
 
 def new_id() -> str:

@@ -24,6 +24,7 @@ from authcore.scim.common import (
     check_if_match,
     check_if_none_match,
     list_response,
+    operations_of,
     validate,
 )
 from authcore.scim.errors import bad_request, not_found, translate, uniqueness
@@ -36,11 +37,38 @@ from authcore.verify.password import check_password_policy, hash_password
 _MAX_USER_NAME = 255
 
 
+_ACTIVE_PATHS = ("active", f"{USER_SCHEMA.lower()}:active")
+
+
+def _strict_active(value: Any) -> bool:
+    """`active` must be a boolean. Microsoft Entra ID sends "True"/"False"
+    strings, which are accepted; pydantic's lax "yes" or 1 are not."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise bad_request("invalidValue", "active must be true or false")
+
+
+def _with_strict_active(patch: dict[str, Any]) -> dict[str, Any]:
+    ops = []
+    for op in operations_of(patch):
+        if isinstance(op, dict) and str(op.get("op", "")).lower() in ("add", "replace"):
+            path = str(op.get("path") or "").lower()
+            value = op.get("value")
+            if path in _ACTIVE_PATHS:
+                op = {**op, "value": _strict_active(value)}
+            elif not path and isinstance(value, dict):
+                op = {**op, "value": {k: _strict_active(v) if k.lower() in _ACTIVE_PATHS else v
+                                      for k, v in value.items()}}
+        ops.append(op)
+    return {**{k: v for k, v in patch.items() if k.lower() != "operations"}, "Operations": ops}
+
+
 def _password_in_patch(patch: dict[str, Any]) -> str | None:
     """The password a PatchOp sets, whichever way it is spelled."""
     found: str | None = None
-    ops = next((v for k, v in patch.items() if k.lower() == "operations"), None) or []
-    for op in ops if isinstance(ops, list) else []:
+    for op in operations_of(patch):
         if not isinstance(op, dict) or str(op.get("op", "")).lower() not in ("add", "replace"):
             continue
         path = str(op.get("path") or "").lower()
@@ -81,7 +109,8 @@ class ScimUsers:
 
     async def get(self, user_id: str, *, shape: Shape, if_none_match: str = "") -> dict[str, Any]:
         async with self.core.read() as db:
-            user = await db.get(User, user_id[:36])
+            key = store.stored_id(user_id)
+            user = await db.get(User, key) if key is not None else None
             if user is None:
                 raise not_found("User", user_id)
             check_if_none_match(if_none_match, user.version)
@@ -118,8 +147,8 @@ class ScimUsers:
                                         params=self.core.settings.argon2)
 
     def _prepare(self, doc: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        manager = (doc.get(ENTERPRISE_SCHEMA) or {}).get("manager") \
-            if isinstance(doc.get(ENTERPRISE_SCHEMA), dict) else None
+        extension = doc.get(ENTERPRISE_SCHEMA)
+        manager = extension.get("manager") if isinstance(extension, dict) else None
         # Entra ID names a manager by id alone; scim2-models wants its $ref.
         if isinstance(manager, dict) and manager.get("value") and not manager.get("$ref"):
             manager["$ref"] = store.user_location(self.base_url, str(manager["value"]))
@@ -182,8 +211,9 @@ class ScimUsers:
             return await self._one(db, user, shape)
 
     async def _locked(self, db: AsyncSession, user_id: str, if_match: str) -> User:
-        user = (await db.execute(select(User).where(User.pk == user_id[:36])
-                                 .with_for_update())).scalar_one_or_none()
+        key = store.stored_id(user_id)
+        user = None if key is None else (await db.execute(
+            select(User).where(User.pk == key).with_for_update())).scalar_one_or_none()
         if user is None:
             raise not_found("User", user_id)
         check_if_match(if_match, user.version)
@@ -210,7 +240,7 @@ class ScimUsers:
                     if_match: str = "") -> dict[str, Any]:
         try:
             op = PatchOp[ScimUser].model_validate(
-                patch, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
+                _with_strict_active(patch), scim_ctx=Context.RESOURCE_PATCH_REQUEST)
         except (ValidationError, SCIMException) as exc:
             raise translate(exc) from None
         password_hash = await self._hash(_password_in_patch(patch))
@@ -221,7 +251,14 @@ class ScimUsers:
                 current = ScimUser.model_validate(store.user_document(
                     user, values[user.pk], base_url=self.base_url))
                 try:
-                    op.patch(current)
+                    for operation in op.operations or []:
+                        changed = op.model_copy(update={"operations": [operation]}
+                                                ).patch(current)
+                        # RFC 7644 section 3.12: a path whose filter matches
+                        # nothing is noTarget (replace already raises it).
+                        if not changed and operation.op == operation.Op.remove \
+                                and "[" in str(operation.path or ""):
+                            raise bad_request("noTarget", f"{operation.path} matches no value")
                 except (ValidationError, SCIMException) as exc:
                     raise translate(exc) from None
                 data: dict[str, Any] = current.model_dump()

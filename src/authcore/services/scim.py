@@ -16,7 +16,7 @@ from google.protobuf.message import Message
 from authcore.errors import NotFound, Unimplemented
 from authcore.flows.context import Core
 from authcore.scim import schema
-from authcore.scim.common import Query, Shape
+from authcore.scim.common import Query, Shape, list_response
 from authcore.scim.groups import ScimGroups
 from authcore.scim.users import ScimUsers
 from authcore.scim.v2 import scim_pb2 as pb
@@ -42,11 +42,6 @@ def _query(req: Any) -> Query:
         sort_by=req.sort_by, sort_order=req.sort_order,
         shape=Shape.of(req.attributes, req.excluded_attributes),
     )
-
-
-def _listing(resources: list[dict[str, Any]], base: dict[str, Any]) -> dict[str, Any]:
-    return {**base, "Resources": resources, "totalResults": len(resources),
-            "startIndex": 1, "itemsPerPage": len(resources)}
 
 
 class ScimService(scim_pb2_grpc.ScimServiceServicer):
@@ -141,8 +136,8 @@ class ScimService(scim_pb2_grpc.ScimServiceServicer):
 
     async def ListResourceTypes(self, request: pb.ListResourceTypesRequest, context: Ctx
                                 ) -> pb.ListResourceTypesResponse:
-        listing = _listing(schema.resource_types(self._base_url),
-                           {"schemas": [schema.LIST_RESPONSE_SCHEMA]})
+        types = schema.resource_types(self._base_url)
+        listing = list_response(types, len(types), Query())
         return _msg(listing, pb.ListResourceTypesResponse)
 
     async def GetResourceType(self, request: pb.GetResourceTypeRequest, context: Ctx
@@ -154,8 +149,8 @@ class ScimService(scim_pb2_grpc.ScimServiceServicer):
 
     async def ListSchemas(self, request: pb.ListSchemasRequest, context: Ctx
                           ) -> pb.ListSchemasResponse:
-        listing = _listing(schema.schemas(self._base_url),
-                           {"schemas": [schema.LIST_RESPONSE_SCHEMA]})
+        schemas = schema.schemas(self._base_url)
+        listing = list_response(schemas, len(schemas), Query())
         return _msg(listing, pb.ListSchemasResponse)
 
     async def GetSchema(self, request: pb.GetSchemaRequest, context: Ctx) -> pb.Schema:
