@@ -14,7 +14,9 @@ from typing import Any
 
 from pydantic import ValidationError
 from scim2_models import Context, PatchOp, SCIMException
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authcore.flows.context import Core
@@ -132,17 +134,15 @@ class ScimGroups:
                                               "group of this server")
         if group_id in kinds:
             raise bad_request("invalidValue", "a group cannot be its own member")
-        wanted = list(dict.fromkeys(ids))
-        present: set[str] = set()
-        for chunk in store.chunks(wanted):
-            present.update(mid for (mid,) in await db.execute(
-                select(GroupMember.member_id).where(GroupMember.group_id == group_id,
-                                                    GroupMember.member_id.in_(chunk))))
         rows = [{"group_id": group_id, "member_id": mid, "member_type": kinds[mid],
                  "display": displays.get(mid)}
-                for mid in wanted if mid not in present]
-        if rows:
-            await db.execute(insert(GroupMember), rows)
+                for mid in dict.fromkeys(ids)]
+        # Members already present are skipped by the primary key, not by a
+        # lookup first: on PostgreSQL that lookup's generic plan scanned the
+        # whole group (0.7 s per 1,000 added to a 10,000 group).
+        dialect = db.get_bind().dialect.name
+        dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        await db.execute(dialect_insert(GroupMember).on_conflict_do_nothing(), rows)
 
     async def _remove_members(self, db: AsyncSession, group_id: str,
                               ids: Sequence[str] | None) -> None:
