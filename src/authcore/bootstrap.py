@@ -116,10 +116,28 @@ async def _demo_application(db: async_sessionmaker[AsyncSession], http_addr: str
         return app.id
 
 
+async def _consumer_application(db: async_sessionmaker[AsyncSession], application_id: str,
+                                now: float) -> None:
+    """The application the consumer API's sessions belong to; its policy
+    (5 failures, 30 minutes' lockout by default) is the consumer lockout."""
+    try:
+        async with db() as s, s.begin():
+            if await s.get(Application, application_id) is not None:
+                return
+            await create_application(s, name="Consumer API", authenticators=["PASSWORD", "OTP"],
+                                     policy=AppPolicy(), now=now, application_id=application_id)
+    except IntegrityError:
+        pass  # another replica created it first
+
+
 async def bootstrap(settings: Settings, db: async_sessionmaker[AsyncSession], sealer: Sealer,
                     now: float) -> Bootstrap:
-    return Bootstrap(
+    boot = Bootstrap(
         signing_keys=await _signing_keys(db, sealer, now),
         new_admin_key=await _admin_key(db, settings.admin_key, now),
+        # Before the consumer application: the demo is made only on an
+        # empty database.
         new_application_id=await _demo_application(db, settings.http_addr, now),
     )
+    await _consumer_application(db, settings.consumer_application_id, now)
+    return boot

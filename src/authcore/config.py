@@ -19,6 +19,20 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _bool(env: dict[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SystemExit(f"{name} must be 1 or 0, got {raw!r}")
+
+
+def _path(env: dict[str, str], name: str) -> Path | None:
+    raw = env.get(name)
+    return Path(raw) if raw else None
+
+
 @dataclass(frozen=True)
 class RateLimits:
     """Requests allowed per minute to the authentication flows."""
@@ -45,6 +59,26 @@ class Settings:
     # Location headers). Defaults to http://<http_addr>; set it behind a
     # load balancer or TLS terminator.
     public_url: str | None = None
+    # Sandbox (AUTHCORE_SANDBOX=1): no SMS leaves the server and every
+    # one-time password of the consumer API is 123456. For client
+    # development only; refused on PostgreSQL.
+    sandbox: bool = False
+    # Sandbox only: a file holding a number of seconds added to the clock,
+    # so tests (and client developers) can let tokens and lockouts expire.
+    clock_offset_file: Path | None = None
+    # Consumer API: the application whose policy (lockout) and name its
+    # sessions use (created at first start), where logout sends users, how
+    # long an idle auth token lives and how long access tokens live.
+    consumer_application_id: str = "consumer"
+    consumer_logout_url: str | None = None
+    consumer_idle_seconds: int = 300
+    consumer_access_token_seconds: int = 900
+    # Axidian authenticateByWindowsToken: the keytab holding the HTTP
+    # service key, optionally which principal of it to accept with, and the
+    # realms whose users map to a UserId (default: the service's own realm).
+    kerberos_keytab: Path | None = None
+    kerberos_principal: str | None = None
+    kerberos_realms: tuple[str, ...] = ()
 
     @property
     def effective_database_url(self) -> str:
@@ -55,6 +89,10 @@ class Settings:
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.http_addr}"
+
+    @property
+    def logout_url(self) -> str:
+        return self.consumer_logout_url or f"{self.base_url}/"
 
     @property
     def is_sqlite(self) -> bool:
@@ -90,4 +128,26 @@ class Settings:
             ),
             log_level=env.get("AUTHCORE_LOG_LEVEL") or base.log_level,
             public_url=(env.get("AUTHCORE_PUBLIC_URL") or "").rstrip("/") or None,
+            sandbox=_bool(env, "AUTHCORE_SANDBOX"),
+            clock_offset_file=_path(env, "AUTHCORE_CLOCK_OFFSET_FILE"),
+            consumer_application_id=env.get("AUTHCORE_CONSUMER_APPLICATION_ID")
+            or base.consumer_application_id,
+            consumer_logout_url=env.get("AUTHCORE_CONSUMER_LOGOUT_URL") or None,
+            consumer_idle_seconds=_int(env, "AUTHCORE_CONSUMER_IDLE_SECONDS",
+                                       base.consumer_idle_seconds),
+            consumer_access_token_seconds=_int(env, "AUTHCORE_CONSUMER_ACCESS_TOKEN_SECONDS",
+                                               base.consumer_access_token_seconds),
+            kerberos_keytab=_path(env, "AUTHCORE_KERBEROS_KEYTAB"),
+            kerberos_principal=env.get("AUTHCORE_KERBEROS_PRINCIPAL") or None,
+            kerberos_realms=tuple(r.strip() for r in
+                                  (env.get("AUTHCORE_KERBEROS_REALMS") or "").split(",")
+                                  if r.strip()),
         )
+
+    def check(self) -> None:
+        """Refuse combinations that must never run (SystemExit with why)."""
+        if self.sandbox and not self.is_sqlite:
+            raise SystemExit("AUTHCORE_SANDBOX is for development on SQLite; it is refused "
+                             "with an external database, which means production.")
+        if self.clock_offset_file is not None and not self.sandbox:
+            raise SystemExit("AUTHCORE_CLOCK_OFFSET_FILE needs AUTHCORE_SANDBOX=1.")

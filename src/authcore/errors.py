@@ -21,6 +21,10 @@ HTTP_STATUS_KEY = "http_status"
 # REST error (e.g. the ETag a 304 must carry); gRPC clients see them as
 # metadata of the error detail.
 HTTP_HEADER_PREFIX = "http_header:"
+# ErrorInfo metadata keys "http_body:<key>" become top-level keys of the REST
+# error body, for APIs that document data in an error answer (the consumer
+# API's temporary token on a 401 for an expired password).
+HTTP_BODY_PREFIX = "http_body:"
 
 
 class AuthcoreError(Exception):

@@ -27,12 +27,16 @@ from grpc_reflection.v1alpha import reflection
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from authcore.axidian.v5 import logon_pb2, logon_pb2_grpc
 from authcore.bootstrap import bootstrap
 from authcore.config import Settings
+from authcore.consumer.v1 import consumer_pb2, consumer_pb2_grpc
 from authcore.crypto.seal import Sealer, derive_key, load_or_create_master_key
 from authcore.flows import aaguids
 from authcore.flows.authentication import AuthenticationFlow
-from authcore.flows.context import Core
+from authcore.flows.axidian import AxidianFlow
+from authcore.flows.consumer import ConsumerFlow
+from authcore.flows.context import Core, FileOffsetClock
 from authcore.flows.loginid import LoginIdFlow
 from authcore.flows.management import ManagementFlow
 from authcore.flows.policy import WebAuthnPolicy
@@ -41,6 +45,8 @@ from authcore.interceptors import AdminAuthInterceptor, ErrorInterceptor
 from authcore.limits.memory import MemoryRateLimiter
 from authcore.scim.v2 import scim_pb2, scim_pb2_grpc
 from authcore.services.authentication import AuthenticationService
+from authcore.services.axidian import LogonService, TemplateSessionService
+from authcore.services.consumer import ConsumerService
 from authcore.services.fido2 import Fido2Service
 from authcore.services.management import ManagementService
 from authcore.services.scim import ScimService
@@ -70,6 +76,9 @@ SERVICES = (
     fido2_pb2.DESCRIPTOR.services_by_name["Fido2Service"],
     self_service_pb2.DESCRIPTOR.services_by_name["SelfService"],
     scim_pb2.DESCRIPTOR.services_by_name["ScimService"],
+    consumer_pb2.DESCRIPTOR.services_by_name["ConsumerService"],
+    logon_pb2.DESCRIPTOR.services_by_name["LogonService"],
+    logon_pb2.DESCRIPTOR.services_by_name["TemplateSessionService"],
 )
 
 
@@ -91,6 +100,7 @@ class Runtime:
 
 
 async def build_runtime(settings: Settings) -> Runtime:
+    settings.check()
     engine = create_engine(settings.effective_database_url)
     db = session_factory(engine)
     master = load_or_create_master_key(path=settings.data_dir / "master.key",
@@ -109,6 +119,9 @@ async def build_runtime(settings: Settings) -> Runtime:
                                     thread_name_prefix="authcore-hash"),
         write_lock=asyncio.Lock() if settings.is_sqlite else None,
     )
+    if settings.clock_offset_file is not None:
+        core.clock = FileOffsetClock(settings.clock_offset_file)
+    axidian = AxidianFlow(core)
     handlers = [
         *generic_handlers_for(AuthenticationService(AuthenticationFlow(core)),
                               authentication_pb2_grpc.add_AuthenticationServiceServicer_to_server),
@@ -120,6 +133,12 @@ async def build_runtime(settings: Settings) -> Runtime:
                               self_service_pb2_grpc.add_SelfServiceServicer_to_server),
         *generic_handlers_for(ScimService(core),
                               scim_pb2_grpc.add_ScimServiceServicer_to_server),
+        *generic_handlers_for(ConsumerService(ConsumerFlow(core)),
+                              consumer_pb2_grpc.add_ConsumerServiceServicer_to_server),
+        *generic_handlers_for(LogonService(axidian),
+                              logon_pb2_grpc.add_LogonServiceServicer_to_server),
+        *generic_handlers_for(TemplateSessionService(axidian),
+                              logon_pb2_grpc.add_TemplateSessionServiceServicer_to_server),
     ]
     # Outermost first: errors raised by the auth check are rendered too.
     interceptors: list[grpc.aio.ServerInterceptor] = [ErrorInterceptor(),
@@ -138,6 +157,9 @@ class _Uvicorn(uvicorn.Server):
 
 async def serve(settings: Settings) -> None:
     rt = await build_runtime(settings)
+    if settings.sandbox:
+        log.warning("SANDBOX MODE: no SMS is sent and every consumer one-time password is "
+                    "123456. Never use this for real users.")
     server = grpc.aio.server(interceptors=rt.interceptors,
                              options=[("grpc.so_reuseport", 0)])
     server.add_generic_rpc_handlers(rt.handlers)

@@ -161,6 +161,8 @@ class RoutePlan:
         self._response_field = binding.response_field
         self._response_headers = tuple((h.header, _response_header_getter(h.chain))
                                        for h in binding.response_headers)
+        self._header_only = tuple(h.chain[0].json_name for h in binding.response_headers
+                                  if h.header_only)
 
     async def handle(self, request: Request) -> Response:
         try:
@@ -225,6 +227,8 @@ class RoutePlan:
             body = field_to_json(response, self._response_field)
         else:
             body = message_to_json(response)
+            for key in self._header_only:
+                body.pop(key, None)
         # SCIM answers application/scim+json, everything else application/json.
         return Response(dump_json(body), status_code=self._status, headers=headers,
                         media_type=self._renderer.content_type)

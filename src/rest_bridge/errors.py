@@ -24,6 +24,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from starlette.responses import Response
 
 from authcore.errors import (
+    HTTP_BODY_PREFIX,
     HTTP_HEADER_PREFIX,
     HTTP_STATUS_KEY,
     AuthcoreError,
@@ -90,6 +91,7 @@ class ErrorParts:
     retry_after: int | None = None
     http_status: int | None = None  # the error's own HTTP status, when it names one
     headers: dict[str, str] = field(default_factory=dict)  # the error's own HTTP headers
+    body_fields: dict[str, str] = field(default_factory=dict)  # extra top-level body keys
     details: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
 
 
@@ -112,11 +114,16 @@ def unpack_status(status: status_pb2.Status) -> ErrorParts:
                        if k.startswith(HTTP_HEADER_PREFIX)}
             for key in headers:
                 del info.metadata[HTTP_HEADER_PREFIX + key]
+            body_fields = {k[len(HTTP_BODY_PREFIX):]: v for k, v in info.metadata.items()
+                           if k.startswith(HTTP_BODY_PREFIX)}
+            for key in body_fields:
+                del info.metadata[HTTP_BODY_PREFIX + key]
             if parts.reason is None:
                 # A value that could split the response is dropped.
                 parts.headers = {k: v for k, v in headers.items()
                                  if not any(c in k + v for c in "\r\n\0")}
                 parts.reason = info.reason
+                parts.body_fields = body_fields
                 # Sorted: protobuf maps iterate in no stable order.
                 parts.metadata = dict(sorted(info.metadata.items()))
                 if raw_status is not None and _HTTP_STATUS_RE.fullmatch(raw_status):
@@ -177,13 +184,28 @@ def loginid_body(parts: ErrorParts, http_status: int) -> dict[str, Any]:
     return {"msg": parts.message, "msgCode": loginid_msg_code(http_status)}
 
 
+# A value the bridge could not convert (a number for a string, a bad enum
+# name): the consumer API's own codes (REQUIRED, SIZE, REGEX, IN, ...) are
+# given by the core in metadata "error:<field>".
+CONSUMER_TYPE_ERROR = "INVALID_TYPE"
+
+
 def consumer_body(parts: ErrorParts, http_status: int) -> dict[str, Any]:
+    """{message, syntaxErrors: {invalidFields: [{fieldName, error, params}]}};
+    a 409 also names its `errorCode` (STATE_INVALID, CHANNEL_NOT_REGISTERED, ...)."""
     body: dict[str, Any] = {"message": parts.message}
+    if http_status == 409 and parts.metadata.get("errorCode"):
+        body["errorCode"] = parts.metadata["errorCode"]
     if parts.violations:
-        body["syntaxErrors"] = {"invalidFields": [
-            {"fieldName": f, "error": parts.metadata.get(f"error:{f}", "INVALID"), "params": {}}
-            for f, _ in parts.violations
-        ]}
+        invalid = []
+        for name, _ in parts.violations:
+            raw_params = parts.metadata.get(f"params:{name}")
+            invalid.append({
+                "params": raw_params.split(",") if raw_params else [],
+                "fieldName": name,
+                "error": parts.metadata.get(f"error:{name}", CONSUMER_TYPE_ERROR),
+            })
+        body["syntaxErrors"] = {"invalidFields": invalid}
     return body
 
 
@@ -286,7 +308,10 @@ class ErrorRenderer:
             return Response(status_code=code, headers=out_headers)  # HTTP forbids a body
         # A 5xx body carries the status message only: the core already made
         # it safe, and the bridge never adds exception text.
-        return Response(dump_json(self._body(parts, code)), status_code=code,
+        body = self._body(parts, code)
+        if parts.body_fields:
+            body = {**body, **{k: v for k, v in parts.body_fields.items() if k not in body}}
+        return Response(dump_json(body), status_code=code,
                         headers=out_headers, media_type=self.content_type)
 
     def render_error(self, error: AuthcoreError, *,

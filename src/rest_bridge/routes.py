@@ -55,6 +55,7 @@ class ResponseHeaderParam:
     header: str        # as the option spells it, e.g. "ETag"
     path: str          # the option's dotted field path, e.g. "meta.version"
     chain: FieldChain  # response fields from the top-level message to the scalar leaf
+    header_only: bool = False  # left out of the JSON body
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +156,7 @@ def _binding(service: ServiceDescriptor, method: MethodDescriptor, rule: http_pb
                                     "response_body")
     options = method.GetOptions().Extensions[options_pb2.method]
     headers = tuple(_header_param(request, h.header, h.field, method) for h in options.headers)
-    response_headers = tuple(_response_header(method, h.header, h.field)
+    response_headers = tuple(_response_header(method, h.header, h.field, h.header_only)
                              for h in options.response_headers)
     query: dict[str, FieldChain] = {}
     if rule.body != "*":
@@ -235,7 +236,7 @@ def _field_chain(request: Descriptor, label: str, method: MethodDescriptor) -> F
 
 
 def _response_header(method: MethodDescriptor, header: str,
-                     path: str) -> ResponseHeaderParam:
+                     path: str, header_only: bool = False) -> ResponseHeaderParam:
     if not _HEADER_NAME_RE.fullmatch(header):
         raise ValueError(f"{method.full_name}: response header {header!r} is not a header name")
     chain = _resolve_path(method.output_type, path, f"response header {header}", method)
@@ -244,7 +245,10 @@ def _response_header(method: MethodDescriptor, header: str,
     if leaf.is_repeated or leaf.type == FieldDescriptor.TYPE_MESSAGE:
         raise ValueError(f"{method.full_name}: response header {header}: {path!r} "
                          "is not a scalar field")
-    return ResponseHeaderParam(header=header, path=path, chain=chain)
+    if header_only and len(chain) != 1:
+        raise ValueError(f"{method.full_name}: response header {header}: header_only "
+                         "needs a top-level field")
+    return ResponseHeaderParam(header=header, path=path, chain=chain, header_only=header_only)
 
 
 def _header_param(request: Descriptor, header: str, field_name: str,

@@ -47,12 +47,14 @@ class HeaderBinding(_message.Message):
     def __init__(self, header: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
 
 class ResponseHeaderBinding(_message.Message):
-    __slots__ = ("header", "field")
+    __slots__ = ("header", "field", "header_only")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     FIELD_FIELD_NUMBER: _ClassVar[int]
+    HEADER_ONLY_FIELD_NUMBER: _ClassVar[int]
     header: str
     field: str
-    def __init__(self, header: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
+    header_only: bool
+    def __init__(self, header: _Optional[str] = ..., field: _Optional[str] = ..., header_only: _Optional[bool] = ...) -> None: ...
 
 class FileOptions(_message.Message):
     __slots__ = ("json_case_insensitive_keys", "json_omit_empty_repeated")

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,6 +21,23 @@ from authcore.tokens.jwt import TokenSigner
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+class FileOffsetClock:
+    """time.time() plus the seconds written in a file: the sandbox's
+    controllable clock, so tokens and lockouts can be made to expire without
+    waiting. Read on every call (sandbox only, so the cost doesn't matter and
+    no write is ever missed)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __call__(self) -> float:
+        try:
+            offset = float(self.path.read_text().strip() or 0)
+        except (OSError, ValueError):
+            offset = 0.0
+        return time.time() + offset
 
 
 @dataclass

@@ -123,11 +123,12 @@ def _webauthn_from(req: mgmt.CreateApplicationRequest, name: str) -> WebAuthnPol
 
 async def create_application(
     db: AsyncSession, *, name: str, authenticators: list[str], policy: AppPolicy, now: float,
-    webauthn: WebAuthnPolicy | None = None,
+    webauthn: WebAuthnPolicy | None = None, application_id: str | None = None,
 ) -> Application:
     settings = policy.to_json()
     settings["webauthn"] = (webauthn or WebAuthnPolicy(rp_name=name)).to_json()
-    app = Application(id=str(uuid.uuid4()), name=name, authenticators=authenticators,
+    app = Application(id=application_id or str(uuid.uuid4()), name=name,
+                      authenticators=authenticators,
                       settings=settings, created_at=now)
     db.add(app)
     return app

@@ -62,6 +62,8 @@ class User(Base):
     __tablename__ = "users"
     __table_args__ = (
         Index("ux_users_user_id_lower", text("lower(user_id)"), unique=True),
+        # The consumer API logs in by email.
+        Index("ix_users_email_lower", text("lower(email)")),
     )
 
     pk: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -361,3 +363,70 @@ class AaguidBlock(Base):
     reg: Mapped[bool] = mapped_column(Boolean, default=True)
     auth: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[float] = mapped_column(Float)
+
+
+class ConsumerSession(Base):
+    """A consumer API session: an opaque token (stored as its SHA-256) whose
+    idle expiry slides with every authenticated call, under an absolute cap.
+    kind "auth" is a full session; "temporary" only updates an expired
+    password."""
+
+    __tablename__ = "consumer_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_pk: Mapped[str] = mapped_column(ForeignKey("users.pk", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[float] = mapped_column(Float)
+    last_used_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    absolute_expires_at: Mapped[float] = mapped_column(Float)
+    step_up_at: Mapped[float | None] = mapped_column(Float)
+    step_up_method: Mapped[str | None] = mapped_column(String(16))
+    revoked_at: Mapped[float | None] = mapped_column(Float)
+
+
+class ScaFactor(Base):
+    """A step-up factor of the consumer API: an SMS phone ("otp") or a push
+    device holding a P-256 key ("push"). At most one active and one pending
+    per user and kind."""
+
+    __tablename__ = "sca_factors"
+    __table_args__ = (UniqueConstraint("user_pk", "kind", "status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_pk: Mapped[str] = mapped_column(ForeignKey("users.pk", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str | None] = mapped_column(String(64))
+    # SubjectPublicKeyInfo DER; public, so not sealed.
+    public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    device_name: Mapped[str | None] = mapped_column(String(255))
+    push_token: Mapped[str | None] = mapped_column(String(4096))
+    # HMAC of the enrollment code while pending.
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    code_expires_at: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float)
+    verified_at: Mapped[float | None] = mapped_column(Float)
+
+
+class StepUp(Base):
+    """One step-up attempt of a consumer session: an SMS code (its HMAC) or a
+    push transaction (its random challenge, signed by the device)."""
+
+    __tablename__ = "step_ups"
+    __table_args__ = (Index("ix_step_ups_user_pk_method_status", "user_pk", "method", "status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("consumer_sessions.id", ondelete="CASCADE"), index=True)
+    user_pk: Mapped[str] = mapped_column(ForeignKey("users.pk", ondelete="CASCADE"))
+    method: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    challenge: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    answered_at: Mapped[float | None] = mapped_column(Float)
