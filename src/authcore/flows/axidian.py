@@ -6,6 +6,7 @@ from authcore.axidian.v5 import logon_pb2 as pb
 from authcore.errors import Unimplemented
 from authcore.flows.authentication import Caller
 from authcore.flows.context import Core
+from authcore.flows.kerberos import windows_logon
 
 
 class AxidianFlow:
@@ -27,7 +28,8 @@ class AxidianFlow:
     async def authenticate_by_windows_token(
         self, req: pb.AuthenticateByWindowsTokenRequest, authorization: str, caller: Caller
     ) -> pb.AuthenticateByWindowsTokenResponse:
-        raise Unimplemented("not yet")
+        # SPNEGO lives in flows/kerberos.py (gssapi, keytab, realm mapping).
+        return await windows_logon(self.core, req, authorization, caller)
 
     async def open_verify_session(self, req: pb.OpenVerifySessionRequest, caller: Caller
                                   ) -> pb.OpenVerifySessionResponse:
