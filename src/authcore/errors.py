@@ -108,6 +108,22 @@ class PermissionDenied(AuthcoreError):
     default_reason = "permission_denied"
 
 
+class Locked(PermissionDenied):
+    """An account or authenticator locked after failed attempts, where the
+    API documents 423 Locked (the consumer API)."""
+
+    http_status = 423
+    default_reason = "account_locked"
+
+
+class Conflict(FailedPrecondition):
+    """The resource's state forbids the action (a step-up already in flight,
+    a channel not registered): 409 where the API documents it."""
+
+    http_status = 409
+    default_reason = "state_invalid"
+
+
 class NotFound(AuthcoreError):
     code = grpc.StatusCode.NOT_FOUND
     default_reason = "not_found"
