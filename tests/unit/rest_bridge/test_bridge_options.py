@@ -140,6 +140,17 @@ service {
       }
     }
   }
+  method {
+    name: "PeekThing"
+    input_type: ".authcore.bridgetest.v%(n)s.DeleteThingRequest"
+    output_type: ".authcore.bridgetest.v%(n)s.DeleteThingResponse"
+    options {
+      [google.api.http] { get: "/scim/v2/Peek/{id}" }
+      [authcore.v1.method] {
+        response_headers { header: "X-Rev" field: "rev" header_only: true }
+      }
+    }
+  }
 }
 """
 
@@ -336,7 +347,11 @@ async def delete_thing(request: Any) -> Message:
 @pytest.fixture
 def invoker() -> FakeInvoker:
     return FakeInvoker({"GetThing": get_thing, "CreateThing": create_thing,
-                        "DeleteThing": delete_thing})
+                        "DeleteThing": delete_thing, "PeekThing": peek_thing})
+
+
+async def peek_thing(request: Any) -> Message:
+    return DeleteThingResponse(rev=7, gone=True)
 
 
 @pytest.fixture
@@ -373,6 +388,21 @@ async def test_response_headers_on_an_empty_body(client: httpx.AsyncClient) -> N
     r = await client.delete("/scim/v2/Things/zero")
     assert r.status_code == 204
     assert r.headers["x-rev"] == "0"
+
+
+async def test_header_only_fields_leave_the_body(client: httpx.AsyncClient) -> None:
+    r = await client.get("/scim/v2/Peek/x")
+    assert r.status_code == 200
+    assert r.headers["x-rev"] == "7"
+    assert r.json() == {"gone": True}
+
+
+def test_header_only_needs_a_top_level_field() -> None:
+    from rest_bridge.routes import _response_header
+
+    method = THING_SERVICE.methods_by_name["GetThing"]
+    with pytest.raises(ValueError, match="header_only"):
+        _response_header(method, "ETag", "thing.meta.version", True)
 
 
 async def test_response_header_values_http_cannot_carry_dropped(

@@ -10,8 +10,10 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from authcore.errors import (
     AlreadyExists,
     AuthcoreError,
+    Conflict,
     FailedPrecondition,
     InvalidArgument,
+    Locked,
     NotFound,
     PermissionDenied,
     ResourceExhausted,
@@ -107,10 +109,37 @@ def test_consumer_shape() -> None:
     status, _, body = render(CONSUMER, INVALID)
     assert status == 400
     assert body == {"message": "userId is required", "syntaxErrors": {"invalidFields": [
-        {"fieldName": "userId", "error": "REQUIRED", "params": {}}]}}
+        {"params": [], "fieldName": "userId", "error": "REQUIRED"}]}}
+    # The bridge's own conversion errors name no code: INVALID_TYPE.
     bare = InvalidArgument("bad", field_violations=[("email", "bad")])
-    assert render(CONSUMER, bare)[2]["syntaxErrors"]["invalidFields"][0]["error"] == "INVALID"
-    assert render(CONSUMER, FailedPrecondition("locked")) [2] == {"message": "locked"}
+    assert render(CONSUMER, bare)[2]["syntaxErrors"]["invalidFields"][0]["error"] == (
+        "INVALID_TYPE")
+    assert render(CONSUMER, FailedPrecondition("locked"))[2] == {"message": "locked"}
+
+
+def test_consumer_params_are_a_list() -> None:
+    error = InvalidArgument("channel", field_violations=[("channel", "not allowed")],
+                            metadata={"error:channel": "IN", "params:channel": "SMS,VOICE"})
+    field = render(CONSUMER, error)[2]["syntaxErrors"]["invalidFields"][0]
+    assert field == {"params": ["SMS", "VOICE"], "fieldName": "channel", "error": "IN"}
+
+
+def test_consumer_409_names_its_error_code_and_423_is_kept() -> None:
+    status, _, body = render(CONSUMER, Conflict("busy", metadata={"errorCode": "STATE_INVALID"}))
+    assert (status, body) == (409, {"message": "busy", "errorCode": "STATE_INVALID"})
+    status, headers, body = render(CONSUMER, Locked(
+        "locked", metadata={"http_header:Retry-After": "1800"}))
+    assert (status, body, headers["retry-after"]) == (423, {"message": "locked"}, "1800")
+
+
+def test_error_body_fields_join_the_body_but_never_replace_it() -> None:
+    error = Unauthenticated("expired", metadata={"http_body:token": "t0k",
+                                                 "http_body:message": "forged"})
+    status, _, body = render(CONSUMER, error)
+    assert (status, body) == (401, {"message": "expired", "token": "t0k"})
+    # The metadata keys are transport: they don't show as Entrust parameters.
+    _, _, body = render(ENTRUST, error)
+    assert body["parameters"] == [] and body["token"] == "t0k"
 
 
 def test_scim_shape() -> None:
