@@ -6,10 +6,14 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 
 CHROMIUM ?= /usr/bin/chromium
+# MIT Kerberos: libkrb5-dev to build the gssapi package (it publishes no Linux
+# wheels), the KDC and tools for tests/api/test_axidian_windows.py.
+KERBEROS_PACKAGES := krb5-kdc krb5-admin-server krb5-user libkrb5-dev
+KERBEROS_TOOLS    := /usr/sbin/krb5kdc /usr/sbin/kadmin.local /usr/bin/kinit /usr/bin/krb5-config
 
-.PHONY: serve test install generate lint chromium
+.PHONY: serve test install generate lint chromium kerberos
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml | kerberos
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -21,10 +25,26 @@ node_modules/.installed: package.json
 
 install: $(BIN)/.installed
 
+# Installed when missing and running as root; otherwise the venv can't build
+# gssapi (without libkrb5-dev) and the Windows-logon tests skip (and fail when
+# CI is set).
+kerberos:
+	@missing=; for tool in $(KERBEROS_TOOLS); do [ -x $$tool ] || missing=1; done; \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing MIT Kerberos (gssapi build, tests/api/test_axidian_windows.py)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(KERBEROS_PACKAGES); \
+	else \
+		echo "*** MIT Kerberos is missing: the gssapi package needs libkrb5-dev to build, and"; \
+		echo "*** the Windows-logon tests skip (fail when CI is set). Install it with:"; \
+		echo "*** sudo apt-get install $(KERBEROS_PACKAGES)"; \
+	fi
+
 # tests/e2e drives Debian's Chromium (Playwright's own browser downloads are
 # not used). Installed when missing and running as root; otherwise the e2e
 # tests skip (and fail when CI is set).
-chromium:
+# After `kerberos`: two apt-gets must never run at once (make -j).
+chromium: | kerberos
 	@if [ -x $(CHROMIUM) ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing chromium (for tests/e2e)"; \

@@ -1,14 +1,278 @@
-"""SPNEGO/Kerberos logon for Axidian's authenticateByWindowsToken (skeleton)."""
+"""SPNEGO/Kerberos logon for Axidian's authenticateByWindowsToken.
+
+The client sends `Authorization: Negotiate <base64 token>` (RFC 4559). The
+token is accepted with python-gssapi (MIT Kerberos) using acceptor
+credentials read from the configured keytab through the credential store
+extension, so nothing process-wide (KRB5_KTNAME) is involved. One step must
+complete the context, as Kerberos through SPNEGO does: the server keeps no
+state between requests. MIT's replay cache refuses a token seen before.
+
+The initiator principal `name@REALM` becomes the UserId `name` (matched
+without regard to case) when REALM is accepted: one of
+AUTHCORE_KERBEROS_REALMS, or, when that is empty, the realm of the acceptor's
+own principal (realms compare exactly, as Kerberos does). Principals with an instance (`a/b@R`) or
+escaped characters (enterprise names `a\\@b@R`) are refused.
+
+gssapi is imported on first use, so a server without Kerberos configured
+never needs the library.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import functools
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from authcore.axidian.v5 import logon_pb2 as pb
-from authcore.errors import Unimplemented
+from authcore.config import Settings
+from authcore.errors import AuthcoreError, Unauthenticated, Unimplemented
+from authcore.flows import audit
 from authcore.flows.authentication import Caller
 from authcore.flows.context import Core
+from authcore.flows.directory import get_active_user, get_application
+from authcore.flows.policy import AppPolicy
+from authcore.store.models import User
+from authcore.tokens.sessions import issue_session
+
+if TYPE_CHECKING:
+    import gssapi
+
+log = logging.getLogger("authcore.kerberos")
+
+SCHEME = "Negotiate"
+CHALLENGE = {"http_header:WWW-Authenticate": SCHEME}
+AMR = "kerberos"
+# Windows caps a Kerberos token at 48,000 bytes (MaxTokenSize), 64,000 in base64.
+MAX_HEADER_CHARS = 65_536
+# The Kerberos 5 mechanism, and the OID Microsoft's SPNEGO uses for it.
+KRB5_MECHS = frozenset({"1.2.840.113554.1.2.2", "1.2.840.48018.1.2.2"})
+NTLMSSP = b"NTLMSSP\0"
+NOT_CONFIGURED = "windows_auth_not_configured"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A completed acceptor context: who, as whom, and the reply token."""
+
+    initiator: str
+    acceptor: str
+    reply: bytes | None
+
+
+class _BadToken(Exception):
+    """The token was not accepted; the text is GSSAPI's (never the token)."""
+
+
+class _NotConfigured(Exception):
+    """The acceptor credentials could not be had; the text is for the log."""
+
+
+# ------------------------------------------------------------------ parsing
+
+
+def negotiate_token(authorization: str) -> bytes:
+    """The SPNEGO token of `Negotiate <base64>`; 401 with the Negotiate
+    challenge for anything else."""
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() != SCHEME.lower() or not value.strip(" \t"):
+        raise Unauthenticated("Windows authentication is required: send "
+                              "'Authorization: Negotiate <token>'.",
+                              reason="negotiate_required", metadata=CHALLENGE)
+    value = value.strip(" \t")
+    if len(value) > MAX_HEADER_CHARS:
+        raise _invalid_token()
+    try:
+        token = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise _invalid_token() from None
+    if not token:
+        raise _invalid_token()
+    if token.startswith(NTLMSSP):
+        raise Unauthenticated("NTLM is not supported; use Kerberos.",
+                              reason="ntlm_not_supported", metadata=CHALLENGE)
+    return token
+
+
+def split_principal(principal: str) -> tuple[str, str] | None:
+    """`name@REALM` → (name, REALM); None for principals with an instance
+    or escaped characters, or without a name or realm."""
+    if "\\" in principal:
+        return None
+    name, at, realm = principal.rpartition("@")
+    if not at or not name or not realm or "/" in name or "@" in name:
+        return None
+    return name, realm
+
+
+def principal_realm(principal: str) -> str:
+    _, at, realm = principal.rpartition("@")
+    return realm if at else ""
+
+
+def accepted_realms(settings: Settings, acceptor: str) -> frozenset[str]:
+    """AUTHCORE_KERBEROS_REALMS, or else the acceptor principal's realm."""
+    if settings.kerberos_realms:
+        return frozenset(settings.kerberos_realms)
+    realm = principal_realm(acceptor)
+    return frozenset({realm} if realm else ())
+
+
+def map_principal(initiator: str, realms: frozenset[str]) -> str:
+    """The UserId of a client principal, or 401."""
+    parts = split_principal(initiator)
+    if parts is None:
+        raise Unauthenticated("The Kerberos principal can't be mapped to a user.",
+                              reason="principal_not_accepted", metadata=CHALLENGE)
+    name, realm = parts
+    if realm not in realms:
+        raise Unauthenticated("The Kerberos realm is not accepted.",
+                              reason="realm_not_accepted", metadata=CHALLENGE)
+    return name
+
+
+def _invalid_token() -> Unauthenticated:
+    return Unauthenticated("The Kerberos token is invalid.", reason="invalid_kerberos_token",
+                           metadata=CHALLENGE)
+
+
+def _not_configured(message: str) -> Unimplemented:
+    return Unimplemented(message, reason=NOT_CONFIGURED)
+
+
+# ------------------------------------------------------------------ gssapi
+
+
+def _require_gssapi() -> None:
+    try:
+        import gssapi  # noqa: F401
+    except ImportError:
+        log.warning("AUTHCORE_KERBEROS_KEYTAB is set but python-gssapi can't be imported")
+        raise _not_configured("Windows authentication is not available on this server "
+                              "(the Kerberos library is missing).") from None
+
+
+def _keytab(settings: Settings) -> Path:
+    keytab = settings.kerberos_keytab
+    if keytab is None:
+        raise _not_configured("Windows authentication is not configured on this server "
+                              "(no Kerberos keytab).")
+    if not keytab.is_file() or not os.access(keytab, os.R_OK):
+        log.warning("the Kerberos keytab %s is missing or not readable", keytab)
+        raise _not_configured("Windows authentication is not available on this server "
+                              "(its Kerberos keytab can't be read).")
+    return keytab
+
+
+def accept(keytab: Path, principal: str | None, token: bytes) -> Accepted:
+    """Accept one SPNEGO (or bare Kerberos) token; blocking (file I/O, crypto)."""
+    import gssapi
+    from gssapi.exceptions import GeneralError
+    from gssapi.raw.misc import GSSError
+
+    try:
+        name = (gssapi.Name(principal, gssapi.NameType.kerberos_principal)
+                if principal else None)
+        creds = gssapi.Credentials(usage="accept", name=name,
+                                   store={"keytab": f"FILE:{keytab}"})
+    except (GSSError, GeneralError) as exc:
+        raise _NotConfigured(str(exc)) from None
+    ctx = gssapi.SecurityContext(creds=creds, usage="accept")
+    try:
+        reply = ctx.step(token)
+        if not ctx.complete:
+            raise _BadToken("the context needs more than one step")
+        if ctx.mech is None or ctx.mech.dotted_form not in KRB5_MECHS:
+            raise _BadToken(f"mechanism {ctx.mech} is not Kerberos")
+        return Accepted(initiator=str(ctx.initiator_name),
+                        acceptor=_acceptor_name(ctx, creds), reply=reply or None)
+    except (GSSError, GeneralError) as exc:
+        raise _BadToken(str(exc)) from None
+
+
+def _acceptor_name(ctx: gssapi.SecurityContext, creds: gssapi.Credentials) -> str:
+    from gssapi.raw.misc import GSSError
+
+    try:
+        if ctx.target_name is not None:
+            return str(ctx.target_name)
+    except GSSError:
+        pass
+    return str(creds.name) if creds.name is not None else ""
+
+
+# ------------------------------------------------------------------ the flow
+
+
+async def directory_user(db: AsyncSession, name: str) -> User:
+    """The active user named `name`, without regard to case: Windows names
+    are case-insensitive, a ticket carries the name as the user typed it,
+    and user ids are unique without regard to case (lower(user_id) index)."""
+    found = (await db.execute(
+        select(User.user_id).where(func.lower(User.user_id) == func.lower(name))
+    )).scalar_one_or_none()
+    return await get_active_user(db, found or name)
 
 
 async def windows_logon(core: Core, req: pb.AuthenticateByWindowsTokenRequest,
                         authorization: str, caller: Caller
                         ) -> pb.AuthenticateByWindowsTokenResponse:
-    raise Unimplemented("not yet")
+    async with core.read() as db:
+        app = await get_application(db, req.application_id)
+    token = negotiate_token(authorization or "")
+    settings = core.settings
+    keytab = _keytab(settings)
+    _require_gssapi()
+    await core.rate_limit(client_ip=caller.client_ip)
+    try:
+        accepted = await core.blocking(accept, keytab, settings.kerberos_principal, token)
+    except _NotConfigured as exc:
+        log.warning("Kerberos acceptor credentials from %s are unavailable: %s", keytab, exc)
+        raise _not_configured("Windows authentication is not available on this server "
+                              "(its Kerberos keytab has no usable key).") from None
+    except _BadToken as exc:
+        log.info("Kerberos token refused from %s: %s", caller.client_ip, exc)
+        raise _invalid_token() from None
+
+    now = core.clock()
+    log_event = functools.partial(audit.record, event="logon", now=now,
+                                  application_id=app.id, authenticator=AMR,
+                                  client_ip=caller.client_ip)
+    try:
+        user_id = map_principal(accepted.initiator,
+                                accepted_realms(settings, accepted.acceptor))
+    except Unauthenticated as exc:
+        log.info("Kerberos principal %s refused: %s", accepted.initiator, exc.reason)
+        raise
+    await core.rate_limit(user_key=user_id)
+    refusal: AuthcoreError | None = None
+    async with core.write() as db:
+        try:
+            user = await directory_user(db, user_id)
+        except AuthcoreError as exc:
+            log_event(db, outcome="refused", reason=exc.reason, user_id=user_id)
+            refusal = exc
+        else:
+            policy = AppPolicy.from_json(app.settings)
+            extra = ({"business_application": req.business_application}
+                     if req.business_application else None)
+            issued = await issue_session(
+                db, core.signer, user_pk=user.pk, user_id=user.user_id,
+                application_id=app.id, amr=[AMR], ttl_seconds=policy.session_seconds,
+                now=now, extra_claims=extra,
+            )
+            log_event(db, outcome="success", user_id=user.user_id)
+    if refusal is not None:
+        raise refusal
+    return pb.AuthenticateByWindowsTokenResponse(
+        valid_properties_mask=5, token=issued.token, user_id=user.user_id,
+        www_authenticate=(f"{SCHEME} {base64.b64encode(accepted.reply).decode()}"
+                          if accepted.reply else ""),
+    )
