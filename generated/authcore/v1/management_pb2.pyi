@@ -348,16 +348,18 @@ class ListOutboxRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
 class OutboxMessage(_message.Message):
-    __slots__ = ("channel", "address", "text", "time")
+    __slots__ = ("channel", "address", "text", "time", "medium")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
+    MEDIUM_FIELD_NUMBER: _ClassVar[int]
     channel: _authenticators_pb2.OTPDeliveryType
     address: str
     text: str
     time: _timestamp_pb2.Timestamp
-    def __init__(self, channel: _Optional[_Union[_authenticators_pb2.OTPDeliveryType, str]] = ..., address: _Optional[str] = ..., text: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    medium: str
+    def __init__(self, channel: _Optional[_Union[_authenticators_pb2.OTPDeliveryType, str]] = ..., address: _Optional[str] = ..., text: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., medium: _Optional[str] = ...) -> None: ...
 
 class ListOutboxResponse(_message.Message):
     __slots__ = ("messages",)

@@ -98,6 +98,8 @@ _CREDENTIALS_NS = uuid.UUID("6f1c1d1e-4b51-4c0c-9a53-0c6a1d2f7e21")
 LOGIN_FAILED = "The authentication credentials are not found or are incorrect."
 EXPIRED_MESSAGE = ("The user's password has expired. Use the returned temporary token to "
                    "update their password via the '/passwords/update' endpoint.")
+# What a lockout message says is locked.
+OTP_LOCK = "One-time password verification"
 BAD_TOKEN = "The auth token is not specified or is incorrect."  # noqa: S105
 
 
@@ -555,7 +557,7 @@ class ConsumerFlow:
         failure: AuthcoreError | None = None
         async with self.core.write() as db:
             _, user = await self._session(db, authorization, now)
-            await self._check_unlocked(db, user, "OTP", now, "One-time passwords")
+            await self._check_unlocked(db, user, "OTP", now, OTP_LOCK)
             pending = await self._factor(db, user, "otp", "pending")
             if pending is None or pending.code_hash is None:
                 raise _conflict("No phone enrollment is waiting for verification.",
@@ -585,7 +587,7 @@ class ConsumerFlow:
         if failure is None:
             return
         if failure.reason == "verification_code_invalid":
-            raise await self._count_failure(user, "OTP", now, failure, "One-time passwords",
+            raise await self._count_failure(user, "OTP", now, failure, OTP_LOCK,
                                             caller, "consumer_enroll_otp")
         raise failure
 
@@ -636,7 +638,7 @@ class ConsumerFlow:
         async with self.core.write() as db:
             session, user = await self._session(db, authorization, now)
             await self.core.rate_limit(user_key=f"consumer:{user.pk}")
-            await self._check_unlocked(db, user, "OTP", now, "One-time passwords")
+            await self._check_unlocked(db, user, "OTP", now, OTP_LOCK)
             factor = await self._factor(db, user, "otp")
             if factor is None or not factor.address:
                 raise _conflict("No phone is enrolled for one-time passwords.",
@@ -666,7 +668,7 @@ class ConsumerFlow:
         async with self.core.write() as db:
             session, user = await self._session(db, authorization, now)
             await self.core.rate_limit(user_key=f"consumer:{user.pk}")
-            states = await self._check_unlocked(db, user, "OTP", now, "One-time passwords")
+            states = await self._check_unlocked(db, user, "OTP", now, OTP_LOCK)
             step = (await db.execute(
                 select(StepUp).where(StepUp.session_id == session.id, StepUp.method == "otp",
                                      StepUp.status == "pending")
@@ -700,7 +702,7 @@ class ConsumerFlow:
         if failure is None:
             return
         if failure.reason == "verification_code_invalid":
-            raise await self._count_failure(user, "OTP", now, failure, "One-time passwords",
+            raise await self._count_failure(user, "OTP", now, failure, OTP_LOCK,
                                             caller, "consumer_stepup")
         raise failure
 
@@ -759,6 +761,10 @@ class ConsumerFlow:
                 raise NotFound("The push step-up was not found.", reason="step_up_not_found")
             if step.status != "pending" or step.expires_at <= now:
                 raise _conflict("The push step-up was already answered or has expired.",
+                                "STATE_INVALID")
+            owner = await db.get(ConsumerSession, step.session_id)
+            if owner is None or owner.revoked_at is not None or owner.expires_at <= now:
+                raise _conflict("The session of this push step-up has ended.",
                                 "STATE_INVALID")
             factor = (await db.execute(select(ScaFactor).where(
                 ScaFactor.user_pk == step.user_pk, ScaFactor.kind == "push",

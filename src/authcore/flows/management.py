@@ -408,7 +408,7 @@ class ManagementFlow:
                        "VOICE": common.OTP_DELIVERY_TYPE_VOICE}
             return mgmt.ListOutboxResponse(messages=[
                 mgmt.OutboxMessage(channel=channel.get(m.channel, 0), address=m.address,
-                                   text=m.text, time=_ts(m.created_at))
+                                   text=m.text, time=_ts(m.created_at), medium=m.channel)
                 for m in rows
             ])
 
