@@ -79,6 +79,12 @@ class Settings:
     kerberos_keytab: Path | None = None
     kerberos_principal: str | None = None
     kerberos_realms: tuple[str, ...] = ()
+    # Production topology: with a Redis URL, rate-limit and lockout counters
+    # and short-lived challenge state live in Redis, so replicas share them.
+    redis_url: str | None = None
+    # Worker processes sharing the gRPC and HTTP ports (SO_REUSEPORT);
+    # 0 means one per CPU core.
+    workers: int = 0
 
     @property
     def effective_database_url(self) -> str:
@@ -89,6 +95,10 @@ class Settings:
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.http_addr}"
+
+    @property
+    def effective_workers(self) -> int:
+        return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)
 
     @property
     def logout_url(self) -> str:
@@ -137,6 +147,8 @@ class Settings:
                                        base.consumer_idle_seconds),
             consumer_access_token_seconds=_int(env, "AUTHCORE_CONSUMER_ACCESS_TOKEN_SECONDS",
                                                base.consumer_access_token_seconds),
+            redis_url=env.get("AUTHCORE_REDIS_URL") or None,
+            workers=_int(env, "AUTHCORE_WORKERS", base.workers),
             kerberos_keytab=_path(env, "AUTHCORE_KERBEROS_KEYTAB"),
             kerberos_principal=env.get("AUTHCORE_KERBEROS_PRINCIPAL") or None,
             kerberos_realms=tuple(r.strip() for r in

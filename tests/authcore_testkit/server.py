@@ -83,6 +83,8 @@ def run_server(*, backend: str = "sqlite", env: dict[str, str] | None = None,
         "AUTHCORE_RATE_LIMIT_IP_PER_MINUTE": "1000000",
         "AUTHCORE_RATE_LIMIT_USER_PER_MINUTE": "1000000",
         "AUTHCORE_SHUTDOWN_GRACE_SECONDS": "5",
+        # One process unless a test asks for more (the default is one per core).
+        "AUTHCORE_WORKERS": "1",
         "PYTHONUNBUFFERED": "1",
         **(env or {}),
     }
