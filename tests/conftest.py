@@ -1,6 +1,7 @@
 """Shared fixtures: a real authcore server per storage backend (SQLite always,
-PostgreSQL when AUTHCORE_TEST_POSTGRES_URL is set), and clients for both
-transports."""
+PostgreSQL when AUTHCORE_TEST_POSTGRES_URL is set, with Redis too when
+AUTHCORE_TEST_REDIS_URL is set: the production topology), and clients for
+both transports."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from authcore_testkit.server import (
     RunningServer,
     fresh_postgres_database,
     postgres_base_url,
+    redis_base_url,
+    redis_namespace,
     run_server,
 )
 
@@ -25,9 +28,12 @@ BACKENDS = ["sqlite"] + (["postgres"] if postgres_base_url() else [])
 def server(request: pytest.FixtureRequest) -> Iterator[RunningServer]:
     with ExitStack() as stack:
         url = None
+        env: dict[str, str] = {}
         if request.param == "postgres":
             url = stack.enter_context(fresh_postgres_database())
-        yield stack.enter_context(run_server(backend=request.param, database_url=url))
+            if redis_base_url():
+                env = stack.enter_context(redis_namespace())
+        yield stack.enter_context(run_server(backend=request.param, database_url=url, env=env))
 
 
 @pytest.fixture(params=["rest", "grpc"])

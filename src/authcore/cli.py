@@ -5,17 +5,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import logging
+import os
+import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from authcore.config import Settings
-from authcore.store.db import migrate
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+# With several processes writing to one stream, each line says which.
+LOG_FORMAT_WORKERS = "%(asctime)s %(levelname)s [%(process)d] %(name)s %(message)s"
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
     overrides = {k: getattr(args, k) for k in ("grpc_addr", "http_addr")
                  if getattr(args, k, None)}
+    if getattr(args, "workers", None) is not None:
+        overrides["workers"] = args.workers
     return dataclasses.replace(settings, **overrides)
 
 
@@ -25,6 +34,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run the gRPC server and the REST bridge")
     serve.add_argument("--grpc-addr", help="host:port for gRPC (AUTHCORE_GRPC_ADDR)")
     serve.add_argument("--http-addr", help="host:port for REST (AUTHCORE_HTTP_ADDR)")
+    serve.add_argument("--workers", type=int, metavar="N",
+                       help="processes sharing both ports (AUTHCORE_WORKERS; "
+                            "default 0: one per core)")
+    # Internal: how the supervisor (authcore.workers) starts its children.
+    serve.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
+    serve.add_argument("--demo-application-id", help=argparse.SUPPRESS)
     sub.add_parser("migrate", help="apply database migrations")
     admin = sub.add_parser("admin", help="administration")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
@@ -36,13 +53,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = _settings(args)
+    serving = args.command == "serve"
+    child = serving and (args.prepare or args.worker)
+    supervisor = serving and not child and settings.effective_workers > 1
     logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+                        format=LOG_FORMAT_WORKERS if child or supervisor else LOG_FORMAT)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if supervisor:
+        # Migrations and bootstrap run once, in its `--prepare` child.
+        from authcore.workers import supervise
+
+        return asyncio.run(supervise(settings))
+    if serving and args.worker:
+        # The supervisor's `--prepare` child has migrated already.
+        if args.ready_fd is None:
+            parser.error("--worker needs --ready-fd")
+        from authcore.server import WorkerRole
+        from authcore.server import serve as run_worker
+
+        asyncio.run(run_worker(settings, worker=WorkerRole(
+            ready_fd=args.ready_fd, demo_application_id=args.demo_application_id)))
+        _exit_now()
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     # Migrations run before the event loop starts: Alembic's async env runs
-    # its own loop.
+    # its own loop. (Imported here: the supervisor stays small without it.)
+    from authcore.store.db import migrate
+
     migrate(settings.effective_database_url)
     if args.command == "migrate":
         print("database is at the latest schema")
@@ -53,10 +90,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         key = asyncio.run(create_admin_key(settings, name=args.name, scopes=args.scope))
         print(key)
         return 0
+    if args.prepare:
+        from authcore.workers import prepare
+
+        # One JSON line for the supervisor (stdout is its pipe).
+        print(json.dumps(asyncio.run(prepare(settings))), flush=True)
+        return 0
     from authcore.server import serve as run
 
     asyncio.run(run(settings))
-    return 0
+    _exit_now()
+
+
+def _exit_now() -> NoReturn:
+    """After a clean stop, leave without the interpreter's teardown: freeing
+    every module takes about a second (several on a busy host), which would
+    count against the shutdown grace period. Everything that needs closing
+    (listeners, database pool, Redis) is closed by then."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,14 @@ def _path(env: dict[str, str], name: str) -> Path | None:
     return Path(raw) if raw else None
 
 
+def split_addr(addr: str) -> tuple[str, int]:
+    """"host:port" (IPv6 hosts in brackets) as (host, port)."""
+    host, _, port = addr.rpartition(":")
+    if not host or not port.isdigit():
+        raise SystemExit(f"address must be host:port, got {addr!r}")
+    return host.strip("[]"), int(port)
+
+
 @dataclass(frozen=True)
 class RateLimits:
     """Requests allowed per minute to the authentication flows."""
@@ -82,9 +90,15 @@ class Settings:
     # Production topology: with a Redis URL, rate-limit and lockout counters
     # and short-lived challenge state live in Redis, so replicas share them.
     redis_url: str | None = None
+    # Prefix of every Redis key, so deployments (or test servers) can share
+    # one Redis.
+    redis_key_prefix: str = "authcore:"
     # Worker processes sharing the gRPC and HTTP ports (SO_REUSEPORT);
     # 0 means one per CPU core.
     workers: int = 0
+    # PostgreSQL connections each process keeps in its pool; bursts may open
+    # twice as many more, so a process holds at most 3 x db_pool_size.
+    db_pool_size: int = 10
 
     @property
     def effective_database_url(self) -> str:
@@ -98,7 +112,12 @@ class Settings:
 
     @property
     def effective_workers(self) -> int:
-        return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)
+        if self.workers > 0:
+            return self.workers
+        # The cores this process may run on (a container's cpuset), not the host's.
+        if hasattr(os, "sched_getaffinity"):
+            return max(1, len(os.sched_getaffinity(0)))
+        return max(1, os.cpu_count() or 1)
 
     @property
     def logout_url(self) -> str:
@@ -148,7 +167,9 @@ class Settings:
             consumer_access_token_seconds=_int(env, "AUTHCORE_CONSUMER_ACCESS_TOKEN_SECONDS",
                                                base.consumer_access_token_seconds),
             redis_url=env.get("AUTHCORE_REDIS_URL") or None,
+            redis_key_prefix=env.get("AUTHCORE_REDIS_KEY_PREFIX") or base.redis_key_prefix,
             workers=_int(env, "AUTHCORE_WORKERS", base.workers),
+            db_pool_size=_int(env, "AUTHCORE_DB_POOL_SIZE", base.db_pool_size),
             kerberos_keytab=_path(env, "AUTHCORE_KERBEROS_KEYTAB"),
             kerberos_principal=env.get("AUTHCORE_KERBEROS_PRINCIPAL") or None,
             kerberos_realms=tuple(r.strip() for r in
@@ -163,3 +184,7 @@ class Settings:
                              "with an external database, which means production.")
         if self.clock_offset_file is not None and not self.sandbox:
             raise SystemExit("AUTHCORE_CLOCK_OFFSET_FILE needs AUTHCORE_SANDBOX=1.")
+        if self.workers < 0:
+            raise SystemExit("AUTHCORE_WORKERS must be 0 (one per core) or more.")
+        if self.db_pool_size < 1:
+            raise SystemExit("AUTHCORE_DB_POOL_SIZE must be 1 or more.")

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import grpc
 from google.protobuf import descriptor_pool
 from google.rpc import status_pb2
+from redis.exceptions import RedisError
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from authcore.errors import (
@@ -27,6 +31,7 @@ from authcore.errors import (
     internal_status,
 )
 from authcore.store.models import AdminKey
+from authcore.store.redis import Throttle, backend_unavailable
 from authcore.v1 import options_pb2
 
 log = logging.getLogger("authcore.rpc")
@@ -55,8 +60,10 @@ def _wrap(handler: grpc.RpcMethodHandler, wrapper: Callable[[Handler], Handler]
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
-    """AuthcoreError → status with google.rpc.Status details; anything else →
-    INTERNAL with no text, logged here with its traceback."""
+    """AuthcoreError → status with google.rpc.Status details; a database or
+    Redis that can't be reached → UNAVAILABLE (503) backend_unavailable,
+    logged as one throttled line; anything else → INTERNAL with no text,
+    logged here with its traceback."""
 
     async def intercept_service(
         self,
@@ -75,11 +82,16 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                     log.info("%s -> %s %s", method, exc.code.name, exc.reason)
                 except (grpc.aio.AbortError, grpc.RpcError):
                     raise
-                except DBAPIError as exc:
-                    status = _database_error_status(exc, method)
-                except Exception:
-                    log.exception("unhandled error in %s", method)
-                    status = internal_status()
+                except Exception as exc:
+                    if backend_unavailable_error(exc):
+                        _unavailable_log.log(log, "%s -> UNAVAILABLE: %s: %s", method,
+                                             type(exc).__name__, _first_line(exc))
+                        status = backend_unavailable().to_status()
+                    elif isinstance(exc, DBAPIError):
+                        status = _database_error_status(exc, method)
+                    else:
+                        log.exception("unhandled error in %s", method)
+                        status = internal_status()
                 await context.abort(
                     grpc.StatusCode(_code(status.code)), status.message,
                     trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),),
@@ -87,6 +99,38 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
             return call
 
         return _wrap(handler, wrapper)
+
+
+# SQLSTATE classes meaning "the database can't serve now", not "this
+# request is wrong": 08 connection exception, 53 insufficient resources
+# (too many connections, disk full), 57P operator intervention (admin or
+# crash shutdown, starting up).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
+_unavailable_log = Throttle()
+
+
+def backend_unavailable_error(exc: BaseException) -> bool:
+    """Whether `exc` means a storage backend (PostgreSQL, SQLite, Redis) is
+    unreachable or refusing work for now, rather than a bug or bad input:
+    clients get 503 and retry, and the server recovers by itself."""
+    if isinstance(exc, RedisError | PoolTimeoutError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, OperationalError):
+            return True
+        sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+        if sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        cause = exc.orig.__cause__ if exc.orig is not None else None
+        return cause is not None and backend_unavailable_error(cause)
+    # Raised as they are while connecting (SQLAlchemy wraps only DBAPI errors).
+    return isinstance(exc, ConnectionError | TimeoutError | socket.gaierror
+                      | asyncpg.PostgresConnectionError | asyncpg.CannotConnectNowError)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else ""
 
 
 def _database_error_status(exc: DBAPIError, method: str) -> status_pb2.Status:

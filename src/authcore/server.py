@@ -4,45 +4,53 @@ The bridge calls the servicers in-process through the same interceptor chain
 the gRPC server runs (no socket hop). SIGTERM or SIGINT starts a graceful
 shutdown: health turns NOT_SERVING, both listeners stop accepting, in-flight
 calls get `shutdown_grace_seconds` to finish.
+
+With `--workers N` (N > 1) several such processes share the two ports; see
+authcore.workers for the supervisor that starts and stops them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import signal
-import sys
+import socket
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import grpc
 import uvicorn
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from authcore.axidian.v5 import logon_pb2, logon_pb2_grpc
 from authcore.bootstrap import bootstrap
-from authcore.config import Settings
+from authcore.config import Settings, split_addr
 from authcore.consumer.v1 import consumer_pb2, consumer_pb2_grpc
 from authcore.crypto.seal import Sealer, derive_key, load_or_create_master_key
 from authcore.flows import aaguids
 from authcore.flows.authentication import AuthenticationFlow
 from authcore.flows.axidian import AxidianFlow
+from authcore.flows.challenges import RedisChallengeStore
 from authcore.flows.consumer import ConsumerFlow
 from authcore.flows.context import Core, FileOffsetClock
+from authcore.flows.lockouts import RedisLockoutStore
 from authcore.flows.loginid import LoginIdFlow
 from authcore.flows.management import ManagementFlow
 from authcore.flows.policy import WebAuthnPolicy
 from authcore.flows.self_service import SelfServiceFlow
 from authcore.interceptors import AdminAuthInterceptor, ErrorInterceptor
 from authcore.limits.memory import MemoryRateLimiter
+from authcore.limits.redis import RedisRateLimiter
 from authcore.scim.v2 import scim_pb2, scim_pb2_grpc
 from authcore.services.authentication import AuthenticationService
 from authcore.services.axidian import LogonService, TemplateSessionService
@@ -53,6 +61,8 @@ from authcore.services.scim import ScimService
 from authcore.services.self_service import SelfService
 from authcore.store.db import create_engine, session_factory
 from authcore.store.models import Application
+from authcore.store.redis import RedisKeys
+from authcore.store.redis import connect as connect_redis
 from authcore.tokens.jwt import TokenSigner
 from authcore.v1 import (
     authentication_pb2,
@@ -64,6 +74,7 @@ from authcore.v1 import (
     self_service_pb2,
     self_service_pb2_grpc,
 )
+from authcore.workers import READY, announce
 from rest_bridge import InProcessInvoker, create_app, generic_handlers_for
 from rest_bridge.cors import CachedOrigins, CorsPolicy
 from rest_bridge.pages import page_routes
@@ -82,13 +93,6 @@ SERVICES = (
 )
 
 
-def split_addr(addr: str) -> tuple[str, int]:
-    host, _, port = addr.rpartition(":")
-    if not host or not port.isdigit():
-        raise SystemExit(f"address must be host:port, got {addr!r}")
-    return host.strip("[]"), int(port)
-
-
 @dataclass
 class Runtime:
     core: Core
@@ -97,17 +101,36 @@ class Runtime:
     interceptors: list[grpc.aio.ServerInterceptor]
     new_admin_key: str | None
     new_application_id: str | None
+    # Set in the production topology (AUTHCORE_REDIS_URL); closed at shutdown.
+    redis: Redis | None = None
+
+
+async def _open_redis(settings: Settings) -> Redis | None:
+    if not settings.redis_url:
+        return None
+    try:
+        client = connect_redis(settings.redis_url)
+    except ValueError as exc:
+        raise SystemExit(f"AUTHCORE_REDIS_URL is not a valid Redis URL: {exc}") from None
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        # Not fatal: requests that need Redis get 503 until it answers, and
+        # the client reconnects by itself.
+        log.warning("Redis (AUTHCORE_REDIS_URL) does not answer yet: %s", exc)
+    return client
 
 
 async def build_runtime(settings: Settings) -> Runtime:
     settings.check()
-    engine = create_engine(settings.effective_database_url)
+    engine = create_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
     db = session_factory(engine)
     master = load_or_create_master_key(path=settings.data_dir / "master.key",
                                        env_value=settings.master_key)
     sealer = Sealer(master)
     boot = await bootstrap(settings, db, sealer, now=time.time())
     await asyncio.to_thread(aaguids.preload)
+    redis = await _open_redis(settings)
     core = Core(
         settings=settings,
         db=db,
@@ -121,6 +144,12 @@ async def build_runtime(settings: Settings) -> Runtime:
     )
     if settings.clock_offset_file is not None:
         core.clock = FileOffsetClock(settings.clock_offset_file)
+    if redis is not None:
+        # Production topology: counters and challenge state shared by replicas.
+        keys = RedisKeys(settings.redis_key_prefix)
+        core.limiter = RedisRateLimiter(redis, keys=keys)
+        core.lockouts = RedisLockoutStore(redis, keys=keys)
+        core.challenges = RedisChallengeStore(redis, keys=keys)
     axidian = AxidianFlow(core)
     handlers = [
         *generic_handlers_for(AuthenticationService(AuthenticationFlow(core)),
@@ -145,7 +174,7 @@ async def build_runtime(settings: Settings) -> Runtime:
                                                       AdminAuthInterceptor(db)]
     return Runtime(core=core, engine=engine, handlers=handlers, interceptors=interceptors,
                    new_admin_key=boot.new_admin_key,
-                   new_application_id=boot.new_application_id)
+                   new_application_id=boot.new_application_id, redis=redis)
 
 
 class _Uvicorn(uvicorn.Server):
@@ -155,30 +184,51 @@ class _Uvicorn(uvicorn.Server):
         yield
 
 
-async def serve(settings: Settings) -> None:
+@dataclass(frozen=True)
+class WorkerRole:
+    """How a worker started by `authcore.workers.supervise` runs `serve`."""
+
+    # Written READY once both listeners accept; the supervisor waits for it.
+    ready_fd: int
+    # The supervisor's bootstrap made the demo application (shown on the demo
+    # page); the worker's own bootstrap finds it already there.
+    demo_application_id: str | None = None
+
+
+async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None:
+    """Serve until SIGTERM/SIGINT. Alone (`worker` None) the ports are this
+    process's; as one of several workers they are shared (SO_REUSEPORT) and
+    the supervisor announces and bootstraps."""
     rt = await build_runtime(settings)
-    if settings.sandbox:
+    if settings.sandbox and worker is None:
         log.warning("SANDBOX MODE: no SMS is sent and every consumer one-time password is "
                     "123456. Never use this for real users.")
+    # Alone, a taken port must fail loudly, not be shared with whoever holds it.
     server = grpc.aio.server(interceptors=rt.interceptors,
-                             options=[("grpc.so_reuseport", 0)])
+                             options=[("grpc.so_reuseport", 0 if worker is None else 1)])
     server.add_generic_rpc_handlers(rt.handlers)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [s.full_name for s in SERVICES]
     reflection.enable_server_reflection(
         [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    grpc_port = server.add_insecure_port(settings.grpc_addr)
+    try:
+        grpc_port = server.add_insecure_port(settings.grpc_addr)
+    except RuntimeError:
+        grpc_port = 0
     if grpc_port == 0:
         raise SystemExit(f"cannot bind gRPC to {settings.grpc_addr}")
+    sockets = None if worker is None else reuse_port_sockets(settings.http_addr)
     await server.start()
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
 
+    demo_application_id = (rt.new_application_id if worker is None
+                           else worker.demo_application_id)
     app = create_app(InProcessInvoker(rt.handlers, rt.interceptors), SERVICES,
                      max_body_bytes=settings.max_body_bytes, title="authcore",
                      cors=cors_policy(rt.core.db),
-                     pages=page_routes(demo_application_id=rt.new_application_id))
+                     pages=page_routes(demo_application_id=demo_application_id))
     host, port = split_addr(settings.http_addr)
     web = _Uvicorn(uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, lifespan="off",
@@ -191,25 +241,84 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    web_task = asyncio.create_task(web.serve())
+    web_task = asyncio.create_task(web.serve(sockets=sockets))
     while not web.started:
         if web_task.done():
             await web_task
             raise SystemExit(f"cannot bind HTTP to {settings.http_addr}")
         await asyncio.sleep(0.02)
 
-    _announce(settings, grpc_port, rt)
+    orphan_watch: asyncio.Task[None] | None = None
+    if worker is None:
+        announce(settings, grpc_port, new_admin_key=rt.new_admin_key,
+                 new_application_id=rt.new_application_id)
+    else:
+        with contextlib.suppress(OSError):  # the supervisor is gone: the watch stops us
+            os.write(worker.ready_fd, READY)
+        os.close(worker.ready_fd)
+        orphan_watch = asyncio.create_task(_stop_when_orphaned(stop))
     await stop.wait()
     log.info("shutting down: finishing in-flight calls (grace %.0fs)",
              settings.shutdown_grace_seconds)
+    if orphan_watch is not None:
+        orphan_watch.cancel()
     await health_servicer.enter_graceful_shutdown()
     web.should_exit = True
     await asyncio.gather(server.stop(settings.shutdown_grace_seconds), web_task,
                          return_exceptions=True)
     await rt.engine.dispose()
+    if rt.redis is not None:
+        await rt.redis.aclose()
     if rt.core.executor is not None:
         rt.core.executor.shutdown(wait=False)
     log.info("stopped")
+
+
+def reuse_port_sockets(addr: str) -> list[socket.socket]:
+    """The HTTP listening sockets of one worker, bound with SO_REUSEPORT so
+    every worker binds the same address (uvicorn listens on them). As
+    asyncio's create_server(host, port) would: every address the host
+    resolves to, IPv6 v6-only, an address family the host lacks skipped."""
+    host, port = split_addr(addr)
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise SystemExit(f"cannot bind HTTP to {addr}: {exc}") from exc
+    sockets: list[socket.socket] = []
+    failure: OSError | None = None
+    for family, kind, proto, _, sockaddr in dict.fromkeys(infos):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(sockaddr)
+        except OSError as exc:
+            sock.close()
+            if exc.errno == errno.EADDRNOTAVAIL:
+                failure = exc
+                continue
+            for other in sockets:
+                other.close()
+            raise SystemExit(f"cannot bind HTTP to {addr}: {exc.strerror}") from exc
+        sockets.append(sock)
+    if not sockets:
+        raise SystemExit(f"cannot bind HTTP to {addr}: {failure}")
+    return sockets
+
+
+async def _stop_when_orphaned(stop: asyncio.Event) -> None:
+    """A worker whose supervisor died (SIGKILL, OOM) stops instead of holding
+    the ports with nobody to stop it."""
+    parent = os.getppid()
+    while True:
+        await asyncio.sleep(1.0)
+        if os.getppid() != parent:
+            break
+    log.warning("the supervisor (pid %d) is gone; shutting down", parent)
+    stop.set()
 
 
 # Browser SDKs call these from the customer's site; admin paths never allow it.
@@ -240,17 +349,3 @@ def cors_policy(db: async_sessionmaker[AsyncSession]) -> CorsPolicy:
     return CorsPolicy(allowed_origin=CachedOrigins(load, ttl_seconds=CORS_ORIGINS_TTL_SECONDS),
                       path_prefixes=CORS_PATH_PREFIXES,
                       excluded_prefixes=CORS_EXCLUDED_PREFIXES)
-
-
-def _announce(settings: Settings, grpc_port: int, rt: Runtime) -> None:
-    lines: list[Any] = [
-        f"authcore listening: gRPC {split_addr(settings.grpc_addr)[0]}:{grpc_port}, "
-        f"HTTP {settings.http_addr}",
-        f"database: {'SQLite in ' + str(settings.data_dir) if settings.is_sqlite else 'external'}",
-    ]
-    if rt.new_admin_key:
-        # Shown once, on the terminal only (never through logging).
-        lines.append(f"admin key (shown once): {rt.new_admin_key}")
-    if rt.new_application_id:
-        lines.append(f"demo applicationId: {rt.new_application_id}")
-    print("\n".join(str(x) for x in lines), file=sys.stdout, flush=True)

@@ -81,9 +81,10 @@ _ERROR_SCHEMAS: Mapping[int, tuple[str, Schema]] = {
         "LoginID error.")),
     options_pb2.ERROR_STYLE_CONSUMER: ("ConsumerError", _obj({
         "message": _STR,
+        "errorCode": {"type": "string", "description": "On a 409: why the state refuses it."},
         "syntaxErrors": _obj({"invalidFields": {"type": "array", "items": _obj({
             "fieldName": _STR, "error": _STR,
-            "params": {"type": "object", "additionalProperties": True},
+            "params": {"type": "array", "items": _STR},
         }, "One invalid field.")}}, "Present when request fields are invalid."),
     }, "Consumer API error.")),
     options_pb2.ERROR_STYLE_SCIM: ("ScimError", _obj({
@@ -218,8 +219,15 @@ class _Builder:
         if b.response_headers:
             success["headers"] = {h.header: self._header(h.chain[-1])
                                   for h in b.response_headers}
-        responses: Schema = {str(status): success,
-                             "400": self.error_response(b.error_style, "Invalid request")}
+        responses: Schema = {str(status): success}
+        if any(h.key == "if-none-match" for h in b.header_params):
+            # The representation still matches: no body (RFC 9110 section 15.4.5).
+            not_modified: Schema = {"description": _phrase(304)}
+            etag = {k: v for k, v in success.get("headers", {}).items() if k.lower() == "etag"}
+            if etag:
+                not_modified["headers"] = etag
+            responses["304"] = not_modified
+        responses["400"] = self.error_response(b.error_style, "Invalid request")
         if b.body:
             responses["413"] = self.error_response(b.error_style, "Request body too large")
         responses["default"] = self.error_response(b.error_style, "Error")

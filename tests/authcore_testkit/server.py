@@ -44,6 +44,37 @@ def postgres_base_url() -> str | None:
     return os.environ.get("AUTHCORE_TEST_POSTGRES_URL") or None
 
 
+def redis_base_url() -> str | None:
+    return os.environ.get("AUTHCORE_TEST_REDIS_URL") or None
+
+
+@contextmanager
+def redis_namespace() -> Iterator[dict[str, str]]:
+    """Server environment for the test Redis under a key prefix no other
+    server uses (test servers run in parallel on one Redis); the prefix's
+    keys are deleted afterwards."""
+    import redis
+
+    base = redis_base_url()
+    assert base, "AUTHCORE_TEST_REDIS_URL is not set"
+    prefix = f"authcore-test-{uuid.uuid4().hex[:10]}:"
+    try:
+        yield {"AUTHCORE_REDIS_URL": base, "AUTHCORE_REDIS_KEY_PREFIX": prefix}
+    finally:
+        client = redis.Redis.from_url(base)
+        try:
+            batch = []
+            for key in client.scan_iter(match=prefix + "*", count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    client.delete(*batch)
+                    batch.clear()
+            if batch:
+                client.delete(*batch)
+        finally:
+            client.close()
+
+
 @contextmanager
 def fresh_postgres_database() -> Iterator[str]:
     """A new database on the test PostgreSQL server, dropped afterwards."""
@@ -71,7 +102,8 @@ def fresh_postgres_database() -> Iterator[str]:
 
 @contextmanager
 def run_server(*, backend: str = "sqlite", env: dict[str, str] | None = None,
-               database_url: str | None = None) -> Iterator[RunningServer]:
+               database_url: str | None = None, workers: int = 1
+               ) -> Iterator[RunningServer]:
     data_dir = Path(tempfile.mkdtemp(prefix="authcore-test-"))
     http_port, grpc_port = free_port(), free_port()
     full_env = {
@@ -84,7 +116,7 @@ def run_server(*, backend: str = "sqlite", env: dict[str, str] | None = None,
         "AUTHCORE_RATE_LIMIT_USER_PER_MINUTE": "1000000",
         "AUTHCORE_SHUTDOWN_GRACE_SECONDS": "5",
         # One process unless a test asks for more (the default is one per core).
-        "AUTHCORE_WORKERS": "1",
+        "AUTHCORE_WORKERS": str(workers),
         "PYTHONUNBUFFERED": "1",
         **(env or {}),
     }

@@ -1,6 +1,6 @@
 """The Entrust IDaaS authentication flow: query → challenge → complete, logout.
 
-Challenge state lives in the database (flows.challenges); the pure checks live
+Challenge state lives in `core.challenges` (flows.challenges); the pure checks live
 in verify/ and are reached through the per-authenticator modules in
 flows/factors. PASSWORD_AND_SECONDFACTOR follows the wire protocol of
 Entrust's browser SDK: challenge (T1) → complete with the password (T2,
@@ -23,15 +23,7 @@ from authcore.errors import (
     Unimplemented,
 )
 from authcore.flows import audit
-from authcore.flows.challenges import (
-    ChallengeRecord,
-    KeepChallenge,
-    bare_token,
-    claim_challenge,
-    create_challenge,
-    load_challenge,
-    load_challenge_with_app,
-)
+from authcore.flows.challenges import ChallengeRecord, KeepChallenge, bare_token
 from authcore.flows.context import Core
 from authcore.flows.directory import get_active_user, get_application
 from authcore.flows.factors import FACTORS, SECOND_FACTORS
@@ -45,7 +37,6 @@ from authcore.flows.factors.fido import (
 )
 from authcore.flows.factors.otp import delivery_info
 from authcore.flows.factors.token import user_tokens
-from authcore.flows.lockouts import lockout_states, record_failure, record_success
 from authcore.flows.names import AUTHENTICATOR_ORDER, OTP_DELIVERY, type_name, type_value
 from authcore.flows.policy import AppPolicy
 from authcore.limits.lockout import LockoutState, is_locked, remaining_attempts
@@ -118,10 +109,7 @@ class AuthenticationFlow:
     def _check_not_locked(states: dict[str, LockoutState], name: str, now: float) -> None:
         state = states.get(name)
         if state is not None and is_locked(state=state, now=now):
-            raise PermissionDenied(
-                f"The {name} authenticator is locked after too many failed attempts.",
-                reason="authenticator_locked",
-            )
+            raise _locked_error(name)
 
     async def _new_challenge(
         self, ctx: FactorContext, *, authenticator: str, stage: str, started: Started,
@@ -131,17 +119,16 @@ class AuthenticationFlow:
                                  authenticator=authenticator, stage=stage, started=started,
                                  extra_state=extra_state)
 
-    @staticmethod
     async def _issue(
-        db: AsyncSession, app: Application, policy: AppPolicy, user_pk: str | None, now: float,
-        *, authenticator: str, stage: str, started: Started,
+        self, db: AsyncSession, app: Application, policy: AppPolicy, user_pk: str | None,
+        now: float, *, authenticator: str, stage: str, started: Started,
         extra_state: dict[str, object] | None = None,
     ) -> authn.AuthenticatedResponse:
         ttl = float(policy.challenge_seconds)
         if started.ttl_seconds is not None:
             ttl = min(ttl, started.ttl_seconds)
         state = {"factor_state": started.state, **(extra_state or {})}
-        token, expires_at = await create_challenge(
+        token, expires_at = await self.core.challenges.create(
             db, application_id=app.id, user_pk=user_pk, authenticator=authenticator,
             stage=stage, state=state, ttl_seconds=ttl, now=now,
         )
@@ -166,7 +153,7 @@ class AuthenticationFlow:
             user = await get_active_user(db, req.user_id)
             ctx = self._ctx(db, app, user, now)
             available = await self._available(ctx)
-            states = await lockout_states(db, user_pk=user.pk)
+            states = await self.core.lockouts.states(db, user_pk=user.pk)
             out = authn.QueryUserAuthenticatorsResponse(
                 authentication_types=[type_value(n) for n in available],
             )
@@ -244,7 +231,7 @@ class AuthenticationFlow:
             if name not in await self._available(ctx):
                 raise FailedPrecondition(f"The user has no usable {name} authenticator.",
                                          reason="authenticator_not_enrolled")
-            states = await lockout_states(db, user_pk=user.pk)
+            states = await self.core.lockouts.states(db, user_pk=user.pk)
             response = await self._start(ctx, name, inp, states)
             audit.record(db, event="challenge", outcome="issued", now=now,
                          application_id=app.id, user_id=user.user_id, authenticator=name,
@@ -292,7 +279,7 @@ class AuthenticationFlow:
             raise InvalidArgument("authToken from the password step is required.",
                                   reason="missing_field",
                                   field_violations=[("authToken", "is required")])
-        first = await load_challenge(db, token=bare_token(req.auth_token), now=now)
+        first = await self.core.challenges.load(db, token=bare_token(req.auth_token), now=now)
         if first.stage != SECOND_SELECT or first.application_id != app.id:
             raise Unauthenticated("authToken is not a second-factor token of this application.",
                                   reason="challenge_mismatch")
@@ -301,8 +288,9 @@ class AuthenticationFlow:
         if second not in await self._available(ctx):
             raise FailedPrecondition(f"The user has no usable {second} authenticator.",
                                      reason="authenticator_not_enrolled")
-        self._check_not_locked(await lockout_states(db, user_pk=user.pk), second, now)
-        await claim_challenge(db, challenge_id=first.id, now=now)
+        self._check_not_locked(await self.core.lockouts.states(db, user_pk=user.pk), second,
+                               now)
+        await self.core.challenges.claim(db, challenge_id=first.id, now=now)
         started = await FACTORS[second].start(ctx, inp)
         response = await self._new_challenge(ctx, authenticator=P2F, stage=SECOND,
                                              started=started, extra_state={"factor": second})
@@ -337,8 +325,8 @@ class AuthenticationFlow:
             fido=assertion_json(req.fido_response) if req.HasField("fido_response") else None,
         )
         async with self.core.read() as db:
-            ch, bound, app = await load_challenge_with_app(db, token=bare_token(authorization),
-                                                           now=now)
+            ch, bound, app = await self.core.challenges.load_with_app(
+                db, token=bare_token(authorization), now=now)
             if ch.authenticator != name or (
                 req.application_id and req.application_id != ch.application_id
             ):
@@ -367,7 +355,7 @@ class AuthenticationFlow:
                                       reason="challenge_mismatch")
             failure: VerificationError | None = None
             effect = None
-            states = await lockout_states(db, user_pk=user.pk)
+            states = await self.core.lockouts.states(db, user_pk=user.pk)
             had_failures = factor_name in states
             if not req.cancel:
                 self._check_not_locked(states, factor_name, now)
@@ -390,7 +378,7 @@ class AuthenticationFlow:
             # Using the challenge up in the same transaction as the outcome:
             # of several concurrent completes only one can commit, so a
             # challenge yields at most one success or one counted failure.
-            await claim_challenge(db, challenge_id=ch.id, now=now)
+            await self.core.challenges.claim(db, challenge_id=ch.id, now=now)
             ctx = self._ctx(db, app, user, now)
             if effect is not None and failure is None:
                 try:
@@ -398,8 +386,10 @@ class AuthenticationFlow:
                 except VerificationError as exc:
                     failure = exc
             if failure is None:
-                if had_failures:
-                    await record_success(db, user_pk=user.pk, authenticator=factor_name)
+                if had_failures and await self.core.lockouts.record_success(
+                        db, user_pk=user.pk, authenticator=factor_name, now=now):
+                    # Locked by attempts that finished meanwhile: no success.
+                    raise _locked_error(factor_name)
                 log_event(db, event="complete", outcome="success", authenticator=factor_name)
                 if ch.stage == FIRST:
                     return await self._new_challenge(
@@ -407,11 +397,15 @@ class AuthenticationFlow:
                         started=Started(state={}, response=authn.AuthenticatedResponse()))
                 amr = ["PASSWORD", factor_name] if ch.stage == SECOND else [factor_name]
                 return await self._success(ctx, amr)
-            state = await record_failure(db, user_pk=user.pk, authenticator=factor_name,
-                                         policy=ctx.policy.lockout, now=now)
-            log_event(db, event="complete", outcome="failure", reason=failure.reason,
+            counted = await self.core.lockouts.record_failure(
+                db, user_pk=user.pk, authenticator=factor_name, policy=ctx.policy.lockout,
+                now=now)
+            log_event(db, event="complete", outcome="refused" if counted.refused else "failure",
+                      reason="authenticator_locked" if counted.refused else failure.reason,
                       authenticator=factor_name)
-            left = remaining_attempts(state=state, policy=ctx.policy.lockout, now=now)
+            left = remaining_attempts(state=counted.state, policy=ctx.policy.lockout, now=now)
+        if counted.refused:
+            raise _locked_error(factor_name)
         raise Unauthenticated(
             "Authentication failed." + (" The authenticator is now locked." if left == 0 else ""),
             reason=failure.reason,
@@ -421,7 +415,7 @@ class AuthenticationFlow:
     async def _cancel(self, ch: ChallengeRecord, app: Application, user_id: str | None,
                       name: str, now: float, caller: Caller) -> authn.AuthenticatedResponse:
         async with self.core.write() as db:
-            await claim_challenge(db, challenge_id=ch.id, now=now)
+            await self.core.challenges.claim(db, challenge_id=ch.id, now=now)
             audit.record(db, event="complete", outcome="cancelled", now=now,
                          application_id=app.id, user_id=user_id, authenticator=name,
                          client_ip=caller.client_ip)
@@ -441,7 +435,7 @@ class AuthenticationFlow:
         except VerificationError as exc:
             failure = exc
         async with self.core.write() as wdb:
-            await claim_challenge(wdb, challenge_id=ch.id, now=now)
+            await self.core.challenges.claim(wdb, challenge_id=ch.id, now=now)
             audit.record(wdb, event="complete", outcome="failure", reason=failure.reason,
                          now=now, application_id=app.id, authenticator="PASSKEY",
                          client_ip=caller.client_ip)
@@ -476,6 +470,11 @@ class AuthenticationFlow:
             audit.record(db, event="logout", outcome="success", now=now,
                          application_id=session.application_id, user_id=str(claims.get("sub")),
                          client_ip=caller.client_ip)
+
+
+def _locked_error(name: str) -> PermissionDenied:
+    return PermissionDenied(f"The {name} authenticator is locked after too many failed attempts.",
+                            reason="authenticator_locked")
 
 
 def _check_challenge_user(user: User, user_id: str) -> None:

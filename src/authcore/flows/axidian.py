@@ -10,8 +10,8 @@ TemplateId; `authenticate` turns the TemplateId into a session JWT.
 Everything underneath is the core the Entrust flow uses: the same factors
 (flows/factors), challenge rows (flows/challenges), lockout counters
 (flows/lockouts) and rate limits, so failures count the same whichever API
-they come through. Verify sessions and templates are challenge rows of their
-own stages; both are single-use (a conditional UPDATE) and expire.
+they come through. Verify sessions and templates are challenges of their
+own stages; both are single-use (an atomic claim) and expire.
 
 SessionId and TemplateId are random GUIDs (uuid4: 122 random bits), because
 the documented TemplateId is a GUID and .NET clients bind it as one. Like any
@@ -29,7 +29,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authcore.axidian.v5 import logon_pb2 as pb
@@ -42,23 +41,16 @@ from authcore.errors import (
 )
 from authcore.flows import audit
 from authcore.flows.authentication import Caller
-from authcore.flows.challenges import (
-    ChallengeRecord,
-    KeepChallenge,
-    claim_challenge,
-    load_challenge_with_app,
-    token_hash,
-)
+from authcore.flows.challenges import ChallengeRecord, KeepChallenge
 from authcore.flows.context import Core
 from authcore.flows.directory import find_user, get_active_user, get_application
 from authcore.flows.factors import FACTORS
 from authcore.flows.factors.base import Answer, Effect, FactorContext, StartInput
 from authcore.flows.factors.otp import channels
 from authcore.flows.kerberos import windows_logon
-from authcore.flows.lockouts import lockout_states, record_failure, record_success
 from authcore.flows.policy import AppPolicy
 from authcore.limits.lockout import LockoutState, is_locked, remaining_attempts
-from authcore.store.models import Application, Challenge, User
+from authcore.store.models import Application, User
 from authcore.tokens.sessions import issue_session
 from authcore.verify.errors import VerificationError
 
@@ -152,15 +144,13 @@ def _invalid_template() -> Unauthenticated:
                            reason="invalid_template")
 
 
-async def _create_row(db: AsyncSession, *, app: Application, user: User, authenticator: str,
-                      stage: str, state: dict[str, Any], ttl_seconds: float, now: float
-                      ) -> str:
-    """A challenge row as flows.challenges.create_challenge makes one, but
-    keyed by a random GUID (the documented format of the ids)."""
-    token = str(uuid.uuid4())
-    db.add(Challenge(id=str(uuid.uuid4()), token_hash=token_hash(token), application_id=app.id,
-                     user_pk=user.pk, authenticator=authenticator, stage=stage, state=state,
-                     expires_at=now + ttl_seconds, consumed_at=None, created_at=now))
+async def _create_row(core: Core, db: AsyncSession, *, app: Application, user: User,
+                      authenticator: str, stage: str, state: dict[str, Any],
+                      ttl_seconds: float, now: float) -> str:
+    """A challenge keyed by a random GUID (the documented format of the ids)."""
+    token, _ = await core.challenges.create(
+        db, application_id=app.id, user_pk=user.pk, authenticator=authenticator, stage=stage,
+        state=state, ttl_seconds=ttl_seconds, now=now, token=str(uuid.uuid4()))
     return token
 
 
@@ -186,7 +176,7 @@ class AxidianFlow:
     async def _available_modes(self, ctx: FactorContext) -> list[Mode]:
         """Modes the user has enrolled, the application allows and the
         lockout leaves open, in MODES order."""
-        states = await lockout_states(ctx.db, user_pk=ctx.user.pk)
+        states = await self.core.lockouts.states(ctx.db, user_pk=ctx.user.pk)
         out = []
         for mode in MODES:
             state = states.get(mode.factor)
@@ -214,10 +204,7 @@ class AxidianFlow:
     def _check_not_locked(states: dict[str, LockoutState], factor: str, now: float) -> None:
         state = states.get(factor)
         if state is not None and is_locked(state=state, now=now):
-            raise PermissionDenied(
-                "The method is locked after too many failed attempts.",
-                reason="authenticator_locked",
-            )
+            raise _method_locked()
 
     # -- LogonService --------------------------------------------------------
 
@@ -250,7 +237,8 @@ class AxidianFlow:
         now = self.core.clock()
         async with self.core.write() as db:
             try:
-                ch, user, app = await load_challenge_with_app(db, token=template_id, now=now)
+                ch, user, app = await self.core.challenges.load_with_app(
+                    db, token=template_id, now=now)
             except Unauthenticated:
                 raise _invalid_template() from None
             if ch.stage != TEMPLATE_STAGE or user is None:
@@ -258,7 +246,7 @@ class AxidianFlow:
             if not user.active:
                 raise PermissionDenied("The user is disabled.", reason="user_disabled")
             try:
-                await claim_challenge(db, challenge_id=ch.id, now=now)
+                await self.core.challenges.claim(db, challenge_id=ch.id, now=now)
             except Unauthenticated:
                 raise _invalid_template() from None
             policy = AppPolicy.from_json(app.settings)
@@ -308,14 +296,15 @@ class AxidianFlow:
             if not await self._enrolled(ctx, mode):
                 raise FailedPrecondition("The user has no usable authenticator for this "
                                          "method.", reason="authenticator_not_enrolled")
-            self._check_not_locked(await lockout_states(db, user_pk=user.pk), mode.factor, now)
+            self._check_not_locked(await self.core.lockouts.states(db, user_pk=user.pk),
+                                   mode.factor, now)
             started = await FACTORS[mode.factor].start(
                 ctx, StartInput(otp_delivery_type=mode.delivery))
             ttl = float(ctx.policy.challenge_seconds)
             if started.ttl_seconds is not None:
                 ttl = min(ttl, started.ttl_seconds)
             session_id = await _create_row(
-                db, app=app, user=user, authenticator=mode.factor, stage=SESSION_STAGE,
+                self.core, db, app=app, user=user, authenticator=mode.factor, stage=SESSION_STAGE,
                 state={"factor_state": started.state, "mode": mode.guid},
                 ttl_seconds=ttl, now=now)
             audit.record(db, event="challenge", outcome="issued", now=now,
@@ -326,7 +315,8 @@ class AxidianFlow:
     async def _load_session(self, db: AsyncSession, session_id: str, now: float
                             ) -> tuple[ChallengeRecord, User, Application]:
         try:
-            ch, user, app = await load_challenge_with_app(db, token=session_id, now=now)
+            ch, user, app = await self.core.challenges.load_with_app(
+                db, token=session_id, now=now)
         except Unauthenticated:
             raise _invalid_session() from None
         if ch.stage != SESSION_STAGE or user is None:
@@ -350,14 +340,11 @@ class AxidianFlow:
             state = {**ch.state, "data": base64.b64encode(sealed).decode("ascii")}
             # Only while the session is still open: a concurrent createTemplate
             # that used it up wins.
-            result = await db.execute(
-                update(Challenge)
-                .where(Challenge.id == ch.id, Challenge.consumed_at.is_(None),
-                       Challenge.expires_at > now)
-                .values(state=state)
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                raise _invalid_session()
+            try:
+                await self.core.challenges.update_state(db, challenge_id=ch.id, state=state,
+                                                        now=now)
+            except Unauthenticated:
+                raise _invalid_session() from None
 
     def _open_data(self, ch: ChallengeRecord) -> str:
         sealed = ch.state.get("data")
@@ -394,7 +381,7 @@ class AxidianFlow:
             if factor not in app.authenticators:
                 raise PermissionDenied("The application does not allow this method.",
                                        reason="authenticator_not_allowed")
-            states = await lockout_states(db, user_pk=user.pk)
+            states = await self.core.lockouts.states(db, user_pk=user.pk)
             self._check_not_locked(states, factor, now)
             had_failures = factor in states
             try:
@@ -414,12 +401,12 @@ class AxidianFlow:
         left = 0
         async with self.core.write() as db:
             try:
-                await claim_challenge(db, challenge_id=ch.id, now=now)
+                # The credential has done its job: don't keep it, not even sealed.
+                await self.core.challenges.claim(
+                    db, challenge_id=ch.id, now=now,
+                    state={k: v for k, v in ch.state.items() if k != "data"})
             except Unauthenticated:
                 raise _invalid_session() from None
-            # The credential has done its job: don't keep it, not even sealed.
-            await db.execute(update(Challenge).where(Challenge.id == ch.id).values(
-                state={k: v for k, v in ch.state.items() if k != "data"}))
             if refusal is not None:
                 log_event(db, event="complete", outcome="refused", reason=refusal.error.reason)
             else:
@@ -429,19 +416,27 @@ class AxidianFlow:
                     except VerificationError as exc:
                         failure = exc
                 if failure is None:
-                    if had_failures:
-                        await record_success(db, user_pk=user.pk, authenticator=factor)
+                    if had_failures and await self.core.lockouts.record_success(
+                            db, user_pk=user.pk, authenticator=factor, now=now):
+                        # Locked by attempts that finished meanwhile.
+                        raise _method_locked()
                     log_event(db, event="complete", outcome="success")
                     template_id = await _create_row(
-                        db, app=app, user=user, authenticator=factor, stage=TEMPLATE_STAGE,
-                        state={"mode": ch.state.get("mode")}, ttl_seconds=TEMPLATE_SECONDS,
-                        now=now)
+                        self.core, db, app=app, user=user, authenticator=factor,
+                        stage=TEMPLATE_STAGE, state={"mode": ch.state.get("mode")},
+                        ttl_seconds=TEMPLATE_SECONDS, now=now)
                     return pb.CreateTemplateResponse(template_id=template_id)
                 policy = AppPolicy.from_json(app.settings).lockout
-                state = await record_failure(db, user_pk=user.pk, authenticator=factor,
-                                             policy=policy, now=now)
-                log_event(db, event="complete", outcome="failure", reason=failure.reason)
-                left = remaining_attempts(state=state, policy=policy, now=now)
+                counted = await self.core.lockouts.record_failure(
+                    db, user_pk=user.pk, authenticator=factor, policy=policy, now=now)
+                if counted.refused:
+                    # Locked by attempts that finished meanwhile: no verdict.
+                    log_event(db, event="complete", outcome="refused",
+                              reason="authenticator_locked")
+                    refusal = KeepChallenge(_method_locked())
+                else:
+                    log_event(db, event="complete", outcome="failure", reason=failure.reason)
+                left = remaining_attempts(state=counted.state, policy=policy, now=now)
         if refusal is not None:
             if refusal.error.reason == "password_expired":
                 raise FailedPrecondition("The password has expired and must be changed "
@@ -453,3 +448,8 @@ class AxidianFlow:
             reason=failure.reason,
             metadata={"remainingAuthenticationAttempts": str(left)},
         )
+
+
+def _method_locked() -> PermissionDenied:
+    return PermissionDenied("The method is locked after too many failed attempts.",
+                            reason="authenticator_locked")

@@ -46,7 +46,6 @@ from authcore.flows import audit
 from authcore.flows.authentication import Caller
 from authcore.flows.challenges import bare_token
 from authcore.flows.context import Core
-from authcore.flows.lockouts import lockout_states, record_failure, record_success
 from authcore.flows.policy import AppPolicy
 from authcore.limits.lockout import LockoutState, is_locked
 from authcore.store.models import (
@@ -99,6 +98,7 @@ LOGIN_FAILED = "The authentication credentials are not found or are incorrect."
 EXPIRED_MESSAGE = ("The user's password has expired. Use the returned temporary token to "
                    "update their password via the '/passwords/update' endpoint.")
 # What a lockout message says is locked.
+ACCOUNT = "The account"
 OTP_LOCK = "One-time password verification"
 BAD_TOKEN = "The auth token is not specified or is incorrect."  # noqa: S105
 
@@ -285,7 +285,7 @@ class ConsumerFlow:
 
     async def _check_unlocked(self, db: AsyncSession, user: User, authenticator: str,
                               now: float, what: str) -> dict[str, LockoutState]:
-        states = await lockout_states(db, user_pk=user.pk)
+        states = await self.core.lockouts.states(db, user_pk=user.pk)
         state = states.get(authenticator)
         if state is not None and is_locked(state=state, now=now):
             raise _locked(state, now, what)
@@ -297,13 +297,27 @@ class ConsumerFlow:
         """Record a failed attempt; the error to raise (423 when it locked)."""
         async with self.core.write() as db:
             policy = await self._policy(db)
-            state = await record_failure(db, user_pk=user.pk, authenticator=authenticator,
-                                         policy=policy.lockout, now=now)
-            audit.record(db, event=event, outcome="failure", reason=error.reason, now=now,
+            counted = await self.core.lockouts.record_failure(
+                db, user_pk=user.pk, authenticator=authenticator, policy=policy.lockout,
+                now=now)
+            audit.record(db, event=event, outcome="refused" if counted.refused else "failure",
+                         reason="account_locked" if counted.refused else error.reason, now=now,
                          application_id=self._settings.consumer_application_id,
                          user_id=user.user_id, authenticator=authenticator,
                          client_ip=caller.client_ip)
-        return _locked(state, now, what) if is_locked(state=state, now=now) else error
+        # Locked already (by attempts that finished meanwhile) or by this one.
+        locked = counted.refused or is_locked(state=counted.state, now=now)
+        return _locked(counted.state, now, what) if locked else error
+
+    async def _reset(self, db: AsyncSession, user: User, authenticator: str,
+                     states: dict[str, LockoutState], now: float, what: str) -> None:
+        """Reset the counter after a success, unless a lock was taken since
+        it was read: then the success doesn't count (423)."""
+        if authenticator in states:
+            lock = await self.core.lockouts.record_success(
+                db, user_pk=user.pk, authenticator=authenticator, now=now)
+            if lock is not None:
+                raise _locked(lock, now, what)
 
     def _audit(self, db: AsyncSession, event: str, outcome: str, user: User, now: float,
                caller: Caller, **extra: Any) -> None:
@@ -339,7 +353,7 @@ class ConsumerFlow:
             if user is None or not user.active or row is None:
                 user = None
             else:
-                states = await self._check_unlocked(db, user, "PASSWORD", now, "The account")
+                states = await self._check_unlocked(db, user, "PASSWORD", now, ACCOUNT)
         if user is None or row is None:
             await self._burn_password_time(password)
             raise Unauthenticated(LOGIN_FAILED, reason="invalid_credentials")
@@ -350,14 +364,13 @@ class ConsumerFlow:
         except PasswordVerificationError:
             raise await self._count_failure(
                 user, "PASSWORD", now, Unauthenticated(LOGIN_FAILED, reason="invalid_credentials"),
-                "The account", caller, "consumer_login") from None
+                ACCOUNT, caller, "consumer_login") from None
         expired = row.expires_at is not None and row.expires_at <= now
         rehashed = None
         if result.needs_rehash and not expired:
             rehashed = await self.core.blocking(hash_password, password=password, params=params)
         async with self.core.write() as db:
-            if "PASSWORD" in states:
-                await record_success(db, user_pk=user.pk, authenticator="PASSWORD")
+            await self._reset(db, user, "PASSWORD", states, now, ACCOUNT)
             if rehashed is not None:
                 await db.execute(update(Password)
                                  .where(Password.user_pk == user.pk, Password.hash == row.hash)
@@ -386,7 +399,7 @@ class ConsumerFlow:
             session, user = await self._session(db, authorization, now, allow_temporary=True,
                                                 touch=False)
             row = await db.get(Password, user.pk)
-            states = await self._check_unlocked(db, user, "PASSWORD", now, "The account")
+            states = await self._check_unlocked(db, user, "PASSWORD", now, ACCOUNT)
         if row is None:
             raise Unauthenticated(BAD_TOKEN, reason="no_password")
         params = self._settings.argon2
@@ -401,7 +414,7 @@ class ConsumerFlow:
                 raise await self._count_failure(
                     user, "PASSWORD", now,
                     Unauthenticated(LOGIN_FAILED, reason="invalid_credentials"),
-                    "The account", caller, "consumer_password_update") from None
+                    ACCOUNT, caller, "consumer_password_update") from None
         try:
             await self.core.blocking(verify_password, password=new, encoded_hash=row.hash,
                                      params=params)
@@ -428,8 +441,7 @@ class ConsumerFlow:
             await db.execute(update(Session)
                              .where(Session.user_pk == user.pk, Session.revoked_at.is_(None))
                              .values(revoked_at=now))
-            if "PASSWORD" in states:
-                await record_success(db, user_pk=user.pk, authenticator="PASSWORD")
+            await self._reset(db, user, "PASSWORD", states, now, ACCOUNT)
             token = await self._open_session(db, user, AUTH, now)
             self._audit(db, "consumer_password_update", "success", user, now, caller,
                         authenticator="PASSWORD")
@@ -475,7 +487,7 @@ class ConsumerFlow:
         wanted = req.identity
         async with self.core.write() as db:
             session, user = await self._session(db, authorization, now)
-            await self._check_unlocked(db, user, "PASSWORD", now, "The account")
+            await self._check_unlocked(db, user, "PASSWORD", now, ACCOUNT)
             if wanted.type == pb.IDENTITY_TYPE_CONSUMER:
                 allowed = wanted.id == user.pk
             else:
@@ -689,8 +701,7 @@ class ConsumerFlow:
             if matches:
                 await db.execute(update(ConsumerSession).where(ConsumerSession.id == session.id)
                                  .values(step_up_at=now, step_up_method="otp"))
-                if "OTP" in states:
-                    await record_success(db, user_pk=user.pk, authenticator="OTP")
+                await self._reset(db, user, "OTP", states, now, OTP_LOCK)
                 self._audit(db, "consumer_stepup", "success", user, now, caller,
                             authenticator="OTP")
             elif expired:

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from authcore.config import Settings
 from authcore.crypto.seal import Sealer
 from authcore.errors import ResourceExhausted
+from authcore.flows.challenges import ChallengeStore, SqlChallengeStore
+from authcore.flows.lockouts import LockoutStore, SqlLockoutStore
 from authcore.limits.base import RateLimit, RateLimiter
 from authcore.tokens.jwt import TokenSigner
 
@@ -57,6 +59,10 @@ class Core:
     # growing steps and turns contention into second-long stalls. None on
     # PostgreSQL, where row locks do the job.
     write_lock: asyncio.Lock | None = None
+    # Lockout counters and challenge state: in the database, or in Redis in
+    # the production topology (server.build_runtime chooses).
+    lockouts: LockoutStore = field(default_factory=SqlLockoutStore)
+    challenges: ChallengeStore = field(default_factory=SqlChallengeStore)
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

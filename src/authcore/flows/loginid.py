@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authcore.delivery.outbox import deliver
@@ -37,13 +37,12 @@ from authcore.errors import (
 from authcore.flows import audit, passkeys
 from authcore.flows.aaguids import lookup as lookup_aaguid
 from authcore.flows.authentication import Caller
-from authcore.flows.challenges import bare_token, claim_challenge, create_challenge
+from authcore.flows.challenges import bare_token
 from authcore.flows.context import Core
 from authcore.flows.directory import find_user, get_application
-from authcore.flows.lockouts import lockout_states, record_failure, record_success
 from authcore.flows.policy import AppPolicy
 from authcore.limits.lockout import LockoutState, is_locked
-from authcore.store.models import Application, Challenge, PasskeyCredential, User
+from authcore.store.models import Application, PasskeyCredential, User
 from authcore.store.models import Session as SessionRow
 from authcore.tokens.sessions import issue_session, verify_session
 from authcore.v1 import fido2_pb2 as fido2
@@ -438,7 +437,7 @@ class LoginIdFlow:
 
     async def _new_code(self, db: AsyncSession, *, user: User, app: Application, channel: str,
                         code: str, now: float) -> float:
-        _, expires_at = await create_challenge(
+        _, expires_at = await self.core.challenges.create(
             db, application_id=app.id, user_pk=user.pk, authenticator=AUTH_CODE, stage="code",
             state={"code_hash": hash_code(code=code, key=self.core.code_key),
                    "channel": channel},
@@ -501,16 +500,12 @@ class LoginIdFlow:
             app = await get_application(db, app_id)
             user = await find_user(db, username)
             user_pk = user.pk if user is not None and user.active else None
-            rows = (await db.execute(
-                select(Challenge.id, Challenge.state)
-                .where(Challenge.user_pk == (user_pk or ""), Challenge.application_id == app.id,
-                       Challenge.authenticator == AUTH_CODE, Challenge.consumed_at.is_(None),
-                       Challenge.expires_at > now)
-                .order_by(Challenge.created_at.desc()).limit(MAX_LIVE_CODES))).all()
-            states = await lockout_states(db, user_pk=user_pk) if user_pk else {}
+            rows = [(ch.id, ch.state) for ch in await self.core.challenges.find_open(
+                db, application_id=app.id, user_pk=user_pk, authenticator=AUTH_CODE, now=now,
+                limit=MAX_LIVE_CODES)] if user_pk else []
+            states = await self.core.lockouts.states(db, user_pk=user_pk) if user_pk else {}
         if user_pk and is_locked(state=states.get(AUTH_CODE, LockoutState.clear()), now=now):
-            raise PermissionDenied("Too many failed attempts; sign-in codes are locked.",
-                                   reason="authenticator_locked")
+            raise _codes_locked()
         matched: str | None = None
         for row_id, state in rows:
             try:
@@ -524,22 +519,25 @@ class LoginIdFlow:
         async with self.core.write() as db:
             if matched is not None and user is not None:
                 try:
-                    await claim_challenge(db, challenge_id=matched, now=now)
+                    await self.core.challenges.claim(db, challenge_id=matched, now=now)
                 except Unauthenticated:  # used concurrently
                     matched = None
             if matched is not None and user is not None:
-                if AUTH_CODE in states:
-                    await record_success(db, user_pk=user.pk, authenticator=AUTH_CODE)
+                if AUTH_CODE in states and await self.core.lockouts.record_success(
+                        db, user_pk=user.pk, authenticator=AUTH_CODE, now=now):
+                    raise _codes_locked()
                 audit.record(db, event="auth_code_verify", outcome="success", now=now,
                              application_id=app.id, user_id=user.user_id,
                              authenticator=AUTH_CODE, client_ip=caller.client_ip)
                 return await self._jwt(db, user=user, app=app, amr=CODE_AMR, now=now)
-            if user_pk:
-                await record_failure(db, user_pk=user_pk, authenticator=AUTH_CODE,
-                                     policy=policy.lockout, now=now)
+            refused = user_pk is not None and (await self.core.lockouts.record_failure(
+                db, user_pk=user_pk, authenticator=AUTH_CODE, policy=policy.lockout,
+                now=now)).refused
             audit.record(db, event="auth_code_verify", outcome="failure", reason="invalid_code",
                          now=now, application_id=app.id, user_id=username[:255],
                          authenticator=AUTH_CODE, client_ip=caller.client_ip)
+        if refused:
+            raise _codes_locked()
         raise Unauthenticated("The code is invalid or has expired.", reason="invalid_code")
 
     # -- client events -----------------------------------------------------
@@ -592,3 +590,8 @@ def _assertion(credential_id: str, client_data: str, authenticator_data: str, si
 
 
 __all__ = ["AUTH_CODE", "LoginIdFlow", "passkey_message", "rfc3339"]
+
+
+def _codes_locked() -> PermissionDenied:
+    return PermissionDenied("Too many failed attempts; sign-in codes are locked.",
+                            reason="authenticator_locked")

@@ -22,7 +22,6 @@ from authcore.flows.factors import FACTORS
 from authcore.flows.factors.base import FactorContext
 from authcore.flows.factors.grid import cells_aad
 from authcore.flows.factors.token import open_seed, seed_aad
-from authcore.flows.lockouts import clear_all
 from authcore.flows.names import AUTHENTICATOR_ORDER, type_name, type_value
 from authcore.flows.passkeys import user_passkeys
 from authcore.flows.policy import DEFAULT_AUTHENTICATORS, AppPolicy, WebAuthnPolicy
@@ -219,12 +218,14 @@ class ManagementFlow:
         async with self.core.write() as db:
             user = await get_user(db, req.user_id)
             await db.execute(delete(User).where(User.pk == user.pk))
+            # The table's rows go with the user (cascade); Redis' don't.
+            await self.core.lockouts.clear_all(db, user_pk=user.pk)
         return mgmt.DeleteUserResponse()
 
     async def unlock_user(self, req: mgmt.UnlockUserRequest) -> mgmt.UnlockUserResponse:
         async with self.core.write() as db:
             user = await get_user(db, req.user_id)
-            await clear_all(db, user_pk=user.pk)
+            await self.core.lockouts.clear_all(db, user_pk=user.pk)
         return mgmt.UnlockUserResponse()
 
     # -- authenticators ----------------------------------------------------

@@ -1,9 +1,9 @@
 """Passkey ceremonies over the store, shared by the LoginID API and Entrust's
 FIDO/PASSKEY authenticators.
 
-Challenges live in the challenges table like every other challenge: random
+Challenges live in `core.challenges` like every other challenge: random
 session token, single-use, expiring, bound to the application and (when known)
-the user. The WebAuthn challenge bytes are kept in the row's state; py_webauthn
+the user. The WebAuthn challenge bytes are kept in the challenge's state; py_webauthn
 checks the client's response against them (verify/webauthn.py).
 """
 
@@ -25,12 +25,7 @@ from authcore.errors import (
     PermissionDenied,
     Unauthenticated,
 )
-from authcore.flows.challenges import (
-    ChallengeRecord,
-    claim_challenge,
-    create_challenge,
-    load_challenge,
-)
+from authcore.flows.challenges import ChallengeRecord
 from authcore.flows.context import Core
 from authcore.flows.directory import get_application
 from authcore.flows.policy import WebAuthnPolicy
@@ -114,7 +109,7 @@ async def begin_registration(
     state = {"challenge": b64url(started.challenge), "username": username,
              "display_name": display_name, "user_pk": user_pk, "existing": existing,
              **(extra or {})}
-    token, expires = await create_challenge(
+    token, expires = await core.challenges.create(
         db, application_id=app.id, user_pk=user_pk if existing else None,
         authenticator=REGISTRATION, stage="reg", state=state,
         ttl_seconds=rp.timeout_ms / 1000 + 60, now=now)
@@ -141,7 +136,7 @@ async def finish_registration(
     """
     now = core.clock()
     async with core.read() as db:
-        ch = await load_challenge(db, token=session, now=now)
+        ch = await core.challenges.load(db, token=session, now=now)
         if ch.authenticator != REGISTRATION or ch.stage != stage:
             raise Unauthenticated("The session is not a registration session.",
                                   reason="invalid_session")
@@ -161,7 +156,7 @@ async def finish_registration(
     try:
         async with core.write() as db:
             # Committed even when refused below: the session is used up.
-            await claim_challenge(db, challenge_id=ch.id, now=now)
+            await core.challenges.claim(db, challenge_id=ch.id, now=now)
             if (await db.execute(select(PasskeyCredential.id).where(
                     PasskeyCredential.credential_id == credential_id))).first():
                 refusal = InvalidArgument("This credential is already registered.",
@@ -232,7 +227,7 @@ async def begin_authentication(
              if p.rp_id == rp.rp_id] if user is not None else []
     started = generate_authentication(rp=rp, allow_credential_ids=allow, challenge=challenge)
     state = {"challenge": b64url(started.challenge), **(extra or {})}
-    token, expires = await create_challenge(
+    token, expires = await core.challenges.create(
         db, application_id=app.id, user_pk=user.pk if user else None,
         authenticator=AUTHENTICATION, stage=purpose, state=state,
         ttl_seconds=rp.timeout_ms / 1000 + 60, now=now)
@@ -257,7 +252,7 @@ async def finish_authentication(
     what the caller stored as ``extra={"device": ...}`` at begin."""
     now = core.clock()
     async with core.read() as db:
-        ch = await load_challenge(db, token=session, now=now)
+        ch = await core.challenges.load(db, token=session, now=now)
         if ch.authenticator != AUTHENTICATION or ch.stage != purpose:
             raise Unauthenticated("The session is not a sign-in session.",
                                   reason="invalid_session")
@@ -294,7 +289,7 @@ async def finish_authentication(
             credential_id=parsed.credential_id, aaguid=passkey.aaguid, blocked_aaguids=blocked)
     except WebAuthnVerificationError as exc:
         async with core.write() as db:
-            await claim_challenge(db, challenge_id=ch.id, now=now)
+            await core.challenges.claim(db, challenge_id=ch.id, now=now)
             if exc.reason == "sign_count_regression":
                 await db.execute(update(PasskeyCredential)
                                  .where(PasskeyCredential.id == passkey.id)
@@ -303,7 +298,7 @@ async def finish_authentication(
     if device is None:
         device = ch.state.get("device")
     async with core.write() as db:
-        await claim_challenge(db, challenge_id=ch.id, now=now)
+        await core.challenges.claim(db, challenge_id=ch.id, now=now)
         # Compare-and-set on the stored count: a concurrent assertion with the
         # same counter (a replayed or cloned authenticator) loses.
         result = await db.execute(
@@ -329,7 +324,7 @@ async def _refused(core: Core, ch: ChallengeRecord, now: float,
     """Use the session up (a refused response can't be retried on it) and
     return the error to raise. A session already used answers as replayed."""
     async with core.write() as db:
-        await claim_challenge(db, challenge_id=ch.id, now=now)
+        await core.challenges.claim(db, challenge_id=ch.id, now=now)
     return error
 
 

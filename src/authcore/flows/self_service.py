@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from webauthn.helpers import parse_attestation_object, parse_cbor
 
@@ -36,7 +36,7 @@ from authcore.errors import (
 )
 from authcore.flows import audit
 from authcore.flows.aaguids import lookup
-from authcore.flows.challenges import bare_token, token_hash
+from authcore.flows.challenges import bare_token
 from authcore.flows.context import Core
 from authcore.flows.directory import get_application
 from authcore.flows.factors.fido import b64std, unb64any
@@ -48,7 +48,7 @@ from authcore.flows.passkeys import (
     unb64url,
     user_passkeys,
 )
-from authcore.store.models import Application, Challenge, PasskeyCredential, Session, User
+from authcore.store.models import Application, PasskeyCredential, Session, User
 from authcore.tokens.sessions import verify_session
 from authcore.v1 import self_service_pb2 as selfsvc
 
@@ -196,11 +196,9 @@ class SelfServiceFlow:
             challenge = str(begun.options["challenge"])
             # Re-key the pending registration to a token derived from this
             # session and challenge (see the module docstring).
-            await db.flush()
-            await db.execute(
-                update(Challenge).where(Challenge.token_hash == token_hash(begun.session))
-                .values(token_hash=token_hash(self._registration_token(session.id, challenge)),
-                        stage=STAGE))
+            await self.core.challenges.rekey(
+                db, token=begun.session,
+                new_token=self._registration_token(session.id, challenge), stage=STAGE)
             audit.record(db, event="fido_register", outcome="started", now=now,
                          application_id=app.id, user_id=user.user_id, authenticator="FIDO")
         rp = relying_party(app)

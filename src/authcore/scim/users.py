@@ -284,4 +284,6 @@ class ScimUsers:
                     version=Group.version + 1, updated_at=now))
                 await db.execute(delete(GroupMember).where(GroupMember.member_id == user.pk))
             await db.execute(delete(User).where(User.pk == user.pk))
+            # The table's rows go with the user (cascade); Redis' don't.
+            await self.core.lockouts.clear_all(db, user_pk=user.pk)
 
