@@ -12,16 +12,21 @@ assertions must arrive in the order they were signed and never two at once:
 the plan is round-robin over many users (a user's next call is one full round
 later) and the pool is sharded by user, so one user's calls stay in one
 worker process, in order.
+
+`rest_form` turns a pool into the same calls to the REST bridge
+(POST /fido2/v2/auth/complete with the JSON the bridge's codec reads).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from authcore.v1 import fido2_pb2
 
 METHOD = "/authcore.v1.Fido2Service/AuthComplete"
+REST_METHOD = "POST /fido2/v2/auth/complete"
 
 Metadata = tuple[tuple[str, str], ...]
 Call = tuple[str, bytes, Metadata]
@@ -55,6 +60,7 @@ class PasskeyCompleteScenario:
     name: str
     plan: tuple[PlannedAssertion, ...]  # issue order; per user, signing order
     expected: tuple[str, ...] = ("OK",)
+    method: str = METHOD
 
     def shard(self, worker: int, workers: int) -> list[PlannedAssertion]:
         # By user, so one user's calls stay in one process and in order.
@@ -62,4 +68,16 @@ class PasskeyCompleteScenario:
 
     def calls(self, worker: int, workers: int, start: float, end: float) -> Iterator[Call]:
         for call in self.shard(worker, workers):
-            yield METHOD, call.payload, ()
+            yield self.method, call.payload, ()
+
+
+def rest_form(scenario: PasskeyCompleteScenario, name: str) -> PasskeyCompleteScenario:
+    """The same pool as REST calls: each AuthCompleteRequest as the bridge's JSON."""
+    from rest_bridge.codec import message_to_json
+
+    def body(payload: bytes) -> bytes:
+        request = fido2_pb2.AuthCompleteRequest.FromString(payload)
+        return json.dumps(message_to_json(request), separators=(",", ":")).encode()
+
+    plan = tuple(replace(c, payload=body(c.payload)) for c in scenario.plan)
+    return replace(scenario, name=name, plan=plan, expected=("200",), method=REST_METHOD)

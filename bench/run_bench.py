@@ -57,6 +57,7 @@ RESULTS = BENCH_DIR / "results" / "latest.json"
 TARGET_RATIO = 0.5
 ECHO_METHOD = "/bench.Echo/Echo"
 
+Metadata = tuple[tuple[str, str], ...]
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -121,30 +122,85 @@ class Child:
             self.popen.wait(timeout=5.0)
 
 
-def start_authcore(workdir: Path, admin_key: str, cpus: set[int] | None,
-                   profile: Path | None = None) -> tuple[Child, str, str]:
-    """Returns (process, gRPC target, demo application id)."""
-    data_dir = workdir / "data"
+# `python -m cProfile` writes its file at interpreter exit, but `authcore serve`
+# leaves with os._exit after a clean stop; this runs authcore.cli.main under
+# cProfile and writes the file on either way out. argv: PATH, then authcore's.
+# SIGUSR1 starts a fresh profile (dropping what came before, e.g. the setup),
+# SIGUSR2 stops it; the file holds the profile as it is at exit.
+PROFILE_BOOT = """
+import cProfile, os, signal, sys
+out = sys.argv.pop(1)
+prof = [cProfile.Profile()]
+def restart(*_):
+    prof[0].disable()
+    prof[0] = cProfile.Profile()
+    prof[0].enable()
+signal.signal(signal.SIGUSR1, restart)
+signal.signal(signal.SIGUSR2, lambda *_: prof[0].disable())
+def dump():
+    prof[0].disable()
+    prof[0].dump_stats(out)
+exit_now = os._exit
+def dump_and_exit(code):
+    dump()
+    exit_now(code)
+os._exit = dump_and_exit
+from authcore.cli import main
+prof[0].enable()
+try:
+    code = main(sys.argv[1:])
+finally:
+    dump()
+sys.exit(code)
+"""
+
+
+@dataclass
+class Authcore:
+    child: Child
+    grpc_target: str
+    http_target: str
+    demo_application_id: str
+
+
+def launch_authcore(workdir: Path, admin_key: str, cpus: set[int] | None,
+                    profile: Path | None = None, *, name: str = "authcore",
+                    data_dir: Path | None = None, env: dict[str, str] | None = None,
+                    args: Sequence[str] = (), workers: int = 1) -> Authcore:
+    """`authcore serve` with SQLite in `data_dir` (default workdir/data) unless
+    `env` says otherwise, rate limits off, WARNING logs and `workers` worker
+    processes (AUTHCORE_WORKERS; `args` may add `--workers N` too)."""
     grpc_addr = f"127.0.0.1:{free_port()}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHCORE_")}
-    env.update({
-        "AUTHCORE_DATA_DIR": str(data_dir),
+    http_addr = f"127.0.0.1:{free_port()}"
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHCORE_")}
+    full_env.update({
+        "AUTHCORE_DATA_DIR": str(data_dir or workdir / "data"),
         "AUTHCORE_ADMIN_KEY": admin_key,
         "AUTHCORE_GRPC_ADDR": grpc_addr,
-        "AUTHCORE_HTTP_ADDR": f"127.0.0.1:{free_port()}",
+        "AUTHCORE_HTTP_ADDR": http_addr,
         "AUTHCORE_RATE_LIMIT_IP_PER_MINUTE": "100000000",
         "AUTHCORE_RATE_LIMIT_USER_PER_MINUTE": "100000000",
         "AUTHCORE_LOG_LEVEL": "WARNING",
         "AUTHCORE_SHUTDOWN_GRACE_SECONDS": "2",
+        "AUTHCORE_WORKERS": str(workers),
+        **(env or {}),
     })
-    argv = [sys.executable, "-m", "authcore.cli", "serve"]
+    argv = [sys.executable, "-m", "authcore.cli", "serve", *args]
     if profile is not None:
         # cProfile of the event-loop thread; written when the server exits.
-        argv[1:1] = ["-m", "cProfile", "-o", str(profile.resolve())]
-    child = Child("authcore", argv, env, workdir, cpus)
+        argv = [sys.executable, "-c", PROFILE_BOOT, str(profile.resolve()), "serve", *args]
+    child = Child(name, argv, full_env, workdir, cpus)
     text = child.wait_for(["authcore listening", "demo applicationId:"], timeout=90.0)
     match = re.search(r"demo applicationId:\s*(\S+)", text)
-    return child, grpc_addr, match.group(1) if match else ""
+    return Authcore(child=child, grpc_target=grpc_addr, http_target=http_addr,
+                    demo_application_id=match.group(1) if match else "")
+
+
+def start_authcore(workdir: Path, admin_key: str, cpus: set[int] | None,
+                   profile: Path | None = None) -> tuple[Child, str, str]:
+    """Returns (process, gRPC target, demo application id)."""
+    server = launch_authcore(workdir, admin_key, cpus, profile)
+    return server.child, server.grpc_target, server.demo_application_id
 
 
 def start_echo(workdir: Path, cpus: set[int] | None) -> tuple[Child, str]:
@@ -177,6 +233,57 @@ class Prepared:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
+async def enroll_totp(mgmt: management_pb2_grpc.ManagementServiceStub, admin: Metadata,
+                      user_id: str) -> str:
+    """CreateUser + CreateToken(TOTP); returns the base32 secret."""
+    await mgmt.CreateUser(management_pb2.CreateUserRequest(user_id=user_id),
+                          metadata=admin, timeout=30)
+    token = await mgmt.CreateToken(management_pb2.CreateTokenRequest(
+        user_id=user_id, type=management_pb2.TOKEN_KIND_TOTP), metadata=admin, timeout=30)
+    return str(token.secret)
+
+
+async def issue_challenge(authn: authentication_pb2_grpc.AuthenticationServiceStub,
+                          app_id: str, user_id: str,
+                          authenticator: int = authenticators_pb2.AUTHENTICATOR_TYPE_TOKEN
+                          ) -> str:
+    """RequestUserChallenge; returns the single-use challenge token."""
+    resp = await authn.RequestUserChallenge(
+        authentication_pb2.RequestUserChallengeRequest(
+            authenticator=authenticator, application_id=app_id, user_id=user_id),
+        timeout=30)
+    return str(resp.authenticated.token)
+
+
+async def accepted_token_pool(mgmt: management_pb2_grpc.ManagementServiceStub,
+                              authn: authentication_pb2_grpc.AuthenticationServiceStub,
+                              admin: Metadata, app_id: str, *, drift: int, need: int,
+                              min_users: int, concurrency: int, prefix: str = "bench-a",
+                              name: str = "TOKEN complete (accepted)",
+                              rest: bool = False) -> TokenCompleteScenario:
+    """Users with TOTP tokens and `need` challenges for right codes.
+
+    A user can pass once per time step, and the server accepts steps
+    now-drift .. now+drift. Each user gets drift+1 calls with the codes of
+    steps now+0 .. now+drift at call time: increasing, so never a replay, and
+    still accepted if the server's clock moves to the next step while the
+    call is in flight (a code of now-1 would not be). Enough users that one
+    user's calls are never in flight together (`min_users`)."""
+    per_user = drift + 1
+    n_ok = max(math.ceil(need / per_user), min_users)
+    ok_ids = [f"{prefix}{i}" for i in range(n_ok)]
+    log(f"  enrolling {n_ok:,} users for {name} ...")
+    ok_secrets = await pmap(lambda u: enroll_totp(mgmt, admin, u), ok_ids, concurrency)
+    order = [(k, u) for k in range(per_user) for u in range(n_ok)]
+    log(f"  issuing {len(order):,} challenges for {name} ...")
+    ok_tokens = await pmap(lambda u: issue_challenge(authn, app_id, ok_ids[u]),
+                           [u for _, u in order], concurrency)
+    plan = tuple(PlannedCall(user=u, challenge=t, offset=k)
+                 for (k, u), t in zip(order, ok_tokens, strict=True))
+    return TokenCompleteScenario(name=name, secrets=tuple(ok_secrets), plan=plan,
+                                 wrong_code=False, drift_steps=drift, rest=rest)
+
+
 async def prepare(target: str, admin_key: str, args: argparse.Namespace) -> Prepared:
     started = time.perf_counter()
     admin = (("authorization", f"Bearer {admin_key}"),)
@@ -196,20 +303,10 @@ async def prepare(target: str, admin_key: str, args: argparse.Namespace) -> Prep
         drift = created.application.factor_settings.totp_drift_steps
 
         async def enroll(user_id: str) -> str:
-            await mgmt.CreateUser(management_pb2.CreateUserRequest(user_id=user_id),
-                                  metadata=admin, timeout=30)
-            token = await mgmt.CreateToken(management_pb2.CreateTokenRequest(
-                user_id=user_id, type=management_pb2.TOKEN_KIND_TOTP), metadata=admin,
-                timeout=30)
-            return str(token.secret)
+            return await enroll_totp(mgmt, admin, user_id)
 
         async def challenge(user_id: str) -> str:
-            resp = await authn.RequestUserChallenge(
-                authentication_pb2.RequestUserChallengeRequest(
-                    authenticator=authenticators_pb2.AUTHENTICATOR_TYPE_TOKEN,
-                    application_id=app_id, user_id=user_id),
-                timeout=30)
-            return str(resp.authenticated.token)
+            return await issue_challenge(authn, app_id, user_id)
 
         # Wrong-code pool, first part: also measures how fast the server
         # issues challenges, which sizes the pools (a call uses up one).
@@ -238,31 +335,17 @@ async def prepare(target: str, admin_key: str, args: argparse.Namespace) -> Prep
         wrong_plan = tuple(PlannedCall(user=index[u], challenge=t)
                            for u, t in zip(probe + rest, wrong_tokens, strict=True))
 
-        # Accepted pool: a user can pass once per time step, and the server
-        # accepts steps now-drift .. now+drift. Each user gets drift+1 calls
-        # with the codes of steps now+0 .. now+drift at call time: increasing,
-        # so never a replay, and still accepted if the server's clock moves
-        # to the next step while the call is in flight (a code of now-1
-        # would not be). Enough users that one user's calls are never in
-        # flight together.
-        per_user = drift + 1
-        n_ok = max(math.ceil(need / per_user), 4 * args.concurrency * args.procs)
-        ok_ids = [f"bench-a{i}" for i in range(n_ok)]
-        log(f"  enrolling {n_ok:,} users for the accepted pool ...")
-        ok_secrets = await pmap(enroll, ok_ids, conc)
-        order = [(k, u) for k in range(per_user) for u in range(n_ok)]
-        log(f"  issuing {len(order):,} challenges for the accepted pool ...")
-        ok_tokens = await pmap(challenge, [ok_ids[u] for _, u in order], conc)
-        ok_plan = tuple(PlannedCall(user=u, challenge=t, offset=k)
-                        for (k, u), t in zip(order, ok_tokens, strict=True))
+        accepted = await accepted_token_pool(
+            mgmt, authn, admin, app_id, drift=drift, need=need,
+            min_users=4 * args.concurrency * args.procs, concurrency=conc)
 
     stats = {
         "setup_seconds": round(time.perf_counter() - started, 1),
         "challenge_issue_rate": round(challenge_rate, 1),
         "enroll_rate": round(enroll_rate, 1),
         "calls_per_scenario": need,
-        "accepted_users": n_ok,
-        "accepted_challenges": len(ok_plan),
+        "accepted_users": len(accepted.secrets),
+        "accepted_challenges": len(accepted.plan),
         "wrong_code_users": n_wrong,
         "wrong_code_challenges": len(wrong_plan),
         "totp_drift_steps": drift,
@@ -270,9 +353,7 @@ async def prepare(target: str, admin_key: str, args: argparse.Namespace) -> Prep
     return Prepared(
         application_id=app_id,
         drift_steps=drift,
-        accepted=TokenCompleteScenario(name="TOKEN complete (accepted)",
-                                       secrets=tuple(ok_secrets), plan=ok_plan,
-                                       wrong_code=False, drift_steps=drift),
+        accepted=accepted,
         wrong=TokenCompleteScenario(name="TOKEN complete (wrong code)",
                                     secrets=tuple(wrong_secrets), plan=wrong_plan,
                                     wrong_code=True, drift_steps=drift),

@@ -152,11 +152,11 @@ async def _pg_admin(url: str, sql: str) -> None:
 
 
 @contextmanager
-def scratch_postgres(base_url: str) -> Iterator[str]:
+def scratch_postgres(base_url: str, prefix: str = "authcore_scim_bench") -> Iterator[str]:
     """A new database on the server of `base_url`, dropped afterwards."""
     if not base_url.startswith("postgresql+asyncpg://"):
         raise SystemExit("--postgres takes a postgresql+asyncpg://user:password@host/db URL")
-    name = f"authcore_scim_bench_{secrets.token_hex(5)}"
+    name = f"{prefix}_{secrets.token_hex(5)}"
     asyncio.run(_pg_admin(base_url, f'CREATE DATABASE "{name}"'))
     head, _, tail = base_url.rpartition("/")
     query = tail.partition("?")[2]
