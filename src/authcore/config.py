@@ -19,6 +19,10 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
 
 
+SANDBOX_WARNING = ("SANDBOX MODE: no SMS is sent and every consumer one-time password is "
+                   "123456. Never use this for real users.")
+
+
 def _bool(env: dict[str, str], name: str) -> bool:
     raw = (env.get(name) or "").strip().lower()
     if raw in ("", "0", "false", "no", "off"):

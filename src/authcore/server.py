@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from authcore.axidian.v5 import logon_pb2, logon_pb2_grpc
 from authcore.bootstrap import bootstrap
-from authcore.config import Settings, split_addr
+from authcore.config import SANDBOX_WARNING, Settings, split_addr
 from authcore.consumer.v1 import consumer_pb2, consumer_pb2_grpc
 from authcore.crypto.seal import Sealer, derive_key, load_or_create_master_key
 from authcore.flows import aaguids
@@ -201,8 +201,7 @@ async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None
     the supervisor announces and bootstraps."""
     rt = await build_runtime(settings)
     if settings.sandbox and worker is None:
-        log.warning("SANDBOX MODE: no SMS is sent and every consumer one-time password is "
-                    "123456. Never use this for real users.")
+        log.warning(SANDBOX_WARNING)
     # Alone, a taken port must fail loudly, not be shared with whoever holds it.
     server = grpc.aio.server(interceptors=rt.interceptors,
                              options=[("grpc.so_reuseport", 0 if worker is None else 1)])

@@ -44,7 +44,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from authcore.config import Settings, split_addr
+from authcore.config import SANDBOX_WARNING, Settings, split_addr
 
 log = logging.getLogger("authcore.workers")
 
@@ -239,8 +239,7 @@ async def supervise(settings: Settings) -> int:
     settings.check()
     check_addresses(settings)
     if settings.sandbox:
-        log.warning("SANDBOX MODE: no SMS is sent and every consumer one-time password is "
-                    "123456. Never use this for real users.")
+        log.warning(SANDBOX_WARNING)
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

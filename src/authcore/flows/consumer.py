@@ -16,7 +16,6 @@ IN, 401, 409 with an errorCode, 423 while locked.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -44,7 +43,7 @@ from authcore.errors import (
 )
 from authcore.flows import audit
 from authcore.flows.authentication import Caller
-from authcore.flows.challenges import bare_token
+from authcore.flows.challenges import bare_token, token_hash
 from authcore.flows.context import Core
 from authcore.flows.policy import AppPolicy
 from authcore.limits.lockout import LockoutState, is_locked
@@ -166,10 +165,6 @@ def _channel(value: str, allowed: tuple[str, ...], unsupported: tuple[str, ...] 
     return value
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 # ------------------------------------------------------------------ helpers
 
 def credentials_id(user: User) -> str:
@@ -251,7 +246,7 @@ class ConsumerFlow:
         idle = self._settings.consumer_idle_seconds if kind == AUTH else TEMPORARY_SECONDS
         cap = now + (ABSOLUTE_SECONDS if kind == AUTH else TEMPORARY_SECONDS)
         db.add(ConsumerSession(
-            id=str(uuid.uuid4()), token_hash=_token_hash(token), user_pk=user.pk, kind=kind,
+            id=str(uuid.uuid4()), token_hash=token_hash(token), user_pk=user.pk, kind=kind,
             created_at=now, last_used_at=now, expires_at=min(now + idle, cap),
             absolute_expires_at=cap, step_up_at=None, step_up_method=None, revoked_at=None))
         return token
@@ -265,7 +260,7 @@ class ConsumerFlow:
             raise Unauthenticated(BAD_TOKEN, reason="missing_token" if not token
                                   else "invalid_token")
         row = (await db.execute(select(ConsumerSession).where(
-            ConsumerSession.token_hash == _token_hash(token)))).scalar_one_or_none()
+            ConsumerSession.token_hash == token_hash(token)))).scalar_one_or_none()
         if (row is None or row.revoked_at is not None or row.expires_at <= now
                 or row.absolute_expires_at <= now):
             raise Unauthenticated(BAD_TOKEN, reason="invalid_token")
