@@ -645,7 +645,8 @@ def run_mode(mode: Mode, workdir: Path, args: argparse.Namespace,
             report.processes = len(pids)
             log(f"  listening on {server.authcore.grpc_target} (gRPC) and "
                 f"{server.authcore.http_target} (REST); {len(pids)} process(es); setup ...")
-            pools = asyncio.run(prepare(server, admin_key, args, full=True, argon2_s=argon2_s))
+            full = not args.storm_only
+            pools = asyncio.run(prepare(server, admin_key, args, full=full, argon2_s=argon2_s))
             report.setup = pools.stats
             log(f"  setup done in {pools.stats['setup_seconds']}s")
             targets = {"grpc": server.authcore.grpc_target, "rest": server.authcore.http_target}
@@ -655,7 +656,7 @@ def run_mode(mode: Mode, workdir: Path, args: argparse.Namespace,
                 ("passkey AuthComplete", dict(pools.passkey)),
                 ("SCIM GetUser", {t: scim_get(pools, admin_key, t) for t in ("grpc", "rest")}),
             ]
-            for name, by_transport in scenarios:
+            for name, by_transport in scenarios if full else []:
                 for transport in ("grpc", "rest"):
                     result = measure(by_transport[transport],
                                      load_config(args, targets[transport], transport),
@@ -664,9 +665,12 @@ def run_mode(mode: Mode, workdir: Path, args: argparse.Namespace,
                                            baselines.get(transport), args.workers))
 
             # Password storm.
-            totp_rps = next(r.result.rps for r in report.rows
-                            if r.scenario.startswith("TOKEN") and r.transport == "grpc")
-            rate = max(10.0, min(args.storm_rate_max, args.storm_rate_share * totp_rps))
+            if args.storm_only:
+                rate = args.storm_only
+            else:
+                totp_rps = next(r.result.rps for r in report.rows
+                                if r.scenario.startswith("TOKEN") and r.transport == "grpc")
+                rate = max(10.0, min(args.storm_rate_max, args.storm_rate_share * totp_rps))
             report.storm = run_storm(server, admin_key, pools, args, rate, argon2_s)
             report.memory = server.memory()
             report.redis_keys = redis_keys(mode)
@@ -808,13 +812,26 @@ class Target:
         return f"{verdict:<7} {self.name}: {self.detail}"
 
 
+def storm_target(rep: ModeReport, m: str) -> Target:
+    alone, loaded = rep.storm["alone"], rep.storm["loaded"]
+    x = loaded.p99_ms / alone.p99_ms if alone.p99_ms and loaded.calls else math.inf
+    return Target(f"[{m}] password storm: TOTP p99 < {TARGET_STORM_P99:g}x unloaded",
+                  x < TARGET_STORM_P99 and not loaded.unexpected,
+                  f"{x:.2f}x (p99 {loaded.p99_ms:.1f} ms vs {alone.p99_ms:.1f} ms at "
+                  f"{rep.storm['totp_rate']:.0f}/s; storm "
+                  f"{rep.storm['password'].rps:.1f} logins/s)")
+
+
 def targets(baselines: dict[str, LoadResult], reports: Sequence[ModeReport],
             workers_flag: bool, args: argparse.Namespace) -> list[Target]:
     out: list[Target] = []
     cores = os.cpu_count() or 1
-    echo = baselines["grpc"].rps
     for rep in reports:
         m = rep.mode.name
+        if args.storm_only:
+            out.append(storm_target(rep, m))
+            continue
+        echo = baselines["grpc"].rps
         totp = next(r for r in rep.rows if r.scenario.startswith("TOKEN") and
                     r.transport == "grpc")
         ratio = totp.result.rps / echo if echo else 0.0
@@ -850,13 +867,7 @@ def targets(baselines: dict[str, LoadResult], reports: Sequence[ModeReport],
                           per_core >= TARGET_LOGINS_PER_CORE,
                           f"{per_core:.1f}/s per core ({runs[best]:.1f}/s on {cores} cores; "
                           f"best run: {best})"))
-        alone, loaded = rep.storm["alone"], rep.storm["loaded"]
-        x = loaded.p99_ms / alone.p99_ms if alone.p99_ms and loaded.calls else math.inf
-        out.append(Target(f"[{m}] password storm: TOTP p99 < {TARGET_STORM_P99:g}x unloaded",
-                          x < TARGET_STORM_P99 and not loaded.unexpected,
-                          f"{x:.2f}x (p99 {loaded.p99_ms:.1f} ms vs {alone.p99_ms:.1f} ms at "
-                          f"{rep.storm['totp_rate']:.0f}/s; storm "
-                          f"{rep.storm['password'].rps:.1f} logins/s)"))
+        out.append(storm_target(rep, m))
         workers = max(1, rep.workers if workers_flag else 1)
         peak = max((r.result.server_rss_mb or 0.0 for r in rep.rows), default=0.0)
         hwm_max = rep.memory.get("hwm_max_mb", 0.0)
@@ -919,6 +930,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--storm-rate-max", type=float, default=100.0)
     parser.add_argument("--storm-concurrency", type=int, default=64,
                         help="cap on paced TOTP calls in flight")
+    parser.add_argument("--storm-only", type=float, default=0.0, metavar="RATE",
+                        help="only the password storm, TOTP paced at RATE/s (no table, no "
+                             "echo baselines, no --workers 1 run): for quick iterations")
     parser.add_argument("--storm-control", type=int, default=8,
                         help="control run: this many PASSWORD in flight (0: skip)")
     parser.add_argument("--storm-warmup", type=float, default=None,
@@ -938,6 +952,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.headroom = args.headroom or (1.3 if quick else 1.5)
     args.storm_warmup = args.storm_warmup or (0.5 if quick else 3.0)
     args.storm_duration = args.storm_duration or (1.5 if quick else 8.0)
+    if args.storm_only:
+        args.compare_workers = False
     if quick:
         args.compare_workers = False
         args.storm_control = 0
@@ -970,7 +986,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="authcore-scale-bench-"))
     reports: list[ModeReport] = []
     try:
-        baselines = echo_baselines(workdir, args)
+        baselines = {} if args.storm_only else echo_baselines(workdir, args)
         for mode in modes:
             reports.append(run_mode(mode, workdir, args, baselines, workers_flag, argon2_s))
     finally:

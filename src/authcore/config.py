@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from authcore.verify.password import Argon2Params
 
 
@@ -130,6 +132,16 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database's file; None for PostgreSQL or an in-memory one."""
+        if not self.is_sqlite:
+            return None
+        database = make_url(self.effective_database_url).database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        return Path(database)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -20,7 +20,6 @@ import signal
 import socket
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import grpc
@@ -42,7 +41,7 @@ from authcore.flows.authentication import AuthenticationFlow
 from authcore.flows.axidian import AxidianFlow
 from authcore.flows.challenges import RedisChallengeStore
 from authcore.flows.consumer import ConsumerFlow
-from authcore.flows.context import Core, FileOffsetClock
+from authcore.flows.context import Core, FileOffsetClock, hashing_executor
 from authcore.flows.lockouts import RedisLockoutStore
 from authcore.flows.loginid import LoginIdFlow
 from authcore.flows.management import ManagementFlow
@@ -63,6 +62,7 @@ from authcore.store.db import create_engine, session_factory
 from authcore.store.models import Application
 from authcore.store.redis import RedisKeys
 from authcore.store.redis import connect as connect_redis
+from authcore.store.write_lock import SqliteWriteLock
 from authcore.tokens.jwt import TokenSigner
 from authcore.v1 import (
     authentication_pb2,
@@ -138,9 +138,8 @@ async def build_runtime(settings: Settings) -> Runtime:
         code_key=derive_key(master, purpose="code-hmac"),
         signer=TokenSigner(boot.signing_keys, issuer=settings.issuer),
         limiter=MemoryRateLimiter(),
-        executor=ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2),
-                                    thread_name_prefix="authcore-hash"),
-        write_lock=asyncio.Lock() if settings.is_sqlite else None,
+        executor=hashing_executor(max(2, os.cpu_count() or 2)),
+        write_lock=SqliteWriteLock(settings.sqlite_file) if settings.is_sqlite else None,
     )
     if settings.clock_offset_file is not None:
         core.clock = FileOffsetClock(settings.clock_offset_file)
@@ -270,6 +269,8 @@ async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None
         await rt.redis.aclose()
     if rt.core.executor is not None:
         rt.core.executor.shutdown(wait=False)
+    if rt.core.write_lock is not None:
+        rt.core.write_lock.close()
     log.info("stopped")
 
 

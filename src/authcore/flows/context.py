@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ParamSpec, TypeVar
@@ -19,6 +21,7 @@ from authcore.errors import ResourceExhausted
 from authcore.flows.challenges import ChallengeStore, SqlChallengeStore
 from authcore.flows.lockouts import LockoutStore, SqlLockoutStore
 from authcore.limits.base import RateLimit, RateLimiter
+from authcore.store.write_lock import SqliteWriteLock
 from authcore.tokens.jwt import TokenSigner
 
 P = ParamSpec("P")
@@ -42,6 +45,30 @@ class FileOffsetClock:
         return time.time() + offset
 
 
+# How much less CPU share a hashing thread gets than an event loop when both
+# want a core: at nice 19 the kernel's weight is 15 against 1024, so argon2
+# soaks up idle CPU but never delays a request that only needs the loop.
+HASHING_NICENESS = 19
+
+
+def _lower_thread_priority() -> None:
+    # Linux applies setpriority to the single thread named by its TID. Raising
+    # niceness needs no privilege; where it isn't supported, hashing simply
+    # competes on equal terms.
+    with contextlib.suppress(OSError, AttributeError):
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid)
+                       + HASHING_NICENESS)
+
+
+def hashing_executor(threads: int) -> ThreadPoolExecutor:
+    """Threads for argon2 (and other CPU-bound calls) at the lowest priority:
+    a storm of password logins then takes only the CPU the event loop leaves,
+    and TOTP, passkey and SCIM requests keep their latency."""
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="authcore-hash",
+                              initializer=_lower_thread_priority)
+
+
 @dataclass
 class Core:
     settings: Settings
@@ -54,11 +81,10 @@ class Core:
     limiter: RateLimiter
     executor: Executor | None = None
     clock: Callable[[], float] = field(default=time.time)
-    # SQLite allows one writer. Queueing this process's write transactions on
-    # an asyncio lock keeps them off SQLite's busy handler, which sleeps in
-    # growing steps and turns contention into second-long stalls. None on
+    # SQLite allows one writer: write transactions queue on this lock (see
+    # store/write_lock.py) instead of SQLite's sleeping busy handler. None on
     # PostgreSQL, where row locks do the job.
-    write_lock: asyncio.Lock | None = None
+    write_lock: SqliteWriteLock | None = None
     # Lockout counters and challenge state: in the database, or in Redis in
     # the production topology (server.build_runtime chooses).
     lockouts: LockoutStore = field(default_factory=SqlLockoutStore)
@@ -96,3 +122,16 @@ class Core:
         """Run CPU-bound work (argon2) off the event loop."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, lambda: fn(*args, **kwargs))
+
+    async def blocking_after(self, db: AsyncSession, fn: Callable[P, T], *args: P.args,
+                             **kwargs: P.kwargs) -> T:
+        """`blocking`, after handing `db`'s connection back to the pool.
+
+        In a login storm most logins wait for a hashing thread; if each held
+        a pooled connection meanwhile, the pool would run dry and every
+        other request (a TOTP complete needs one for a few milliseconds)
+        would queue behind argon2. Closing keeps the loaded objects usable
+        (detached, not expired); `db` starts a new transaction if used again.
+        """
+        await db.close()
+        return await self.blocking(fn, *args, **kwargs)

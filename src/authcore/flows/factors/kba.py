@@ -45,5 +45,6 @@ class KbaFactor:
     ) -> Effect | None:
         stored = {q.id: q.answer_hash for q in await user_questions(ctx)}
         expected = {qid: stored.get(qid, "") for qid in state["question_ids"]}
-        await ctx.core.blocking(verify_kba_answers, expected=expected, answers=answer.kba_answers)
+        await ctx.core.blocking_after(ctx.db, verify_kba_answers, expected=expected,
+                                      answers=answer.kba_answers)
         return None

@@ -36,8 +36,9 @@ class PasswordFactor:
         if row is None or not answer.response:
             raise PasswordVerificationError("invalid_password", "password does not match")
         params = ctx.core.settings.argon2
-        result = await ctx.core.blocking(
-            verify_password, password=answer.response, encoded_hash=row.hash, params=params
+        result = await ctx.core.blocking_after(
+            ctx.db, verify_password, password=answer.response, encoded_hash=row.hash,
+            params=params,
         )
         expired = row.expires_at is not None and row.expires_at <= ctx.now
         if answer.new_password:
