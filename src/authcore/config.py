@@ -120,10 +120,14 @@ class Settings:
     def effective_workers(self) -> int:
         if self.workers > 0:
             return self.workers
-        # The cores this process may run on (a container's cpuset), not the host's.
-        if hasattr(os, "sched_getaffinity"):
-            return max(1, len(os.sched_getaffinity(0)))
-        return max(1, os.cpu_count() or 1)
+        return _cores()
+
+    @property
+    def hashing_threads(self) -> int:
+        """argon2 threads per worker: the workers together get one per core.
+        More would only add threads competing for the CPU (and for each
+        worker's GIL when they hand a result back), not hashes per second."""
+        return max(1, _cores() // self.effective_workers)
 
     @property
     def logout_url(self) -> str:
@@ -204,3 +208,10 @@ class Settings:
             raise SystemExit("AUTHCORE_WORKERS must be 0 (one per core) or more.")
         if self.db_pool_size < 1:
             raise SystemExit("AUTHCORE_DB_POOL_SIZE must be 1 or more.")
+
+
+def _cores() -> int:
+    # The cores this process may run on (a container's cpuset), not the host's.
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)

@@ -138,7 +138,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         code_key=derive_key(master, purpose="code-hmac"),
         signer=TokenSigner(boot.signing_keys, issuer=settings.issuer),
         limiter=MemoryRateLimiter(),
-        executor=hashing_executor(max(2, os.cpu_count() or 2)),
+        executor=hashing_executor(settings.hashing_threads),
         write_lock=SqliteWriteLock(settings.sqlite_file) if settings.is_sqlite else None,
     )
     if settings.clock_offset_file is not None:

@@ -148,8 +148,10 @@ def _serve_argv(settings: Settings, *extra: str) -> list[str]:
     # they inherit; the addresses may have come from flags. Children run in
     # their own process group (process_group=0): a terminal's Ctrl-C reaches
     # the supervisor only, which decides (a migration is never interrupted).
+    # --workers too: a worker sizes its hashing threads by its share of the cores.
     return [sys.executable, "-m", "authcore.cli", "serve", *extra,
-            "--grpc-addr", settings.grpc_addr, "--http-addr", settings.http_addr]
+            "--grpc-addr", settings.grpc_addr, "--http-addr", settings.http_addr,
+            "--workers", str(settings.effective_workers)]
 
 
 async def _run_prepare(settings: Settings) -> dict[str, str | None]:

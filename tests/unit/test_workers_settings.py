@@ -28,6 +28,24 @@ def test_workers_and_pool_size_from_env() -> None:
         assert default.effective_workers == len(os.sched_getaffinity(0))
 
 
+def test_hashing_threads_share_the_cores_between_workers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(8)), raising=False)
+    assert Settings(workers=1).hashing_threads == 8
+    assert Settings(workers=4).hashing_threads == 2
+    assert Settings(workers=0).hashing_threads == 1  # one worker per core
+    assert Settings(workers=16).hashing_threads == 1  # never none
+
+
+def test_workers_are_told_how_many_they_are() -> None:
+    """A worker sizes its hashing threads from --workers, so the supervisor
+    passes on a count that came from the command line, not the environment."""
+    from authcore.workers import _serve_argv
+
+    argv = _serve_argv(Settings(workers=3), "--worker")
+    assert argv[argv.index("--workers") + 1] == "3"
+
+
 @pytest.mark.parametrize("env", [{"AUTHCORE_WORKERS": "-1"}, {"AUTHCORE_DB_POOL_SIZE": "0"}])
 def test_nonsense_is_refused(env: dict[str, str]) -> None:
     with pytest.raises(SystemExit):

@@ -40,6 +40,15 @@ class SqliteWriteLock:
         if self._fd is None or self._thread is None:
             return
         fd = self._fd
+        try:
+            # Uncontended (the common case): no thread hop at all.
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        except BaseException:
+            self._local.release()
+            raise
         waiting = asyncio.get_running_loop().run_in_executor(
             self._thread, fcntl.flock, fd, fcntl.LOCK_EX)
         try:
