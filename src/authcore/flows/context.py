@@ -47,7 +47,7 @@ class FileOffsetClock:
 
 # How much less CPU share a hashing thread gets than an event loop when both
 # want a core: at nice 19 the kernel's weight is 15 against 1024, so argon2
-# soaks up idle CPU but never delays a request that only needs the loop.
+# soaks up idle CPU and seldom delays a request that only needs the loop.
 HASHING_NICENESS = 19
 
 

@@ -25,6 +25,8 @@ class SqliteWriteLock:
 
     def __init__(self, database: Path | None) -> None:
         self._local = asyncio.Lock()
+        # Strong references: the loop keeps only weak ones to its tasks.
+        self._abandoned: set[asyncio.Task[None]] = set()
         self._fd: int | None = None
         self._thread: ThreadPoolExecutor | None = None
         if database is not None:
@@ -57,7 +59,9 @@ class SqliteWriteLock:
             # The thread goes on waiting for the file lock. Keep the local
             # lock until it has it and has let go again, or the next writer
             # of this process would share the same (already held) lock.
-            asyncio.get_running_loop().create_task(self._abandon(waiting))
+            task = asyncio.get_running_loop().create_task(self._abandon(waiting))
+            self._abandoned.add(task)
+            task.add_done_callback(self._abandoned.discard)
             raise
         except BaseException:
             self._local.release()
