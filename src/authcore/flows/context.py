@@ -95,8 +95,12 @@ class Core:
         """A short write transaction, committed on exit. Keep slow work
         (argon2) out of it: on SQLite it holds the database's write lock."""
         guard = self.write_lock or contextlib.nullcontext()
-        async with guard, self.db() as session, session.begin():
-            yield session
+        # The lock is let go once the commit is done: closing the session
+        # then hands the connection back to the pool, whose reset-on-return
+        # is one more round trip that other writers need not wait for.
+        async with self.db() as session:
+            async with guard, session.begin():
+                yield session
 
     async def rate_limit(self, *, client_ip: str = "", user_key: str = "") -> None:
         """Per client IP and, when the user is known, per user; RESOURCE_EXHAUSTED
