@@ -43,22 +43,20 @@ class SqliteWriteLock:
             return
         fd = self._fd
         try:
-            # Uncontended (the common case): no thread hop at all.
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            pass
-        except BaseException:
-            self._local.release()
-            raise
-        waiting = asyncio.get_running_loop().run_in_executor(
-            self._thread, fcntl.flock, fd, fcntl.LOCK_EX)
-        try:
+            try:
+                # Uncontended (the common case): no thread hop at all.
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+            waiting = asyncio.get_running_loop().run_in_executor(
+                self._thread, fcntl.flock, fd, fcntl.LOCK_EX)
             await asyncio.shield(waiting)
         except asyncio.CancelledError:
-            # The thread goes on waiting for the file lock. Keep the local
-            # lock until it has it and has let go again, or the next writer
-            # of this process would share the same (already held) lock.
+            # Only the await is cancellable. The thread goes on waiting for
+            # the file lock: keep the local lock until it has it and has let
+            # go again, or the next writer of this process would share the
+            # same (already held) lock.
             task = asyncio.get_running_loop().create_task(self._abandon(waiting))
             self._abandoned.add(task)
             task.add_done_callback(self._abandoned.discard)
