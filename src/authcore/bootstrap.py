@@ -6,6 +6,7 @@ creates anything.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 import uuid
@@ -22,6 +23,7 @@ from authcore.flows.policy import DEFAULT_AUTHENTICATORS, AppPolicy, WebAuthnPol
 from authcore.interceptors import hash_admin_key
 from authcore.store.db import create_engine, session_factory
 from authcore.store.models import AdminKey, Application, SigningKeyRow
+from authcore.store.write_lock import SqliteWriteLock
 from authcore.tokens.jwt import SigningKey, generate_signing_key
 
 
@@ -89,14 +91,21 @@ async def create_admin_key(settings: Settings, *, name: str, scopes: list[str]) 
     """A new admin key with `scopes` (e.g. ["scim"] for an identity provider
     that provisions users). Only its SHA-256 is stored."""
     engine = create_engine(settings.effective_database_url)
+    # A running server's writers queue on this lock; taking it too keeps
+    # this process from ever making theirs wait in SQLite's busy handler,
+    # which would stall their event loops (store/sqlite_inline.py).
+    lock = SqliteWriteLock(settings.sqlite_file) if settings.is_sqlite else None
     try:
-        async with session_factory(engine)() as s, s.begin():
+        async with (lock or contextlib.nullcontext()), session_factory(engine)() as s, \
+                s.begin():
             key = "ak_" + secrets.token_urlsafe(32)
             s.add(AdminKey(id=str(uuid.uuid4()), name=name[:255],
                            key_hash=hash_admin_key(key), scopes=sorted(set(scopes)),
                            created_at=time.time()))
         return key
     finally:
+        if lock is not None:
+            lock.close()
         await engine.dispose()
 
 

@@ -12,6 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
+from authcore.store import sqlite_inline
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -30,7 +32,8 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """`pool_size` (PostgreSQL) is per process: every worker and replica has
     its own pool, plus up to twice as many overflow connections in bursts."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 10})
+        engine = create_async_engine(url, connect_args={"timeout": 10},
+                                     module=sqlite_inline.dbapi())
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=2 * pool_size,
