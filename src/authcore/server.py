@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import logging
 import os
 import signal
@@ -194,6 +195,21 @@ class WorkerRole:
     demo_application_id: str | None = None
 
 
+def freeze_startup_objects() -> int:
+    """Move everything built so far (modules, protobuf descriptors, SQLAlchemy
+    mappers, routes) out of the garbage collector's reach; returns how many
+    objects are frozen.
+
+    They live as long as the process, yet every full collection walked them
+    all: timed with gc callbacks during a password storm, those passes took
+    120-230 ms per worker, and every request in flight stalled for as long
+    (the storm's TOTP p99 outliers). Afterwards a full pass walks only what
+    requests allocate. Collected first so that no garbage is frozen."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None:
     """Serve until SIGTERM/SIGINT. Alone (`worker` None) the ports are this
     process's; as one of several workers they are shared (SO_REUSEPORT) and
@@ -246,6 +262,7 @@ async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None
             raise SystemExit(f"cannot bind HTTP to {settings.http_addr}")
         await asyncio.sleep(0.02)
 
+    freeze_startup_objects()
     orphan_watch: asyncio.Task[None] | None = None
     if worker is None:
         announce(settings, grpc_port, new_admin_key=rt.new_admin_key,
