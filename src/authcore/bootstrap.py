@@ -6,7 +6,6 @@ creates anything.
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import time
 import uuid
@@ -94,18 +93,17 @@ async def create_admin_key(settings: Settings, *, name: str, scopes: list[str]) 
     # A running server's writers queue on this lock; taking it too keeps
     # this process from ever making theirs wait in SQLite's busy handler,
     # which would stall their event loops (store/sqlite_inline.py).
-    lock = SqliteWriteLock(settings.sqlite_file) if settings.is_sqlite else None
+    # (Without a SQLite file it is only a local lock, which costs nothing.)
+    lock = SqliteWriteLock(settings.sqlite_file)
     try:
-        async with (lock or contextlib.nullcontext()), session_factory(engine)() as s, \
-                s.begin():
+        async with lock, session_factory(engine)() as s, s.begin():
             key = "ak_" + secrets.token_urlsafe(32)
             s.add(AdminKey(id=str(uuid.uuid4()), name=name[:255],
                            key_hash=hash_admin_key(key), scopes=sorted(set(scopes)),
                            created_at=time.time()))
         return key
     finally:
-        if lock is not None:
-            lock.close()
+        lock.close()
         await engine.dispose()
 
 
