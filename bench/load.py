@@ -27,6 +27,12 @@ planned start, so a stalled server is not hidden by a waiting client. The
 calls that count are those due inside the measured window, however late they
 come back (up to `call_timeout`, which then ends them).
 
+A scenario may also yield *flows* instead of calls (gRPC only): a generator
+that yields calls one after another, is sent each call's (status, response
+bytes), and returns the status of the whole flow. A flow takes one in-flight
+slot from its first call to its last and counts as one "call" (its latency
+is the whole flow's), so a multi-step login is measured as logins/s.
+
 Standalone, it drives a constant request:
 
     python bench/load.py --target 127.0.0.1:50061 --method /bench.Echo/Echo \\
@@ -46,7 +52,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -55,6 +61,13 @@ import grpc
 
 Metadata = tuple[tuple[str, str], ...]
 Call = tuple[str, bytes, Metadata]
+# A call's status name ("OK", grpc.StatusCode.X.name) and response bytes
+# (b"" unless OK).
+Reply = tuple[str, bytes]
+# Dependent calls run back to back on one slot: each reply is sent into the
+# generator, which yields the next call or returns the flow's status.
+Flow = Generator[Call, Reply, str]
+Item = Call | Flow
 
 
 class Scenario(Protocol):
@@ -68,10 +81,11 @@ class Scenario(Protocol):
         """Status code names (grpc.StatusCode.X.name) that count as expected."""
         ...
 
-    def calls(self, worker: int, workers: int, start: float, end: float) -> Iterator[Call]:
-        """The calls of one worker, in issue order. `start`/`end` are the wall-clock
-        (time.time()) bounds of its run, warmup included. Each item is taken just
-        before its call is issued, so it may depend on the current time."""
+    def calls(self, worker: int, workers: int, start: float, end: float) -> Iterator[Item]:
+        """The calls (or flows) of one worker, in issue order. `start`/`end` are
+        the wall-clock (time.time()) bounds of its run, warmup included. Each item
+        is taken just before its call is issued, so it may depend on the current
+        time."""
         ...
 
 
@@ -89,6 +103,25 @@ class ConstantScenario:
         call = (self.method, self.payload, self.metadata)
         while True:
             yield call
+
+
+@dataclass(frozen=True)
+class RoundRobinScenario:
+    """Several fixed requests (say, one per user), sent in turn. Each worker
+    starts at its own offset, so the workers don't move in lockstep."""
+
+    name: str
+    method: str
+    payloads: tuple[bytes, ...]
+    metadata: Metadata = ()
+    expected: tuple[str, ...] = ("OK",)
+
+    def calls(self, worker: int, workers: int, start: float, end: float) -> Iterator[Call]:
+        n = len(self.payloads)
+        i = (worker * n) // max(1, workers)
+        while True:
+            yield self.method, self.payloads[i % n], self.metadata
+            i += 1
 
 
 @dataclass(frozen=True)
@@ -170,15 +203,18 @@ class _GrpcSlot:
         self.timeout = timeout
 
     async def call(self, method: str, payload: bytes, metadata: Metadata) -> str:
+        return (await self.reply(method, payload, metadata))[0]
+
+    async def reply(self, method: str, payload: bytes, metadata: Metadata) -> Reply:
         stub = self.stubs.get(method)
         if stub is None:
             # None (de)serializers: bytes in, bytes out.
             stub = self.stubs[method] = self.channel.unary_unary(method)
         try:
-            await stub(payload, metadata=metadata or None, timeout=self.timeout)
-            return "OK"
+            response = await stub(payload, metadata=metadata or None, timeout=self.timeout)
+            return "OK", bytes(response)
         except grpc.aio.AioRpcError as exc:
-            return str(exc.code().name)
+            return str(exc.code().name), b""
 
     async def close(self) -> None:
         pass
@@ -280,9 +316,30 @@ class _HttpSlot:
         except ConnectionError:
             return "CONNECTION_CLOSED"
 
+    async def reply(self, method: str, payload: bytes, metadata: Metadata) -> Reply:
+        # The protocol keeps no response bodies (it stays cheap); flows that
+        # need them are gRPC only.
+        raise NotImplementedError("flows (dependent calls) are gRPC only")
+
     async def close(self) -> None:
         if self.proto is not None and self.proto.transport is not None:
             self.proto.transport.close()
+
+
+async def _perform(slot: _GrpcSlot | _HttpSlot, item: Item) -> str:
+    """One call, or one flow's calls back to back; the status of the whole."""
+    if isinstance(item, tuple):
+        return await slot.call(*item)
+    try:
+        call = next(item)
+        while True:
+            call = item.send(await slot.reply(*call))
+    except StopIteration as stop:
+        return str(stop.value)
+    finally:
+        # A flow cut short (cancelled at the end of the window) runs its
+        # `finally` now, not whenever the generator is collected.
+        item.close()
 
 
 async def _drive(index: int, workers: int, scenario: Scenario, cfg: LoadConfig,
@@ -330,7 +387,7 @@ async def _measure(index: int, workers: int, scenario: Scenario, cfg: LoadConfig
     done: list[tuple[float, float, str]] = []
     exhausted_at: float | None = None
 
-    def take(t0: float) -> Call | None:
+    def take(t0: float) -> Item | None:
         nonlocal exhausted_at
         try:
             return next(items)
@@ -348,7 +405,7 @@ async def _measure(index: int, workers: int, scenario: Scenario, cfg: LoadConfig
             call = take(t0)
             if call is None:
                 return
-            code = await slot.call(*call)
+            code = await _perform(slot, call)
             t1 = time.perf_counter()
             done.append((t1, t1 - t0, code))
 
@@ -359,9 +416,9 @@ async def _measure(index: int, workers: int, scenario: Scenario, cfg: LoadConfig
             idle.put_nowait(slot)
         pending: set[asyncio.Task[None]] = set()
 
-        async def one(slot: _GrpcSlot | _HttpSlot, call: Call, due: float) -> None:
+        async def one(slot: _GrpcSlot | _HttpSlot, call: Item, due: float) -> None:
             try:
-                code = await slot.call(*call)
+                code = await _perform(slot, call)
                 t1 = time.perf_counter()
                 # Counted by when it was due, not when it came back: a call
                 # held up past the window still counts, with its latency.

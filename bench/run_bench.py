@@ -281,7 +281,8 @@ async def accepted_token_pool(mgmt: management_pb2_grpc.ManagementServiceStub,
     plan = tuple(PlannedCall(user=u, challenge=t, offset=k)
                  for (k, u), t in zip(order, ok_tokens, strict=True))
     return TokenCompleteScenario(name=name, secrets=tuple(ok_secrets), plan=plan,
-                                 wrong_code=False, drift_steps=drift, rest=rest)
+                                 wrong_code=False, drift_steps=drift, rest=rest,
+                                 user_ids=tuple(ok_ids))
 
 
 async def prepare(target: str, admin_key: str, args: argparse.Namespace) -> Prepared:

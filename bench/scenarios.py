@@ -1,5 +1,5 @@
 """Scenarios for bench/load.py that drive authcore's challenge completes:
-TOKEN (TOTP) and PASSWORD.
+TOKEN (TOTP) and PASSWORD, and whole TOTP logins (challenge + complete).
 
 Each call is AuthenticationService.AuthenticateUserChallenge with the
 authenticator, the TOTP code or password as `response` and a challenge token
@@ -11,13 +11,17 @@ creates one per planned call beforehand and the scenario is a finite pool.
 Everything but the TOTP code is fixed before the run: the requests for every
 code a user may need during the run are serialized when the worker starts,
 and a call only picks the one for the current time step.
+
+TotpLoginScenario is different: each item is a load.py flow of two
+dependent calls, RequestUserChallenge and then the complete with the token
+the first call returned, so it needs no pool of challenges, only users.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 import pyotp
@@ -25,6 +29,7 @@ import pyotp
 from authcore.v1 import authentication_pb2, authenticators_pb2
 
 METHOD = "/authcore.v1.AuthenticationService/AuthenticateUserChallenge"
+CHALLENGE_METHOD = "/authcore.v1.AuthenticationService/RequestUserChallenge"
 TOKEN = authenticators_pb2.AUTHENTICATOR_TYPE_TOKEN
 PASSWORD = authenticators_pb2.AUTHENTICATOR_TYPE_PASSWORD
 # The REST bridge's route of AuthenticateUserChallenge (load.py's http form).
@@ -32,11 +37,19 @@ REST_METHOD = "POST /api/web/v1/authentication/users/authenticate/{}/complete"
 
 Metadata = tuple[tuple[str, str], ...]
 Call = tuple[str, bytes, Metadata]
+# load.py's flow: yields calls, is sent (status, response bytes), returns a status.
+Flow = Generator[Call, tuple[str, bytes], str]
 
 
 def complete_request(code: str, authenticator: int = TOKEN) -> bytes:
     request = authentication_pb2.AuthenticateUserChallengeRequest(authenticator=authenticator,
                                                                   response=code)
+    return bytes(request.SerializeToString())
+
+
+def challenge_request(application_id: str, user_id: str, authenticator: int = TOKEN) -> bytes:
+    request = authentication_pb2.RequestUserChallengeRequest(
+        authenticator=authenticator, application_id=application_id, user_id=user_id)
     return bytes(request.SerializeToString())
 
 
@@ -72,6 +85,7 @@ class TokenCompleteScenario:
     drift_steps: int = 1
     period: int = 30
     rest: bool = False  # the REST bridge instead of gRPC
+    user_ids: tuple[str, ...] = ()  # per user, when the harness kept them
 
     @property
     def expected(self) -> tuple[str, ...]:
@@ -144,3 +158,84 @@ def _wrong_code(totp: pyotp.TOTP, steps: range) -> str:
     while f"{n:06d}" in taken:
         n += 1
     return f"{n:06d}"
+
+
+@dataclass(frozen=True)
+class TotpLoginScenario:
+    """A whole TOTP login per item (a load.py flow, gRPC only):
+    RequestUserChallenge(TOKEN), then AuthenticateUserChallenge with the right
+    code and the returned token as `authorization` metadata. A login counts
+    as OK only if both calls are; otherwise its status is the failing call's,
+    prefixed "challenge:" or "complete:".
+
+    Replay protection lets a user pass once per time step, and only steps
+    now-drift .. now+drift are accepted. Each worker keeps, per user of its
+    shard, the last step it sent, and a login uses max(last + 1, now at
+    send): never a replay, never behind the clock (so still accepted if the
+    server's step moves on while the call is in flight), and never more than
+    `drift` ahead, since a user is only picked while last + 1 <= now + drift.
+    A user is also only picked while none of its logins is in flight, so the
+    step bookkeeping is exact. So a user gives drift + 1 logins at once and
+    one more per step after that; when every user of a worker is busy or
+    spent, the scenario ends (load.py flags the pool as exhausted).
+
+    The users must be fresh (no step used yet) and used by one run only: the
+    steps a run used are not known to the next one."""
+
+    name: str
+    application_id: str
+    user_ids: tuple[str, ...]
+    secrets: tuple[str, ...]  # base32 TOTP seed per user
+    drift_steps: int = 1
+    period: int = 30
+
+    @property
+    def expected(self) -> tuple[str, ...]:
+        return ("OK",)
+
+    def calls(self, worker: int, workers: int, start: float, end: float) -> Iterator[Flow]:
+        # By user, like TokenCompleteScenario: a user's logins stay in one process.
+        mine = [u for u in range(len(self.user_ids)) if u % workers == worker]
+        if not mine:
+            return
+        margin = self.drift_steps + 2
+        steps = range(int(start // self.period) - margin, int(end // self.period) + margin + 1)
+        totps = {u: pyotp.TOTP(self.secrets[u], interval=self.period) for u in mine}
+        challenges = {u: challenge_request(self.application_id, self.user_ids[u])
+                      for u in mine}
+        by_step = {u: {s: complete_request(t.generate_otp(s)) for s in steps}
+                   for u, t in totps.items()}
+        busy: set[int] = set()
+        last: dict[int, int] = {}  # the last step sent, per user
+        turn = 0
+        while True:
+            now = int(time.time() // self.period)
+            for _ in range(len(mine)):
+                user = mine[turn % len(mine)]
+                turn += 1
+                if user not in busy and last.get(user, now - 1) + 1 <= now + self.drift_steps:
+                    break
+            else:
+                return
+            busy.add(user)
+            yield self._login(user, challenges[user], by_step[user], totps[user], busy, last)
+
+    def _login(self, user: int, challenge: bytes, by_step: dict[int, bytes], totp: pyotp.TOTP,
+               busy: set[int], last: dict[int, int]) -> Flow:
+        try:
+            code, body = yield CHALLENGE_METHOD, challenge, ()
+            if code != "OK":
+                return f"challenge:{code}"
+            response = authentication_pb2.RequestUserChallengeResponse.FromString(body)
+            token = str(response.authenticated.token)
+            # The step is chosen when the complete is sent, not when the
+            # login started: the clock may have moved on during the challenge.
+            step = max(last.get(user, -1) + 1, int(time.time() // self.period))
+            # Recorded before the call: whether or not the server got to use
+            # the step, the next login must not send it again.
+            last[user] = step
+            payload = by_step.get(step) or complete_request(totp.generate_otp(step))
+            code, _ = yield METHOD, payload, (("authorization", token),)
+            return "OK" if code == "OK" else f"complete:{code}"
+        finally:
+            busy.discard(user)

@@ -102,8 +102,9 @@ class Settings:
     # Worker processes sharing the gRPC and HTTP ports (SO_REUSEPORT);
     # 0 means one per CPU core.
     workers: int = 0
-    # PostgreSQL connections each process keeps in its pool; bursts may open
-    # twice as many more, so a process holds at most 3 x db_pool_size.
+    # PostgreSQL connections each process keeps in each of its two pools (the
+    # hot paths' asyncpg pool, and SQLAlchemy's, which bursts may grow by
+    # twice as many more), so a process holds at most 4 x db_pool_size.
     db_pool_size: int = 10
 
     @property

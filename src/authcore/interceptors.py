@@ -3,6 +3,13 @@ the one place where AuthcoreError becomes a gRPC status.
 
 The REST bridge's in-process invoker runs these same interceptors, so REST and
 gRPC share one error path.
+
+Both choose and wrap a handler from the method path alone (anything a call
+carries, such as the Authorization metadata, is read inside the wrapped
+behaviour from its context), so server.build_runtime applies them once per
+method at startup with rest_bridge.resolve_handlers instead of on every call.
+Keep it that way: an interceptor here must not decide by the call's metadata
+in `intercept_service`.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import socket
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -74,6 +82,8 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         method = handler_call_details.method
 
         def wrapper(behavior: Handler) -> Handler:
+            # On every RPC's path: one try around the call, nothing else
+            # unless it raises.
             async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 try:
                     return await behavior(request, context)
@@ -83,22 +93,28 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                 except (grpc.aio.AbortError, grpc.RpcError):
                     raise
                 except Exception as exc:
-                    if backend_unavailable_error(exc):
-                        _unavailable_log.log(log, "%s -> UNAVAILABLE: %s: %s", method,
-                                             type(exc).__name__, _first_line(exc))
-                        status = backend_unavailable().to_status()
-                    elif isinstance(exc, DBAPIError):
-                        status = _database_error_status(exc, method)
-                    else:
-                        log.exception("unhandled error in %s", method)
-                        status = internal_status()
+                    status = _unexpected_error_status(exc, method)
                 await context.abort(
-                    grpc.StatusCode(_code(status.code)), status.message,
+                    _STATUS_CODES.get(status.code, grpc.StatusCode.UNKNOWN), status.message,
                     trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),),
                 )
             return call
 
         return _wrap(handler, wrapper)
+
+
+def _unexpected_error_status(exc: Exception, method: str) -> status_pb2.Status:
+    """The status for an exception that is not an AuthcoreError; called while
+    it is being handled, so log.exception has its traceback."""
+    if backend_unavailable_error(exc):
+        _unavailable_log.log(log, "%s -> UNAVAILABLE: %s: %s", method,
+                             type(exc).__name__, _first_line(exc))
+        return backend_unavailable().to_status()
+    if isinstance(exc, DBAPIError | asyncpg.PostgresError
+                  | asyncpg.exceptions.DataError | sqlite3.Error):
+        return _database_error_status(exc, method)
+    log.exception("unhandled error in %s", method)
+    return internal_status()
 
 
 # SQLSTATE classes meaning "the database can't serve now", not "this
@@ -123,9 +139,16 @@ def backend_unavailable_error(exc: BaseException) -> bool:
             return True
         cause = exc.orig.__cause__ if exc.orig is not None else None
         return cause is not None and backend_unavailable_error(cause)
+    # The hot paths' raw drivers (store/hot), unwrapped.
+    if isinstance(exc, asyncpg.PostgresError):
+        return str(getattr(exc, "sqlstate", "") or "").startswith(_UNAVAILABLE_SQLSTATES)
+    if isinstance(exc, sqlite3.OperationalError):
+        return True
     # Raised as they are while connecting (SQLAlchemy wraps only DBAPI errors).
     return isinstance(exc, ConnectionError | TimeoutError | socket.gaierror
-                      | asyncpg.PostgresConnectionError | asyncpg.CannotConnectNowError)
+                      | asyncpg.PostgresConnectionError | asyncpg.CannotConnectNowError
+                      | asyncpg.exceptions.ConnectionDoesNotExistError
+                      | asyncpg.exceptions.InternalClientError)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -133,12 +156,14 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:300] if text else ""
 
 
-def _database_error_status(exc: DBAPIError, method: str) -> status_pb2.Status:
+def _database_error_status(exc: Exception, method: str) -> status_pb2.Status:
     """SQLSTATE class 22 ("data exception") is a value the database refuses,
     e.g. a NUL character in text on PostgreSQL: the client's input, so a 400
-    (nothing was written; the transaction rolled back). Anything else is ours."""
-    sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
-    if sqlstate.startswith("22"):
+    (nothing was written; the transaction rolled back). So is a value asyncpg
+    can't encode for its column. Anything else is ours."""
+    origin = exc.orig if isinstance(exc, DBAPIError) else exc
+    sqlstate = str(getattr(origin, "sqlstate", "") or "")
+    if sqlstate.startswith("22") or isinstance(exc, asyncpg.exceptions.DataError):
         log.info("%s -> INVALID_ARGUMENT data exception %s", method, sqlstate)
         return InvalidArgument(
             "The request contains a value that cannot be stored (for example a NUL "
@@ -148,11 +173,8 @@ def _database_error_status(exc: DBAPIError, method: str) -> status_pb2.Status:
     return internal_status()
 
 
-def _code(number: int) -> tuple[int, str]:
-    for code in grpc.StatusCode:
-        if code.value[0] == number:
-            return code.value  # type: ignore[no-any-return]
-    return grpc.StatusCode.UNKNOWN.value  # type: ignore[no-any-return]
+# google.rpc code number → grpc.StatusCode (a number grpc lacks → UNKNOWN).
+_STATUS_CODES: dict[int, grpc.StatusCode] = {code.value[0]: code for code in grpc.StatusCode}
 
 
 def hash_admin_key(key: str) -> str:
@@ -164,7 +186,8 @@ def hash_admin_key(key: str) -> str:
 class AdminAuthInterceptor(grpc.aio.ServerInterceptor):
     """Checks `Authorization: Bearer <admin key>` for methods whose
     (authcore.v1.method).auth is AUTH_KIND_ADMIN_KEY. Must run inside
-    ErrorInterceptor so its errors are rendered."""
+    ErrorInterceptor so its errors are rendered. Which methods need a key is
+    decided by the path; the header is read per call, in the wrapper."""
 
     def __init__(self, db: async_sessionmaker[AsyncSession]) -> None:
         self._db = db

@@ -60,6 +60,10 @@ from authcore.services.management import ManagementService
 from authcore.services.scim import ScimService
 from authcore.services.self_service import SelfService
 from authcore.store.db import create_engine, session_factory
+from authcore.store.hot import HotDb
+from authcore.store.hot.postgres import PostgresHot
+from authcore.store.hot.redis import RedisHot
+from authcore.store.hot.sqlite import SqliteHot
 from authcore.store.models import Application
 from authcore.store.redis import RedisKeys
 from authcore.store.redis import connect as connect_redis
@@ -76,7 +80,7 @@ from authcore.v1 import (
     self_service_pb2_grpc,
 )
 from authcore.workers import READY, announce
-from rest_bridge import InProcessInvoker, create_app, generic_handlers_for
+from rest_bridge import InProcessInvoker, create_app, generic_handlers_for, resolve_handlers
 from rest_bridge.cors import CachedOrigins, CorsPolicy
 from rest_bridge.pages import page_routes
 
@@ -98,8 +102,12 @@ SERVICES = (
 class Runtime:
     core: Core
     engine: AsyncEngine
+    # The servicers' handlers and the interceptor chain, as built...
     handlers: list[grpc.GenericRpcHandler]
     interceptors: list[grpc.aio.ServerInterceptor]
+    # ...and the two applied once per method of SERVICES: what the gRPC server
+    # and the REST bridge both serve, with no interceptor run per call.
+    resolved: grpc.GenericRpcHandler
     new_admin_key: str | None
     new_application_id: str | None
     # Set in the production topology (AUTHCORE_REDIS_URL); closed at shutdown.
@@ -122,6 +130,16 @@ async def _open_redis(settings: Settings) -> Redis | None:
     return client
 
 
+def open_hot_db(settings: Settings, write_lock: SqliteWriteLock | None) -> HotDb:
+    """The hot paths' raw-driver store for the configured database."""
+    if settings.is_sqlite:
+        path = settings.sqlite_file
+        if path is None or write_lock is None:
+            raise SystemExit("authcore needs an SQLite database file, not an in-memory one.")
+        return SqliteHot(path, write_lock)
+    return PostgresHot(settings.effective_database_url, pool_size=settings.db_pool_size)
+
+
 async def build_runtime(settings: Settings) -> Runtime:
     settings.check()
     engine = create_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
@@ -132,6 +150,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     boot = await bootstrap(settings, db, sealer, now=time.time())
     await asyncio.to_thread(aaguids.preload)
     redis = await _open_redis(settings)
+    write_lock = SqliteWriteLock(settings.sqlite_file) if settings.is_sqlite else None
     core = Core(
         settings=settings,
         db=db,
@@ -139,8 +158,9 @@ async def build_runtime(settings: Settings) -> Runtime:
         code_key=derive_key(master, purpose="code-hmac"),
         signer=TokenSigner(boot.signing_keys, issuer=settings.issuer),
         limiter=MemoryRateLimiter(),
+        hot=open_hot_db(settings, write_lock),
         executor=hashing_executor(settings.hashing_threads),
-        write_lock=SqliteWriteLock(settings.sqlite_file) if settings.is_sqlite else None,
+        write_lock=write_lock,
     )
     if settings.clock_offset_file is not None:
         core.clock = FileOffsetClock(settings.clock_offset_file)
@@ -150,6 +170,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         core.limiter = RedisRateLimiter(redis, keys=keys)
         core.lockouts = RedisLockoutStore(redis, keys=keys)
         core.challenges = RedisChallengeStore(redis, keys=keys)
+        core.redis_hot = RedisHot(redis, keys=keys)
     axidian = AxidianFlow(core)
     handlers = [
         *generic_handlers_for(AuthenticationService(AuthenticationFlow(core)),
@@ -172,8 +193,13 @@ async def build_runtime(settings: Settings) -> Runtime:
     # Outermost first: errors raised by the auth check are rendered too.
     interceptors: list[grpc.aio.ServerInterceptor] = [ErrorInterceptor(),
                                                       AdminAuthInterceptor(db)]
+    # Both decide by the method path alone, so the chain runs once per method
+    # here rather than on every call (see rest_bridge.resolve_handlers).
+    resolved = await resolve_handlers(
+        handlers, interceptors,
+        (f"/{svc.full_name}/{m.name}" for svc in SERVICES for m in svc.methods))
     return Runtime(core=core, engine=engine, handlers=handlers, interceptors=interceptors,
-                   new_admin_key=boot.new_admin_key,
+                   resolved=resolved, new_admin_key=boot.new_admin_key,
                    new_application_id=boot.new_application_id, redis=redis)
 
 
@@ -218,9 +244,9 @@ async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None
     if settings.sandbox and worker is None:
         log.warning(SANDBOX_WARNING)
     # Alone, a taken port must fail loudly, not be shared with whoever holds it.
-    server = grpc.aio.server(interceptors=rt.interceptors,
-                             options=[("grpc.so_reuseport", 0 if worker is None else 1)])
-    server.add_generic_rpc_handlers(rt.handlers)
+    # No interceptors: rt.resolved has them applied already.
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0 if worker is None else 1)])
+    server.add_generic_rpc_handlers([rt.resolved])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [s.full_name for s in SERVICES]
@@ -239,7 +265,7 @@ async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None
 
     demo_application_id = (rt.new_application_id if worker is None
                            else worker.demo_application_id)
-    app = create_app(InProcessInvoker(rt.handlers, rt.interceptors), SERVICES,
+    app = create_app(InProcessInvoker([rt.resolved]), SERVICES,
                      max_body_bytes=settings.max_body_bytes, title="authcore",
                      cors=cors_policy(rt.core.db),
                      pages=page_routes(demo_application_id=demo_application_id))
@@ -282,6 +308,7 @@ async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None
     await asyncio.gather(server.stop(settings.shutdown_grace_seconds), web_task,
                          return_exceptions=True)
     await rt.engine.dispose()
+    await rt.core.hot.close()
     if rt.redis is not None:
         await rt.redis.aclose()
     if rt.core.executor is not None:

@@ -13,7 +13,9 @@ from rest_bridge.invoker import (
     InProcessInvoker,
     Invoker,
     RemoteInvoker,
+    ResolvedHandlers,
     generic_handlers_for,
+    resolve_handlers,
 )
 
 __all__ = [
@@ -22,9 +24,11 @@ __all__ = [
     "InProcessInvoker",
     "Invoker",
     "RemoteInvoker",
+    "ResolvedHandlers",
     "create_app",
     "generic_handlers_for",
     "json_to_message",
     "message_to_json",
     "parse_scalar",
+    "resolve_handlers",
 ]

@@ -4,6 +4,9 @@
   runs, with no socket and no serialization: the default for `authcore serve`.
 * RemoteInvoker calls another authcore over a grpc.aio channel, for a bridge
   deployed on its own.
+
+`resolve_handlers` applies an interceptor chain once per method at startup,
+so that neither a grpc.aio server nor InProcessInvoker pays it per call.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import grpc
@@ -37,8 +40,10 @@ __all__ = [
     "InProcessInvoker",
     "Invoker",
     "RemoteInvoker",
+    "ResolvedHandlers",
     "generic_handlers_for",
     "method_path",
+    "resolve_handlers",
 ]
 
 
@@ -111,6 +116,80 @@ def generic_handlers_for(servicer: object,
     return handlers
 
 
+def _query(handlers: Sequence[grpc.GenericRpcHandler], details: Any) -> Any:
+    """The first handler's answer, as grpc.aio's server looks one up."""
+    for handler in handlers:
+        found = handler.service(details)
+        if found is not None:
+            return found
+    return None
+
+
+async def _intercepted(handlers: Sequence[grpc.GenericRpcHandler],
+                       interceptors: Sequence[grpc.aio.ServerInterceptor],
+                       details: Any, index: int = 0) -> Any:
+    # grpc.aio's _run_interceptor: each interceptor gets a continuation
+    # that runs the rest of the chain, then the handler lookup.
+    if index == len(interceptors):
+        return _query(handlers, details)
+
+    def continuation(next_details: Any) -> Awaitable[Any]:
+        return _intercepted(handlers, interceptors, next_details, index + 1)
+
+    return await interceptors[index].intercept_service(continuation, details)
+
+
+class ResolvedHandlers(grpc.GenericRpcHandler):
+    """A generic handler answering from a fixed method path → handler map:
+    one dict lookup per call. Built by `resolve_handlers`."""
+
+    __slots__ = ("_by_method",)
+
+    def __init__(self, by_method: Mapping[str, grpc.RpcMethodHandler]) -> None:
+        self._by_method: dict[str, grpc.RpcMethodHandler] = dict(by_method)
+
+    def service(self, handler_call_details: Any) -> grpc.RpcMethodHandler | None:
+        return self._by_method.get(handler_call_details.method)
+
+    def lookup(self, method: str) -> grpc.RpcMethodHandler | None:
+        """The handler for a method path, or None."""
+        return self._by_method.get(method)
+
+    @property
+    def methods(self) -> Mapping[str, grpc.RpcMethodHandler]:
+        """Every method path served, with its (already intercepted) handler."""
+        return self._by_method
+
+
+async def resolve_handlers(handlers: Sequence[grpc.GenericRpcHandler],
+                           interceptors: Sequence[grpc.aio.ServerInterceptor],
+                           methods: Iterable[str]) -> ResolvedHandlers:
+    """Run `interceptors` (outermost first, as grpc.aio.server takes them) over
+    `handlers` once for each method path in `methods`, and return one generic
+    handler that serves the results by path; a path not in `methods`, or one
+    no handler serves, gets None (grpc answers UNIMPLEMENTED).
+
+    Register the result on a grpc.aio server created WITHOUT these
+    interceptors (or give it to InProcessInvoker without them): they have
+    already been applied, and applying them again would wrap twice.
+
+    Contract: each interceptor must choose and wrap a handler from the method
+    path alone. The chain runs here with empty invocation metadata, and its
+    result is reused for every call of the method; anything that depends on
+    a call (metadata, peer, deadline) must be read inside the wrapped
+    behaviour, from its ServicerContext, at call time. An interceptor that
+    rejects or reroutes by metadata in `intercept_service` is not fit for this.
+    """
+    handlers = tuple(handlers)
+    interceptors = tuple(interceptors)
+    by_method: dict[str, grpc.RpcMethodHandler] = {}
+    for path in dict.fromkeys(methods):
+        found = await _intercepted(handlers, interceptors, _HandlerCallDetails(path, ()))
+        if found is not None:
+            by_method[path] = found
+    return ResolvedHandlers(by_method)
+
+
 def _is_async(behavior: Any) -> bool:
     return inspect.iscoroutinefunction(behavior) or inspect.isawaitable(behavior)
 
@@ -119,7 +198,9 @@ class InProcessInvoker(Invoker):
     """Calls servicers directly through the server's interceptors.
 
     Pass the same handlers and interceptors given to grpc.aio.server(); the
-    first interceptor is the outermost, as in grpc.aio.
+    first interceptor is the outermost, as in grpc.aio. With interceptors the
+    chain runs on every call, as grpc.aio runs it; handlers already resolved
+    by `resolve_handlers` (and no interceptors) cost one dict lookup a call.
     """
 
     def __init__(self, handlers: Sequence[grpc.GenericRpcHandler],
@@ -127,24 +208,16 @@ class InProcessInvoker(Invoker):
         self._handlers = tuple(handlers)
         self._interceptors = tuple(interceptors)
         self._paths: dict[MethodDescriptor, str] = {}
-
-    def _query_handlers(self, details: Any) -> Any:
-        for handler in self._handlers:
-            found = handler.service(details)
-            if found is not None:
-                return found
-        return None
-
-    async def _find_handler(self, details: Any, index: int = 0) -> Any:
-        # grpc.aio's _run_interceptor: each interceptor gets a continuation
-        # that runs the rest of the chain, then the handler lookup.
-        if index == len(self._interceptors):
-            return self._query_handlers(details)
-
-        def continuation(next_details: Any) -> Awaitable[Any]:
-            return self._find_handler(next_details, index + 1)
-
-        return await self._interceptors[index].intercept_service(continuation, details)
+        # No interceptors and only resolved handlers: the lookup is by path
+        # alone, so merge them (the first one serving a path wins, as in the
+        # linear scan) and skip building HandlerCallDetails per call.
+        self._by_path: dict[str, grpc.RpcMethodHandler] | None = None
+        if not self._interceptors and all(isinstance(h, ResolvedHandlers)
+                                          for h in self._handlers):
+            merged: dict[str, grpc.RpcMethodHandler] = {}
+            for handler in reversed(self._handlers):
+                merged.update(handler.methods)
+            self._by_path = merged
 
     async def unary(self, method: MethodDescriptor, request: Message, *,
                     metadata: Sequence[tuple[str, str]], peer: str) -> Message:
@@ -179,7 +252,13 @@ class InProcessInvoker(Invoker):
 
     async def _run(self, path: str, metadata: tuple[tuple[str, str], ...],
                    request: Message, context: InProcessContext) -> Message | None:
-        handler = await self._find_handler(_HandlerCallDetails(path, metadata))
+        if self._by_path is not None:
+            handler = self._by_path.get(path)
+        elif self._interceptors:
+            handler = await _intercepted(self._handlers, self._interceptors,
+                                         _HandlerCallDetails(path, metadata))
+        else:
+            handler = _query(self._handlers, _HandlerCallDetails(path, metadata))
         if handler is None:
             raise AbortCall(status_pb2.Status(code=code_pb2.UNIMPLEMENTED,
                                               message="Method not found!"))

@@ -99,6 +99,9 @@ def start_replica(*, database_url: str, master_key: str, env: dict[str, str] | N
         "AUTHCORE_RATE_LIMIT_IP_PER_MINUTE": "1000000",
         "AUTHCORE_RATE_LIMIT_USER_PER_MINUTE": "1000000",
         "AUTHCORE_SHUTDOWN_GRACE_SECONDS": "3",
+        # Several test servers share the one local PostgreSQL (max_connections
+        # 100); a process may hold 4 x this (two pools, one with overflow).
+        "AUTHCORE_DB_POOL_SIZE": "4",
         "AUTHCORE_WORKERS": "1",
         "PYTHONUNBUFFERED": "1",
         **(env or {}),

@@ -115,6 +115,9 @@ def run_server(*, backend: str = "sqlite", env: dict[str, str] | None = None,
         "AUTHCORE_RATE_LIMIT_IP_PER_MINUTE": "1000000",
         "AUTHCORE_RATE_LIMIT_USER_PER_MINUTE": "1000000",
         "AUTHCORE_SHUTDOWN_GRACE_SECONDS": "5",
+        # Several test servers share the one local PostgreSQL (max_connections
+        # 100); a process may hold 4 x this (two pools, one with overflow).
+        "AUTHCORE_DB_POOL_SIZE": "4",
         # One process unless a test asks for more (the default is one per core).
         "AUTHCORE_WORKERS": str(workers),
         "PYTHONUNBUFFERED": "1",

@@ -6,6 +6,8 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from authcore.store.hot import HotTx
+from authcore.store.hot.queries import insert_audit_event
 from authcore.store.models import AuditEvent
 
 log = logging.getLogger("authcore.audit")
@@ -39,3 +41,32 @@ def record(
         "%s %s reason=%s app=%s user=%s authenticator=%s ip=%s",
         event, outcome, reason, application_id, user_id, authenticator, client_ip,
     )
+
+
+async def hot_record(
+    tx: HotTx,
+    *,
+    event: str,
+    outcome: str,
+    now: float,
+    reason: str | None = None,
+    application_id: str | None = None,
+    user_id: str | None = None,
+    authenticator: str | None = None,
+    client_ip: str | None = None,
+) -> None:
+    """`record` inside a hot path's write transaction (store/hot).
+
+    The row is the record. Its log line is INFO for refusals and failures,
+    which operators watch, and DEBUG for successes and issued challenges: a
+    line per login would cost a formatted write on every hot call."""
+    await insert_audit_event(tx, event=event, outcome=outcome, now=now, reason=reason,
+                             application_id=application_id, user_id=user_id,
+                             authenticator=authenticator, client_ip=client_ip)
+    level = logging.DEBUG if outcome in _ROUTINE else logging.INFO
+    if log.isEnabledFor(level):
+        log.log(level, "%s %s reason=%s app=%s user=%s authenticator=%s ip=%s",
+                event, outcome, reason, application_id, user_id, authenticator, client_ip)
+
+
+_ROUTINE = frozenset({"success", "issued"})

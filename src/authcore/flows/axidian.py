@@ -43,15 +43,18 @@ from authcore.flows import audit
 from authcore.flows.authentication import Caller
 from authcore.flows.challenges import ChallengeRecord, KeepChallenge
 from authcore.flows.context import Core
-from authcore.flows.directory import find_user, get_active_user, get_application
+from authcore.flows.directory import hot_active_user, hot_application
 from authcore.flows.factors import FACTORS
 from authcore.flows.factors.base import Answer, Effect, FactorContext, StartInput
 from authcore.flows.factors.otp import channels
 from authcore.flows.kerberos import windows_logon
-from authcore.flows.policy import AppPolicy
+from authcore.flows.policy import app_policy
 from authcore.limits.lockout import LockoutState, is_locked, remaining_attempts
+from authcore.store.hot import HotTx
+from authcore.store.hot import queries as hq
+from authcore.store.hot.queries import AppRow, UserRow
 from authcore.store.models import Application, User
-from authcore.tokens.sessions import issue_session
+from authcore.tokens.sessions import sign_session
 from authcore.verify.errors import VerificationError
 
 # -- modes -------------------------------------------------------------------
@@ -144,12 +147,12 @@ def _invalid_template() -> Unauthenticated:
                            reason="invalid_template")
 
 
-async def _create_row(core: Core, db: AsyncSession, *, app: Application, user: User,
-                      authenticator: str, stage: str, state: dict[str, Any],
-                      ttl_seconds: float, now: float) -> str:
+async def _hot_create_row(core: Core, tx: HotTx, *, app: AppRow, user: UserRow,
+                          authenticator: str, stage: str, state: dict[str, Any],
+                          ttl_seconds: float, now: float) -> str:
     """A challenge keyed by a random GUID (the documented format of the ids)."""
-    token, _ = await core.challenges.create(
-        db, application_id=app.id, user_pk=user.pk, authenticator=authenticator, stage=stage,
+    token, _ = await core.challenges.hot_create(
+        tx, application_id=app.id, user_pk=user.pk, authenticator=authenticator, stage=stage,
         state=state, ttl_seconds=ttl_seconds, now=now, token=str(uuid.uuid4()))
     return token
 
@@ -160,9 +163,9 @@ class AxidianFlow:
 
     # -- helpers -----------------------------------------------------------
 
-    def _ctx(self, db: AsyncSession, app: Application, user: User, now: float) -> FactorContext:
-        return FactorContext(core=self.core, db=db, app=app,
-                             policy=AppPolicy.from_json(app.settings), user=user, now=now)
+    def _ctx(self, app: AppRow, user: UserRow, now: float) -> FactorContext:
+        return FactorContext(core=self.core, app=app, policy=app_policy(app.settings),
+                             user=user, now=now)
 
     @staticmethod
     async def _enrolled(ctx: FactorContext, mode: Mode) -> bool:
@@ -176,7 +179,7 @@ class AxidianFlow:
     async def _available_modes(self, ctx: FactorContext) -> list[Mode]:
         """Modes the user has enrolled, the application allows and the
         lockout leaves open, in MODES order."""
-        states = await self.core.lockouts.states(ctx.db, user_pk=ctx.user.pk)
+        states = await self.core.lockouts.hot_states(self.core.hot, user_pk=ctx.user.pk)
         out = []
         for mode in MODES:
             state = states.get(mode.factor)
@@ -193,12 +196,11 @@ class AxidianFlow:
         _require(("ApplicationId", application_id), ("UserId", user_id))
         await self.core.rate_limit(client_ip=caller.client_ip, user_key=user_id)
         now = self.core.clock()
-        async with self.core.read() as db:
-            app = await get_application(db, application_id)
-            user = await find_user(db, user_id)
-            if user is None or not user.active:
-                return []
-            return await self._available_modes(self._ctx(db, app, user, now))
+        app = await hot_application(self.core.hot, application_id)
+        user = await hq.load_user_by_user_id(self.core.hot, user_id)
+        if user is None or not user.active:
+            return []
+        return await self._available_modes(self._ctx(app, user, now))
 
     @staticmethod
     def _check_not_locked(states: dict[str, LockoutState], factor: str, now: float) -> None:
@@ -235,31 +237,32 @@ class AxidianFlow:
         template_id = _guid(req.template_id, "TemplateId")
         await self.core.rate_limit(client_ip=caller.client_ip)
         now = self.core.clock()
-        async with self.core.write() as db:
+        hot = self.core.hot
+        try:
+            ch, user, app = await self.core.challenges.hot_load(hot, token=template_id, now=now)
+        except Unauthenticated:
+            raise _invalid_template() from None
+        if ch.stage != TEMPLATE_STAGE or user is None:
+            raise _invalid_template()
+        if not user.active:
+            raise PermissionDenied("The user is disabled.", reason="user_disabled")
+        policy = app_policy(app.settings)
+        extra = ({"business_application": req.business_application}
+                 if req.business_application else None)
+        issued = await sign_session(
+            hot, self.core.signer, user_pk=user.pk, user_id=user.user_id,
+            application_id=app.id, amr=[ch.authenticator],
+            ttl_seconds=policy.session_seconds, now=now, extra_claims=extra,
+        )
+        async with hot.transaction() as tx:
             try:
-                ch, user, app = await self.core.challenges.load_with_app(
-                    db, token=template_id, now=now)
+                await self.core.close_challenge(tx, challenge_id=ch.id, now=now)
             except Unauthenticated:
                 raise _invalid_template() from None
-            if ch.stage != TEMPLATE_STAGE or user is None:
-                raise _invalid_template()
-            if not user.active:
-                raise PermissionDenied("The user is disabled.", reason="user_disabled")
-            try:
-                await self.core.challenges.claim(db, challenge_id=ch.id, now=now)
-            except Unauthenticated:
-                raise _invalid_template() from None
-            policy = AppPolicy.from_json(app.settings)
-            extra = ({"business_application": req.business_application}
-                     if req.business_application else None)
-            issued = await issue_session(
-                db, self.core.signer, user_pk=user.pk, user_id=user.user_id,
-                application_id=app.id, amr=[ch.authenticator],
-                ttl_seconds=policy.session_seconds, now=now, extra_claims=extra,
-            )
-            audit.record(db, event="logon", outcome="success", now=now, application_id=app.id,
-                         user_id=user.user_id, authenticator=ch.authenticator,
-                         client_ip=caller.client_ip)
+            await issued.store(tx)
+            await audit.hot_record(tx, event="logon", outcome="success", now=now,
+                                   application_id=app.id, user_id=user.user_id,
+                                   authenticator=ch.authenticator, client_ip=caller.client_ip)
         response = pb.AuthenticateResponse(valid_properties_mask=5, token=issued.token,
                                            user_id=user.user_id)
         response.logon_result.valid_properties_mask = 0
@@ -286,30 +289,33 @@ class AxidianFlow:
                                   field_violations=[("ModeId", "unknown method")])
         await self.core.rate_limit(client_ip=caller.client_ip, user_key=user_id)
         now = self.core.clock()
-        async with self.core.write() as db:
-            app = await get_application(db, req.application_id)
-            user = await get_active_user(db, user_id)
-            if mode.factor not in app.authenticators:
-                raise PermissionDenied("The application does not allow this method.",
-                                       reason="authenticator_not_allowed")
-            ctx = self._ctx(db, app, user, now)
-            if not await self._enrolled(ctx, mode):
-                raise FailedPrecondition("The user has no usable authenticator for this "
-                                         "method.", reason="authenticator_not_enrolled")
-            self._check_not_locked(await self.core.lockouts.states(db, user_pk=user.pk),
-                                   mode.factor, now)
-            started = await FACTORS[mode.factor].start(
-                ctx, StartInput(otp_delivery_type=mode.delivery))
-            ttl = float(ctx.policy.challenge_seconds)
-            if started.ttl_seconds is not None:
-                ttl = min(ttl, started.ttl_seconds)
-            session_id = await _create_row(
-                self.core, db, app=app, user=user, authenticator=mode.factor, stage=SESSION_STAGE,
-                state={"factor_state": started.state, "mode": mode.guid},
+        hot = self.core.hot
+        app = await hot_application(hot, req.application_id)
+        user = await hot_active_user(hot, user_id)
+        if mode.factor not in app.authenticators:
+            raise PermissionDenied("The application does not allow this method.",
+                                   reason="authenticator_not_allowed")
+        ctx = self._ctx(app, user, now)
+        if not await self._enrolled(ctx, mode):
+            raise FailedPrecondition("The user has no usable authenticator for this "
+                                     "method.", reason="authenticator_not_enrolled")
+        self._check_not_locked(await self.core.lockouts.hot_states(hot, user_pk=user.pk),
+                               mode.factor, now)
+        started = await FACTORS[mode.factor].start(
+            ctx, StartInput(otp_delivery_type=mode.delivery))
+        ttl = float(ctx.policy.challenge_seconds)
+        if started.ttl_seconds is not None:
+            ttl = min(ttl, started.ttl_seconds)
+        async with hot.transaction() as tx:
+            session_id = await _hot_create_row(
+                self.core, tx, app=app, user=user, authenticator=mode.factor,
+                stage=SESSION_STAGE, state={"factor_state": started.state, "mode": mode.guid},
                 ttl_seconds=ttl, now=now)
-            audit.record(db, event="challenge", outcome="issued", now=now,
-                         application_id=app.id, user_id=user.user_id,
-                         authenticator=mode.factor, client_ip=caller.client_ip)
+            if started.effect is not None:
+                await started.effect(tx)
+            await audit.hot_record(tx, event="challenge", outcome="issued", now=now,
+                                   application_id=app.id, user_id=user.user_id,
+                                   authenticator=mode.factor, client_ip=caller.client_ip)
         return pb.OpenVerifySessionResponse(session_id=session_id)
 
     async def _load_session(self, db: AsyncSession, session_id: str, now: float
@@ -371,72 +377,78 @@ class AxidianFlow:
         failure: VerificationError | None = None
         refusal: KeepChallenge | None = None
         effect: Effect | None = None
-        async with self.core.read() as db:
-            ch, user, app = await self._load_session(db, session_id, now)
-            if not user.active:
-                raise PermissionDenied("The user is disabled.", reason="user_disabled")
-            data = self._open_data(ch)
-            await self.core.rate_limit(user_key=user.user_id)
-            factor = ch.authenticator
-            if factor not in app.authenticators:
-                raise PermissionDenied("The application does not allow this method.",
-                                       reason="authenticator_not_allowed")
-            states = await self.core.lockouts.states(db, user_pk=user.pk)
-            self._check_not_locked(states, factor, now)
-            had_failures = factor in states
-            try:
-                effect = await FACTORS[factor].finish(
-                    self._ctx(db, app, user, now), ch.state.get("factor_state", {}),
-                    Answer(response=data))
-            except VerificationError as exc:
-                failure = exc
-            except KeepChallenge as keep:
-                # A correct but expired password: this API can't change it, so
-                # no template, and no failure counted either.
-                refusal = keep
+        hot = self.core.hot
+        try:
+            ch, found, app = await self.core.challenges.hot_load(hot, token=session_id, now=now)
+        except Unauthenticated:
+            raise _invalid_session() from None
+        if ch.stage != SESSION_STAGE or found is None:
+            raise _invalid_session()
+        user = found
+        if not user.active:
+            raise PermissionDenied("The user is disabled.", reason="user_disabled")
+        data = self._open_data(ch)
+        await self.core.rate_limit(user_key=user.user_id)
+        factor = ch.authenticator
+        if factor not in app.authenticators:
+            raise PermissionDenied("The application does not allow this method.",
+                                   reason="authenticator_not_allowed")
+        states = await self.core.lockouts.hot_states(hot, user_pk=user.pk)
+        self._check_not_locked(states, factor, now)
+        had_failures = factor in states
+        try:
+            effect = await FACTORS[factor].finish(
+                self._ctx(app, user, now), ch.state.get("factor_state", {}),
+                Answer(response=data))
+        except VerificationError as exc:
+            failure = exc
+        except KeepChallenge as keep:
+            # A correct but expired password: this API can't change it, so
+            # no template, and no failure counted either.
+            refusal = keep
 
-        log_event = functools.partial(audit.record, now=now, application_id=app.id,
+        log_event = functools.partial(audit.hot_record, now=now, application_id=app.id,
                                       user_id=user.user_id, authenticator=factor,
                                       client_ip=caller.client_ip)
         left = 0
-        async with self.core.write() as db:
+        policy = app_policy(app.settings).lockout
+        async with hot.transaction() as tx:
+            if refusal is None and effect is not None and failure is None:
+                try:
+                    await effect(tx)
+                except VerificationError as exc:
+                    failure = exc
             try:
                 # The credential has done its job: don't keep it, not even sealed.
-                await self.core.challenges.claim(
-                    db, challenge_id=ch.id, now=now,
+                lockout, refused = await self.core.close_challenge(
+                    tx, challenge_id=ch.id, now=now, user_pk=user.pk, authenticator=factor,
+                    outcome="" if refusal is not None else "F" if failure else "S",
+                    policy=policy, had_failures=had_failures,
                     state={k: v for k, v in ch.state.items() if k != "data"})
             except Unauthenticated:
                 raise _invalid_session() from None
             if refusal is not None:
-                log_event(db, event="complete", outcome="refused", reason=refusal.error.reason)
+                await log_event(tx, event="complete", outcome="refused",
+                                reason=refusal.error.reason)
+            elif failure is None:
+                if refused:
+                    # Locked by attempts that finished meanwhile.
+                    raise _method_locked()
+                await log_event(tx, event="complete", outcome="success")
+                template_id = await _hot_create_row(
+                    self.core, tx, app=app, user=user, authenticator=factor,
+                    stage=TEMPLATE_STAGE, state={"mode": ch.state.get("mode")},
+                    ttl_seconds=TEMPLATE_SECONDS, now=now)
+                return pb.CreateTemplateResponse(template_id=template_id)
+            elif refused:
+                # Locked by attempts that finished meanwhile: no verdict.
+                await log_event(tx, event="complete", outcome="refused",
+                                reason="authenticator_locked")
+                refusal = KeepChallenge(_method_locked())
             else:
-                if effect is not None and failure is None:
-                    try:
-                        await effect(db)
-                    except VerificationError as exc:
-                        failure = exc
-                if failure is None:
-                    if had_failures and await self.core.lockouts.record_success(
-                            db, user_pk=user.pk, authenticator=factor, now=now):
-                        # Locked by attempts that finished meanwhile.
-                        raise _method_locked()
-                    log_event(db, event="complete", outcome="success")
-                    template_id = await _create_row(
-                        self.core, db, app=app, user=user, authenticator=factor,
-                        stage=TEMPLATE_STAGE, state={"mode": ch.state.get("mode")},
-                        ttl_seconds=TEMPLATE_SECONDS, now=now)
-                    return pb.CreateTemplateResponse(template_id=template_id)
-                policy = AppPolicy.from_json(app.settings).lockout
-                counted = await self.core.lockouts.record_failure(
-                    db, user_pk=user.pk, authenticator=factor, policy=policy, now=now)
-                if counted.refused:
-                    # Locked by attempts that finished meanwhile: no verdict.
-                    log_event(db, event="complete", outcome="refused",
-                              reason="authenticator_locked")
-                    refusal = KeepChallenge(_method_locked())
-                else:
-                    log_event(db, event="complete", outcome="failure", reason=failure.reason)
-                left = remaining_attempts(state=counted.state, policy=policy, now=now)
+                await log_event(tx, event="complete", outcome="failure", reason=failure.reason)
+                assert lockout is not None
+                left = remaining_attempts(state=lockout, policy=policy, now=now)
         if refusal is not None:
             if refusal.error.reason == "password_expired":
                 raise FailedPrecondition("The password has expired and must be changed "

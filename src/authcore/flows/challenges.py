@@ -22,7 +22,6 @@ import math
 import secrets
 import uuid
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
@@ -30,6 +29,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authcore.errors import AuthcoreError, Unauthenticated
+from authcore.store.hot import Fetcher, HotTx
+from authcore.store.hot import queries as hq
+from authcore.store.hot import statements as q
+from authcore.store.hot.queries import AppRow, ChallengeRecord, UserRow
 from authcore.store.models import Application, Challenge, User
 from authcore.store.redis import RedisKeys, redis_errors
 
@@ -51,17 +54,6 @@ class KeepChallenge(Exception):
     def __init__(self, error: AuthcoreError) -> None:
         super().__init__(error.message)
         self.error = error
-
-
-@dataclass(frozen=True)
-class ChallengeRecord:
-    id: str
-    application_id: str
-    user_pk: str | None
-    authenticator: str
-    stage: str
-    state: dict[str, Any]
-    expires_at: float
 
 
 def token_hash(token: str) -> str:
@@ -148,8 +140,31 @@ class ChallengeStore(ABC):
         """The user's open (unused, unexpired) challenges of one
         authenticator and application, newest first, at most `limit`."""
 
+    # The hot paths' variants: reads on the raw driver, writes in the call's
+    # one write transaction (store/hot). Same answers as the methods above.
+
+    @abstractmethod
+    async def hot_create(
+        self, tx: HotTx, *, application_id: str, user_pk: str | None, authenticator: str,
+        stage: str, state: dict[str, Any], ttl_seconds: float, now: float,
+        token: str | None = None,
+    ) -> tuple[str, float]: ...
+
+    @abstractmethod
+    async def hot_load(self, hot: Fetcher, *, token: str, now: float
+                       ) -> tuple[ChallengeRecord, UserRow | None, AppRow]:
+        """`load_with_app` on the raw driver."""
+
+    @abstractmethod
+    async def hot_claim(self, tx: HotTx, *, challenge_id: str, now: float,
+                        state: dict[str, Any] | None = None) -> None: ...
+
 
 # -- SQL ------------------------------------------------------------------------
+
+def _state_json(state: dict[str, Any]) -> str:
+    return json.dumps(state, separators=(",", ":"))
+
 
 def _record(row: Challenge) -> ChallengeRecord:
     return ChallengeRecord(
@@ -258,6 +273,40 @@ class SqlChallengeStore(ChallengeStore):
             update(Challenge).where(Challenge.token_hash == token_hash(token))
             .values(token_hash=token_hash(new_token), stage=stage))
         if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise _invalid()
+
+    async def hot_create(
+        self, tx: HotTx, *, application_id: str, user_pk: str | None, authenticator: str,
+        stage: str, state: dict[str, Any], ttl_seconds: float, now: float,
+        token: str | None = None,
+    ) -> tuple[str, float]:
+        token = token or secrets.token_urlsafe(32)
+        expires_at = now + ttl_seconds
+        await tx.execute(q.INSERT_CHALLENGE, {
+            "id": str(uuid.uuid4()), "token_hash": token_hash(token),
+            "application_id": application_id, "user_pk": user_pk,
+            "authenticator": authenticator, "stage": stage, "state": _state_json(state),
+            "expires_at": expires_at, "now": now})
+        return token, expires_at
+
+    async def hot_load(self, hot: Fetcher, *, token: str, now: float
+                       ) -> tuple[ChallengeRecord, UserRow | None, AppRow]:
+        if not token:
+            raise _missing()
+        found = await hq.load_challenge(hot, token_hash=token_hash(token))
+        if found is None:
+            raise _invalid()
+        _check_usable(consumed=found.consumed, expires_at=found.record.expires_at, now=now)
+        return found.record, found.user, found.app
+
+    async def hot_claim(self, tx: HotTx, *, challenge_id: str, now: float,
+                        state: dict[str, Any] | None = None) -> None:
+        if state is None:
+            done = await tx.execute(q.CLAIM_CHALLENGE, {"id": challenge_id, "now": now})
+        else:
+            done = await tx.execute(q.CLAIM_CHALLENGE_WITH_STATE, {
+                "id": challenge_id, "now": now, "state": _state_json(state)})
+        if done != 1:
             raise _invalid()
 
     async def find_open(self, db: AsyncSession, *, application_id: str, user_pk: str,
@@ -399,6 +448,37 @@ def _redis_fields(fields: dict[str, str]) -> tuple[ChallengeRecord, bool] | None
     return record, "consumed_at" in fields
 
 
+async def hot_from_redis_fields(
+    hot: Fetcher, found: tuple[ChallengeRecord, bool] | None, *, now: float
+) -> tuple[ChallengeRecord, UserRow | None, AppRow]:
+    """A challenge read from Redis, with its application and user from the
+    database (one statement), checked as `load_with_app` checks it."""
+    if found is None or found[1]:
+        raise _invalid()
+    record = found[0]
+    loaded = await hq.load_application_and_user_pk(hot, app_id=record.application_id,
+                                                   pk=record.user_pk)
+    if loaded is None:
+        raise _invalid()
+    app, user = loaded
+    if record.user_pk is not None and user is None:
+        raise _invalid()  # the table's rows go with their user (cascade)
+    _check_usable(consumed=False, expires_at=record.expires_at, now=now)
+    return record, user, app
+
+
+def redis_fields(fields: dict[str, str]) -> tuple[ChallengeRecord, bool] | None:
+    return _redis_fields(fields)
+
+
+def invalid_token() -> Unauthenticated:
+    return _invalid()
+
+
+def missing_token() -> Unauthenticated:
+    return _missing()
+
+
 class RedisChallengeStore(ChallengeStore):
     def __init__(self, client: Redis, *, keys: RedisKeys | None = None) -> None:
         self._client = client
@@ -424,6 +504,23 @@ class RedisChallengeStore(ChallengeStore):
         self, db: AsyncSession, *, application_id: str, user_pk: str | None,
         authenticator: str, stage: str, state: dict[str, Any], ttl_seconds: float,
         now: float, token: str | None = None,
+    ) -> tuple[str, float]:
+        return await self._store(application_id=application_id, user_pk=user_pk,
+                                 authenticator=authenticator, stage=stage, state=state,
+                                 ttl_seconds=ttl_seconds, now=now, token=token)
+
+    async def hot_create(
+        self, tx: HotTx, *, application_id: str, user_pk: str | None, authenticator: str,
+        stage: str, state: dict[str, Any], ttl_seconds: float, now: float,
+        token: str | None = None,
+    ) -> tuple[str, float]:
+        return await self._store(application_id=application_id, user_pk=user_pk,
+                                 authenticator=authenticator, stage=stage, state=state,
+                                 ttl_seconds=ttl_seconds, now=now, token=token)
+
+    async def _store(
+        self, *, application_id: str, user_pk: str | None, authenticator: str, stage: str,
+        state: dict[str, Any], ttl_seconds: float, now: float, token: str | None,
     ) -> tuple[str, float]:
         token = token or secrets.token_urlsafe(32)
         digest = token_hash(token)
@@ -509,6 +606,16 @@ class RedisChallengeStore(ChallengeStore):
     async def claim(self, db: AsyncSession, *, challenge_id: str, now: float,
                     state: dict[str, Any] | None = None) -> None:
         await self._compare_and_set(challenge_id, now, use=True, state=state)
+
+    async def hot_claim(self, tx: HotTx, *, challenge_id: str, now: float,
+                        state: dict[str, Any] | None = None) -> None:
+        await self._compare_and_set(challenge_id, now, use=True, state=state)
+
+    async def hot_load(self, hot: Fetcher, *, token: str, now: float
+                       ) -> tuple[ChallengeRecord, UserRow | None, AppRow]:
+        if not token:
+            raise _missing()
+        return await hot_from_redis_fields(hot, await self._fields(token), now=now)
 
     async def update_state(self, db: AsyncSession, *, challenge_id: str,
                            state: dict[str, Any], now: float) -> None:

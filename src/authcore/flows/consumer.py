@@ -45,8 +45,12 @@ from authcore.flows import audit
 from authcore.flows.authentication import Caller
 from authcore.flows.challenges import bare_token, token_hash
 from authcore.flows.context import Core
-from authcore.flows.policy import AppPolicy
+from authcore.flows.policy import AppPolicy, app_policy
 from authcore.limits.lockout import LockoutState, is_locked
+from authcore.store.hot import HotTx
+from authcore.store.hot import queries as hq
+from authcore.store.hot import statements as q
+from authcore.store.hot.queries import UserRow
 from authcore.store.models import (
     Application,
     ConsumerSession,
@@ -167,20 +171,20 @@ def _channel(value: str, allowed: tuple[str, ...], unsupported: tuple[str, ...] 
 
 # ------------------------------------------------------------------ helpers
 
-def credentials_id(user: User) -> str:
+def credentials_id(user: User | UserRow) -> str:
     """Stable id of the user's ROOT credentials (email + password)."""
     return str(uuid.uuid5(_CREDENTIALS_NS, user.pk))
 
 
-def _identity(user: User) -> pb.IdentityId:
+def _identity(user: User | UserRow) -> pb.IdentityId:
     return pb.IdentityId(type=pb.IDENTITY_TYPE_CONSUMER, id=user.pk)
 
 
-def _credentials(user: User) -> pb.CredentialsId:
+def _credentials(user: User | UserRow) -> pb.CredentialsId:
     return pb.CredentialsId(type=pb.CREDENTIALS_TYPE_ROOT, id=credentials_id(user))
 
 
-def _display_name(user: User) -> str:
+def _display_name(user: User | UserRow) -> str:
     if user.display_name:
         return user.display_name
     full = " ".join(p for p in (user.first_name, user.last_name) if p)
@@ -204,6 +208,10 @@ class ConsumerFlow:
     async def _policy(self, db: AsyncSession) -> AppPolicy:
         app = await db.get(Application, self._settings.consumer_application_id)
         return AppPolicy.from_json(app.settings) if app is not None else AppPolicy()
+
+    async def _hot_policy(self) -> AppPolicy:
+        app = await hq.load_application(self.core.hot, self._settings.consumer_application_id)
+        return app_policy(app.settings) if app is not None else AppPolicy()
 
     def _new_code(self) -> str:
         return SANDBOX_CODE if self._settings.sandbox else generate_code(digits=6)
@@ -251,6 +259,48 @@ class ConsumerFlow:
             absolute_expires_at=cap, step_up_at=None, step_up_method=None, revoked_at=None))
         return token
 
+    async def _hot_open_session(self, tx: HotTx, user: UserRow, kind: str, now: float) -> str:
+        token = secrets.token_urlsafe(32)
+        idle = self._settings.consumer_idle_seconds if kind == AUTH else TEMPORARY_SECONDS
+        cap = now + (ABSOLUTE_SECONDS if kind == AUTH else TEMPORARY_SECONDS)
+        await tx.execute(q.INSERT_CONSUMER_SESSION, {
+            "id": str(uuid.uuid4()), "token_hash": token_hash(token), "user_pk": user.pk,
+            "kind": kind, "now": now, "expires_at": min(now + idle, cap),
+            "absolute_expires_at": cap})
+        return token
+
+    async def _hot_session(self, authorization: str, now: float
+                           ) -> tuple[hq.ConsumerSessionRow, UserRow]:
+        """`_session` on the hot path: the caller's live auth session and
+        user in one read, then the slide of its idle expiry in its own short
+        write (an authenticated call that writes nothing else)."""
+        session, user = await self._hot_session_read(authorization, now)
+        expires = min(now + self._settings.consumer_idle_seconds, session.absolute_expires_at)
+        async with self.core.hot.transaction() as tx:
+            await tx.execute(q.SLIDE_CONSUMER_SESSION,
+                             {"id": session.id, "now": now, "expires_at": expires})
+        return session, user
+
+    async def _hot_session_read(self, authorization: str, now: float
+                                ) -> tuple[hq.ConsumerSessionRow, UserRow]:
+        token = bare_token(authorization)
+        if not token or len(token) > 512:
+            raise Unauthenticated(BAD_TOKEN, reason="missing_token" if not token
+                                  else "invalid_token")
+        found = await hq.consumer_session(self.core.hot, token_hash(token))
+        if found is None:
+            raise Unauthenticated(BAD_TOKEN, reason="invalid_token")
+        session, user = found
+        if (session.revoked_at is not None or session.expires_at <= now
+                or session.absolute_expires_at <= now):
+            raise Unauthenticated(BAD_TOKEN, reason="invalid_token")
+        if session.kind != AUTH:
+            raise Unauthenticated("This temporary token can only update the password, at "
+                                  "/passwords/update.", reason="temporary_token")
+        if user is None or not user.active:
+            raise Unauthenticated(BAD_TOKEN, reason="user_disabled")
+        return session, user
+
     async def _session(self, db: AsyncSession, authorization: str, now: float, *,
                        allow_temporary: bool = False, touch: bool = True,
                        ) -> tuple[ConsumerSession, User]:
@@ -286,20 +336,20 @@ class ConsumerFlow:
             raise _locked(state, now, what)
         return states
 
-    async def _count_failure(self, user: User, authenticator: str, now: float,
+    async def _count_failure(self, user: User | UserRow, authenticator: str, now: float,
                              error: AuthcoreError, what: str, caller: Caller,
                              event: str) -> AuthcoreError:
         """Record a failed attempt; the error to raise (423 when it locked)."""
-        async with self.core.write() as db:
-            policy = await self._policy(db)
-            counted = await self.core.lockouts.record_failure(
-                db, user_pk=user.pk, authenticator=authenticator, policy=policy.lockout,
+        policy = await self._hot_policy()
+        async with self.core.hot.transaction() as tx:
+            counted = await self.core.lockouts.hot_record_failure(
+                tx, user_pk=user.pk, authenticator=authenticator, policy=policy.lockout,
                 now=now)
-            audit.record(db, event=event, outcome="refused" if counted.refused else "failure",
-                         reason="account_locked" if counted.refused else error.reason, now=now,
-                         application_id=self._settings.consumer_application_id,
-                         user_id=user.user_id, authenticator=authenticator,
-                         client_ip=caller.client_ip)
+            await audit.hot_record(
+                tx, event=event, outcome="refused" if counted.refused else "failure",
+                reason="account_locked" if counted.refused else error.reason, now=now,
+                application_id=self._settings.consumer_application_id,
+                user_id=user.user_id, authenticator=authenticator, client_ip=caller.client_ip)
         # Locked already (by attempts that finished meanwhile) or by this one.
         locked = counted.refused or is_locked(state=counted.state, now=now)
         return _locked(counted.state, now, what) if locked else error
@@ -341,17 +391,19 @@ class ConsumerFlow:
             raise _invalid(*problems)
         await self.core.rate_limit(client_ip=caller.client_ip, user_key=email.lower())
         now = self.core.clock()
+        hot = self.core.hot
+        # A hot path: the user and password in one read, the counters, argon2
+        # off the loop, then one write transaction.
+        found = await hq.consumer_login_user(hot, email)
+        user, row = found if found is not None else (None, None)
         states: dict[str, LockoutState] = {}
-        async with self.core.read() as db:
-            user = await self._find_user(db, email)
-            row = await db.get(Password, user.pk) if user is not None else None
-            if user is None or not user.active or row is None:
-                user = None
-            else:
-                states = await self._check_unlocked(db, user, "PASSWORD", now, ACCOUNT)
-        if user is None or row is None:
+        if user is None or not user.active or row is None:
             await self._burn_password_time(password)
             raise Unauthenticated(LOGIN_FAILED, reason="invalid_credentials")
+        states = await self.core.lockouts.hot_states(hot, user_pk=user.pk)
+        state = states.get("PASSWORD")
+        if state is not None and is_locked(state=state, now=now):
+            raise _locked(state, now, ACCOUNT)
         params = self._settings.argon2
         try:
             result = await self.core.blocking(verify_password, password=password,
@@ -364,15 +416,20 @@ class ConsumerFlow:
         rehashed = None
         if result.needs_rehash and not expired:
             rehashed = await self.core.blocking(hash_password, password=password, params=params)
-        async with self.core.write() as db:
-            await self._reset(db, user, "PASSWORD", states, now, ACCOUNT)
+        async with hot.transaction() as tx:
+            if "PASSWORD" in states:
+                lock = await self.core.lockouts.hot_record_success(
+                    tx, user_pk=user.pk, authenticator="PASSWORD", now=now)
+                if lock is not None:
+                    raise _locked(lock, now, ACCOUNT)
             if rehashed is not None:
-                await db.execute(update(Password)
-                                 .where(Password.user_pk == user.pk, Password.hash == row.hash)
-                                 .values(hash=rehashed))
-            token = await self._open_session(db, user, TEMPORARY if expired else AUTH, now)
-            self._audit(db, "consumer_login", "password_expired" if expired else "success",
-                        user, now, caller, authenticator="PASSWORD")
+                await tx.execute(q.REHASH_PASSWORD, {"hash": rehashed, "user_pk": user.pk,
+                                                     "old_hash": row.hash})
+            token = await self._hot_open_session(tx, user, TEMPORARY if expired else AUTH, now)
+            await audit.hot_record(
+                tx, event="consumer_login", outcome="password_expired" if expired else "success",
+                now=now, application_id=self._settings.consumer_application_id,
+                user_id=user.user_id, client_ip=caller.client_ip, authenticator="PASSWORD")
         if expired:
             raise Unauthenticated(EXPIRED_MESSAGE, reason="password_expired", metadata={
                 HTTP_BODY_PREFIX + "token": token, HTTP_BODY_PREFIX + "tokenType": "TEMPORARY"})
@@ -457,9 +514,8 @@ class ConsumerFlow:
                               ) -> pb.ListIdentitiesResponse:
         await self.core.rate_limit(client_ip=caller.client_ip)
         now = self.core.clock()
-        async with self.core.write() as db:
-            _, user = await self._session(db, authorization, now)
-            groups = await self._groups(db, user)
+        _, user = await self._hot_session(authorization, now)
+        groups = await hq.user_groups(self.core.hot, user.pk)
         out = pb.ListIdentitiesResponse()
         out.identities.add(id=_identity(user), name=_display_name(user))
         for gid, name in groups:
@@ -480,32 +536,40 @@ class ConsumerFlow:
         await self.core.rate_limit(client_ip=caller.client_ip)
         now = self.core.clock()
         wanted = req.identity
-        async with self.core.write() as db:
-            session, user = await self._session(db, authorization, now)
-            await self._check_unlocked(db, user, "PASSWORD", now, ACCOUNT)
-            if wanted.type == pb.IDENTITY_TYPE_CONSUMER:
-                allowed = wanted.id == user.pk
-            else:
-                allowed = any(gid == wanted.id for gid, _ in await self._groups(db, user))
-            if not allowed:
-                raise PermissionDenied("The identity is not available to this user.",
-                                       reason="identity_not_available")
-            if wanted.type != pb.IDENTITY_TYPE_CONSUMER and session.step_up_at is None:
-                raise PermissionDenied("Acting for this identity requires a step-up: complete "
-                                       "/stepup/otp or /stepup/push first.",
-                                       reason="step_up_required")
-            identity = {"type": _IDENTITY_NAMES[wanted.type], "id": wanted.id}
-            amr = ["pwd"] + ([session.step_up_method] if session.step_up_method else [])
-            claims = {
-                "sub": user.user_id, "aud": ACCESS_TOKEN_AUDIENCE, "jti": str(uuid.uuid4()),
-                "sid": session.id, "identity": identity,
-                "credentials": {"type": "ROOT", "id": credentials_id(user)},
-                "amr": amr, "auth_time": int(session.created_at),
-                "step_up": session.step_up_at is not None,
-            }
-            token, _ = self.core.signer.sign(
-                claims, ttl_seconds=self._settings.consumer_access_token_seconds, now=now)
-            self._audit(db, "consumer_access_token", "success", user, now, caller)
+        hot = self.core.hot
+        session, user = await self._hot_session_read(authorization, now)
+        state = (await self.core.lockouts.hot_states(hot, user_pk=user.pk)).get("PASSWORD")
+        if state is not None and is_locked(state=state, now=now):
+            raise _locked(state, now, ACCOUNT)
+        if wanted.type == pb.IDENTITY_TYPE_CONSUMER:
+            allowed = wanted.id == user.pk
+        else:
+            allowed = any(gid == wanted.id for gid, _ in await hq.user_groups(hot, user.pk))
+        if not allowed:
+            raise PermissionDenied("The identity is not available to this user.",
+                                   reason="identity_not_available")
+        if wanted.type != pb.IDENTITY_TYPE_CONSUMER and session.step_up_at is None:
+            raise PermissionDenied("Acting for this identity requires a step-up: complete "
+                                   "/stepup/otp or /stepup/push first.",
+                                   reason="step_up_required")
+        identity = {"type": _IDENTITY_NAMES[wanted.type], "id": wanted.id}
+        amr = ["pwd"] + ([session.step_up_method] if session.step_up_method else [])
+        claims = {
+            "sub": user.user_id, "aud": ACCESS_TOKEN_AUDIENCE, "jti": str(uuid.uuid4()),
+            "sid": session.id, "identity": identity,
+            "credentials": {"type": "ROOT", "id": credentials_id(user)},
+            "amr": amr, "auth_time": int(session.created_at),
+            "step_up": session.step_up_at is not None,
+        }
+        token, _ = self.core.signer.sign(
+            claims, ttl_seconds=self._settings.consumer_access_token_seconds, now=now)
+        expires = min(now + self._settings.consumer_idle_seconds, session.absolute_expires_at)
+        async with hot.transaction() as tx:
+            await tx.execute(q.SLIDE_CONSUMER_SESSION,
+                             {"id": session.id, "now": now, "expires_at": expires})
+            await audit.hot_record(tx, event="consumer_access_token", outcome="success",
+                                   now=now, application_id=self._settings.consumer_application_id,
+                                   user_id=user.user_id, client_ip=caller.client_ip)
         return pb.CreateAccessTokenResponse(
             token=token, identity=pb.IdentityId(type=wanted.type, id=wanted.id),
             credentials=_credentials(user))

@@ -11,16 +11,29 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from authcore.config import Settings
 from authcore.crypto.seal import Sealer
 from authcore.errors import ResourceExhausted
-from authcore.flows.challenges import ChallengeStore, SqlChallengeStore
+from authcore.flows.challenges import (
+    ChallengeRecord,
+    ChallengeStore,
+    SqlChallengeStore,
+    hot_from_redis_fields,
+    invalid_token,
+    missing_token,
+    redis_fields,
+    token_hash,
+)
 from authcore.flows.lockouts import LockoutStore, SqlLockoutStore
-from authcore.limits.base import RateLimit, RateLimiter
+from authcore.limits.base import Decision, RateLimit, RateLimiter
+from authcore.limits.lockout import LockoutPolicy, LockoutState
+from authcore.store.hot import HotDb, HotTx
+from authcore.store.hot.queries import AppRow, UserRow
+from authcore.store.hot.redis import RedisHot
 from authcore.store.write_lock import SqliteWriteLock
 from authcore.tokens.jwt import TokenSigner
 
@@ -69,6 +82,12 @@ def hashing_executor(threads: int) -> ThreadPoolExecutor:
                               initializer=_lower_thread_priority)
 
 
+def _check_decision(decision: Decision) -> None:
+    if not decision.allowed:
+        raise ResourceExhausted("Too many requests; retry later.",
+                                retry_after=decision.retry_after)
+
+
 @dataclass
 class Core:
     settings: Settings
@@ -79,6 +98,9 @@ class Core:
     code_key: bytes
     signer: TokenSigner
     limiter: RateLimiter
+    # The hot paths' statements on the raw driver (store/hot); `db` is the
+    # ORM for everything else.
+    hot: HotDb
     executor: Executor | None = None
     clock: Callable[[], float] = field(default=time.time)
     # SQLite allows one writer: write transactions queue on this lock (see
@@ -89,6 +111,9 @@ class Core:
     # the production topology (server.build_runtime chooses).
     lockouts: LockoutStore = field(default_factory=SqlLockoutStore)
     challenges: ChallengeStore = field(default_factory=SqlChallengeStore)
+    # With Redis: the hot paths' combined scripts (store/hot/redis.py), so a
+    # complete costs two Redis round trips, not one per counter and check.
+    redis_hot: RedisHot | None = None
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -102,20 +127,80 @@ class Core:
             async with guard, session.begin():
                 yield session
 
-    async def rate_limit(self, *, client_ip: str = "", user_key: str = "") -> None:
-        """Per client IP and, when the user is known, per user; RESOURCE_EXHAUSTED
-        (429 with Retry-After over REST) when either is spent."""
+    def _limits(self, client_ip: str, user_key: str) -> list[tuple[str, RateLimit]]:
         limits = self.settings.rate_limits
         checks = []
         if client_ip:
             checks.append((f"ip:{client_ip}", RateLimit(limits.per_ip_per_minute, 60.0)))
         if user_key:
             checks.append((f"user:{user_key}", RateLimit(limits.per_user_per_minute, 60.0)))
+        return checks
+
+    async def rate_limit(self, *, client_ip: str = "", user_key: str = "") -> None:
+        """Per client IP and, when the user is known, per user; RESOURCE_EXHAUSTED
+        (429 with Retry-After over REST) when either is spent."""
+        checks = self._limits(client_ip, user_key)
+        if not checks:
+            return
+        if self.redis_hot is not None:
+            _check_decision(await self.redis_hot.hit_all(checks))
+            return
         for key, limit in checks:
             decision = await self.limiter.hit(key, limit)
-            if not decision.allowed:
-                raise ResourceExhausted("Too many requests; retry later.",
-                                        retry_after=decision.retry_after)
+            _check_decision(decision)
+
+    async def open_challenge(
+        self, *, token: str, client_ip: str, user_key: str, now: float,
+    ) -> tuple[ChallengeRecord, UserRow | None, AppRow, dict[str, LockoutState] | None]:
+        """The first step of a complete: the rate limits, then the challenge
+        behind `token` with its application and user, and (with Redis) the
+        user's lockout counters, all in one Redis script; None for the
+        counters means "read them with `lockouts.hot_states`"."""
+        if self.redis_hot is None:
+            await self.rate_limit(client_ip=client_ip, user_key=user_key)
+            ch, user, app = await self.challenges.hot_load(self.hot, token=token, now=now)
+            return ch, user, app, None
+        checks = self._limits(client_ip, user_key)
+        if not token:
+            await self.rate_limit(client_ip=client_ip, user_key=user_key)
+            raise missing_token()
+        opened = await self.redis_hot.open(checks, token_digest=token_hash(token))
+        _check_decision(opened.decision)
+        ch, user, app = await hot_from_redis_fields(self.hot, redis_fields(opened.challenge),
+                                                    now=now)
+        return ch, user, app, opened.lockouts
+
+    async def close_challenge(
+        self, tx: HotTx, *, challenge_id: str, now: float, user_pk: str | None = None,
+        authenticator: str = "", outcome: str = "", policy: LockoutPolicy | None = None,
+        had_failures: bool = True, state: dict[str, Any] | None = None,
+    ) -> tuple[LockoutState | None, bool]:
+        """Use the challenge up and record the outcome on the user's lockout
+        counter ('S' success, 'F' failure, '' none), inside the call's write
+        transaction; with Redis, one script. Returns (state, refused): for a
+        failure the counter after it, refused when it was locked already
+        (nothing counted); for a success the lock that refused the reset.
+        invalid_token when a concurrent claim won."""
+        if self.redis_hot is not None:
+            closed = await self.redis_hot.close(
+                challenge_id=challenge_id, now=now, user_pk=user_pk,
+                authenticator=authenticator, outcome=outcome, policy=policy, state=state)
+            if not closed.claimed:
+                raise invalid_token()
+            return closed.lockout, closed.refused
+        await self.challenges.hot_claim(tx, challenge_id=challenge_id, now=now, state=state)
+        if user_pk is None or not outcome:
+            return None, False
+        if outcome == "S":
+            if not had_failures:
+                return None, False
+            lock = await self.lockouts.hot_record_success(
+                tx, user_pk=user_pk, authenticator=authenticator, now=now)
+            return lock, lock is not None
+        assert policy is not None
+        counted = await self.lockouts.hot_record_failure(
+            tx, user_pk=user_pk, authenticator=authenticator, policy=policy, now=now)
+        return counted.state, counted.refused
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -24,6 +24,9 @@ from authcore.limits.lockout import (
     after_failure,
     is_locked,
 )
+from authcore.store.hot import Fetcher, HotTx
+from authcore.store.hot import queries as hq
+from authcore.store.hot import statements as q
 from authcore.store.models import Lockout
 from authcore.store.redis import RedisKeys, redis_errors
 
@@ -65,6 +68,20 @@ class LockoutStore(ABC):
     @abstractmethod
     async def clear_all(self, db: AsyncSession, *, user_pk: str) -> None:
         """Reset every counter of the user (admin unlock, user deleted)."""
+
+    # The hot paths' variants: reads on the raw driver, writes in the call's
+    # one write transaction (store/hot). Same answers as the methods above.
+
+    @abstractmethod
+    async def hot_states(self, hot: Fetcher, *, user_pk: str) -> dict[str, LockoutState]: ...
+
+    @abstractmethod
+    async def hot_record_failure(self, tx: HotTx, *, user_pk: str, authenticator: str,
+                                 policy: LockoutPolicy, now: float) -> Counted: ...
+
+    @abstractmethod
+    async def hot_record_success(self, tx: HotTx, *, user_pk: str, authenticator: str,
+                                 now: float) -> LockoutState | None: ...
 
 
 # -- SQL ------------------------------------------------------------------------
@@ -136,6 +153,35 @@ class SqlLockoutStore(LockoutStore):
 
     async def clear_all(self, db: AsyncSession, *, user_pk: str) -> None:
         await db.execute(delete(Lockout).where(Lockout.user_pk == user_pk))
+
+    async def hot_states(self, hot: Fetcher, *, user_pk: str) -> dict[str, LockoutState]:
+        return await hq.lockout_states(hot, user_pk)
+
+    async def hot_record_failure(self, tx: HotTx, *, user_pk: str, authenticator: str,
+                                 policy: LockoutPolicy, now: float) -> Counted:
+        key = {"user_pk": user_pk, "authenticator": authenticator}
+        # The insert first: on PostgreSQL the row must exist to be locked.
+        await tx.execute(q.CREATE_LOCKOUT, key)
+        current = hq.lockout_state(await tx.one(q.LOCK_LOCKOUT, key))
+        if is_locked(state=current, now=now):
+            return Counted(state=current, refused=True)
+        new = after_failure(state=current, policy=policy, now=now)
+        await tx.execute(q.RECORD_FAILURES, {
+            **key, "failures": new.failures, "locked_at": new.locked_at,
+            "lockout_expires_at": new.lockout_expires_at})
+        return Counted(state=new)
+
+    async def hot_record_success(self, tx: HotTx, *, user_pk: str, authenticator: str,
+                                 now: float) -> LockoutState | None:
+        key = {"user_pk": user_pk, "authenticator": authenticator}
+        row = await tx.one(q.LOCK_LOCKOUT, key)
+        if row is None:
+            return None
+        current = hq.lockout_state(row)
+        if is_locked(state=current, now=now):
+            return current
+        await tx.execute(q.RESET_LOCKOUT, key)
+        return None
 
 
 # -- Redis ----------------------------------------------------------------------
@@ -220,12 +266,26 @@ class RedisLockoutStore(LockoutStore):
         return self._keys.key("lockout", user_pk)
 
     async def states(self, db: AsyncSession, *, user_pk: str) -> dict[str, LockoutState]:
+        return await self._states(user_pk)
+
+    async def hot_states(self, hot: Fetcher, *, user_pk: str) -> dict[str, LockoutState]:
+        return await self._states(user_pk)
+
+    async def _states(self, user_pk: str) -> dict[str, LockoutState]:
         with redis_errors("reading lockout counters"):
             raw = await self._client.hgetall(self._key(user_pk))
         return {str(name): _parse(str(value)) for name, value in raw.items()}
 
     async def record_failure(self, db: AsyncSession, *, user_pk: str, authenticator: str,
                              policy: LockoutPolicy, now: float) -> Counted:
+        return await self._record_failure_now(user_pk, authenticator, policy, now)
+
+    async def hot_record_failure(self, tx: HotTx, *, user_pk: str, authenticator: str,
+                                 policy: LockoutPolicy, now: float) -> Counted:
+        return await self._record_failure_now(user_pk, authenticator, policy, now)
+
+    async def _record_failure_now(self, user_pk: str, authenticator: str,
+                                  policy: LockoutPolicy, now: float) -> Counted:
         expires = now + policy.lockout_seconds if policy.lockout_seconds > 0 else None
         with redis_errors("counting a failed attempt"):
             value = await self._record_failure(
@@ -240,6 +300,14 @@ class RedisLockoutStore(LockoutStore):
 
     async def record_success(self, db: AsyncSession, *, user_pk: str, authenticator: str,
                              now: float) -> LockoutState | None:
+        return await self._record_success_now(user_pk, authenticator, now)
+
+    async def hot_record_success(self, tx: HotTx, *, user_pk: str, authenticator: str,
+                                 now: float) -> LockoutState | None:
+        return await self._record_success_now(user_pk, authenticator, now)
+
+    async def _record_success_now(self, user_pk: str, authenticator: str,
+                                  now: float) -> LockoutState | None:
         with redis_errors("resetting a lockout counter"):
             value = await self._record_success(keys=[self._key(user_pk)],
                                                args=[authenticator, _float_text(now)])

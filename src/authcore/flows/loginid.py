@@ -40,11 +40,13 @@ from authcore.flows.authentication import Caller
 from authcore.flows.challenges import bare_token
 from authcore.flows.context import Core
 from authcore.flows.directory import find_user, get_application
-from authcore.flows.policy import AppPolicy
+from authcore.flows.policy import AppPolicy, app_policy
 from authcore.limits.lockout import LockoutState, is_locked
+from authcore.store.hot import queries as hq
+from authcore.store.hot.queries import PasskeyRow
 from authcore.store.models import Application, PasskeyCredential, User
 from authcore.store.models import Session as SessionRow
-from authcore.tokens.sessions import issue_session, verify_session
+from authcore.tokens.sessions import issue_session, sign_session, verify_session
 from authcore.v1 import fido2_pb2 as fido2
 from authcore.verify.otp import OTPVerificationError, generate_code, hash_code, verify_code
 from rest_bridge.codec import CodecError, json_to_message, message_to_json
@@ -107,7 +109,18 @@ def _options(data: dict[str, Any], cls: Any) -> Any:
         raise RuntimeError(f"WebAuthn options do not fit {cls.__name__}: {exc}") from exc
 
 
-def passkey_message(p: PasskeyCredential) -> fido2.Passkey:
+def _jwt_message(token: str, user_id: str, passkey_id: str | None,
+                 device: dict[str, Any] | None) -> fido2.Jwt:
+    out = fido2.Jwt(jwt_access=token, user_id=user_id)
+    if passkey_id:
+        out.passkey_id = passkey_id
+    device_id = (device or {}).get("deviceId")
+    if isinstance(device_id, str) and device_id:
+        out.device_id = device_id
+    return out
+
+
+def passkey_message(p: PasskeyCredential | PasskeyRow) -> fido2.Passkey:
     out = fido2.Passkey(id=p.id, name=p.name, created_at=rfc3339(p.created_at),
                         aaguid=p.aaguid, credential_id=p.credential_id,
                         credential_synced=bool(p.backup_state))
@@ -271,12 +284,16 @@ class LoginIdFlow:
     async def _begin_auth(self, *, app_id: str, username: str, origin: str, caller: Caller,
                           purpose: str, extra: dict[str, Any],
                           challenge: bytes | None = None) -> passkeys.Begun:
+        """A hot path: the application and user in one read, the passkeys in
+        another, the challenge in one write transaction."""
         await self.core.rate_limit(client_ip=caller.client_ip, user_key=username)
         now = self.core.clock()
-        async with self.core.read() as db:
-            app = await get_application(db, app_id)
-            passkeys.check_origin(app, origin)
-            user = await find_user(db, username) if username else None
+        found = await hq.load_application_and_user(self.core.hot, app_id=app_id[:36],
+                                                   user_id=username)
+        if found is None:
+            raise NotFound("The application was not found.", reason="application_not_found")
+        app, user = found
+        passkeys.check_origin(app, origin)
         if user is not None and not user.active:
             user = None
         if username:
@@ -284,10 +301,9 @@ class LoginIdFlow:
             # empty allowCredentials of an unknown name can't be answered
             # with another user's discoverable passkey.
             extra = {**extra, "username": username}
-        async with self.core.write() as db:
-            return await passkeys.begin_authentication(
-                self.core, db, app=app, user=user, now=now, purpose=purpose, extra=extra,
-                challenge=challenge)
+        return await passkeys.begin_authentication(
+            self.core, app=app, user=user, now=now, purpose=purpose, extra=extra,
+            challenge=challenge)
 
     async def auth_init(self, req: fido2.AuthInitRequest, caller: Caller
                         ) -> fido2.AuthInitResponse:
@@ -313,13 +329,28 @@ class LoginIdFlow:
         try:
             done = await passkeys.finish_authentication(self.core, session=session,
                                                         credential=credential, purpose="auth")
-            self._check_bound_user(done.state, done.user)
         except AuthcoreError as exc:
             await self._failed(exc, event="passkey_auth", caller=caller, now=now)
             raise
-        return await self._passkey_jwt(done.user, done.application, done.passkey.id,
-                                       done.state.get("device"), event="passkey_auth",
-                                       caller=caller, now=now)
+        # The hot path's one write: the session used up, the sign count, the
+        # session row and the audit row, with the JWT signed before it.
+        user, app = done.user, done.application
+        signed = await sign_session(
+            self.core.hot, self.core.signer, user_pk=user.pk, user_id=user.user_id,
+            application_id=app.id, amr=PASSKEY_AMR,
+            ttl_seconds=app_policy(app.settings).session_seconds, now=now)
+        try:
+            async with self.core.hot.transaction() as tx:
+                await done.record(tx)
+                await signed.store(tx)
+                await audit.hot_record(tx, event="passkey_auth", outcome="success", now=now,
+                                       application_id=app.id, user_id=user.user_id,
+                                       authenticator="PASSKEY", client_ip=caller.client_ip)
+        except AuthcoreError as exc:
+            await self._failed(exc, event="passkey_auth", caller=caller, now=now)
+            raise
+        return _jwt_message(signed.token, user.user_id, done.passkey.id,
+                            done.state.get("device"))
 
     # -- transaction confirmation -----------------------------------------
 
@@ -361,7 +392,8 @@ class LoginIdFlow:
         try:
             done = await passkeys.finish_authentication(self.core, session=session,
                                                         credential=credential, purpose="tx")
-            self._check_bound_user(done.state, done.user)
+            async with self.core.hot.transaction() as tx:
+                await done.record(tx)
         except AuthcoreError as exc:
             await self._failed(exc, event="passkey_tx", caller=caller, now=now)
             raise

@@ -18,9 +18,8 @@ from authcore.errors import AlreadyExists, InvalidArgument, NotFound
 from authcore.flows.aaguids import lookup
 from authcore.flows.context import Core
 from authcore.flows.directory import find_user, get_application, get_user
-from authcore.flows.factors import FACTORS
-from authcore.flows.factors.base import FactorContext
 from authcore.flows.factors.grid import cells_aad
+from authcore.flows.factors.otp import channels
 from authcore.flows.factors.token import open_seed, seed_aad
 from authcore.flows.names import AUTHENTICATOR_ORDER, type_name, type_value
 from authcore.flows.passkeys import user_passkeys
@@ -173,15 +172,7 @@ class ManagementFlow:
             value = getattr(user, attr)
             if value:
                 setattr(msg, attr, value)
-        dummy_app = Application(id="", name="", authenticators=[], settings={}, created_at=0.0)
-        ctx = FactorContext(core=self.core, db=db, app=dummy_app, policy=AppPolicy(),
-                            user=user, now=self.core.clock())
-        # FIDO and PASSKEY are usable per relying party; here, outside any
-        # application, any passkey counts.
-        webauthn = {"FIDO", "PASSKEY"}
-        have = {n for n, f in FACTORS.items() if n not in webauthn and await f.available(ctx)}
-        if await user_passkeys(db, user.pk):
-            have |= webauthn
+        have = await _enrolled(db, user, self.core.clock())
         msg.authenticators.extend(type_value(n) for n in AUTHENTICATOR_ORDER if n in have)
         return msg
 
@@ -557,3 +548,29 @@ def _qr_png(data: str) -> str:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return base64.b64encode(buf.getvalue()).decode()
+
+
+async def _enrolled(db: AsyncSession, user: User, now: float) -> set[str]:
+    """The authenticators a user has, read in the admin's own session (it may
+    hold uncommitted enrolments). FIDO and PASSKEY are usable per relying
+    party; here, outside any application, any passkey counts."""
+    pk = user.pk
+    checks = {
+        "PASSWORD": select(Password.user_pk).where(Password.user_pk == pk),
+        "TOKEN": select(OtpToken.id).where(OtpToken.user_pk == pk),
+        "GRID": select(GridCard.id).where(
+            GridCard.user_pk == pk,
+            (GridCard.expires_at.is_(None)) | (GridCard.expires_at > now)),
+        "KBA": select(KbaAnswer.id).where(KbaAnswer.user_pk == pk),
+        "TEMP_ACCESS_CODE": select(TempAccessCode.id).where(
+            TempAccessCode.user_pk == pk, TempAccessCode.expires_at > now,
+            TempAccessCode.uses < TempAccessCode.max_uses),
+        "FIDO": select(PasskeyCredential.id).where(PasskeyCredential.user_pk == pk),
+    }
+    have = {name for name, stmt in checks.items()
+            if (await db.execute(stmt.limit(1))).first() is not None}
+    if "FIDO" in have:
+        have.add("PASSKEY")
+    if channels(user):
+        have.add("OTP")
+    return have

@@ -9,12 +9,14 @@ checks the client's response against them (verify/webauthn.py).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
@@ -29,6 +31,10 @@ from authcore.flows.challenges import ChallengeRecord
 from authcore.flows.context import Core
 from authcore.flows.directory import get_application
 from authcore.flows.policy import WebAuthnPolicy
+from authcore.store.hot import HotTx
+from authcore.store.hot import queries as hq
+from authcore.store.hot import statements as q
+from authcore.store.hot.queries import AppRow, PasskeyRow, UserRow
 from authcore.store.models import AaguidBlock, Application, PasskeyCredential, User
 from authcore.verify.webauthn import (
     RelyingParty,
@@ -49,7 +55,7 @@ b64url = bytes_to_base64url
 unb64url = base64url_to_bytes
 
 
-def relying_party(app: Application) -> RelyingParty:
+def relying_party(app: Application | AppRow) -> RelyingParty:
     p = WebAuthnPolicy.from_settings(app.settings)
     return RelyingParty(
         rp_id=p.rp_id, rp_name=p.rp_name, origins=p.origins,
@@ -60,7 +66,7 @@ def relying_party(app: Application) -> RelyingParty:
     )
 
 
-def check_origin(app: Application, origin: str) -> None:
+def check_origin(app: Application | AppRow, origin: str) -> None:
     """Refuse a ceremony started from a page the application does not allow
     (the signature check would refuse it later; this fails early and clearly)."""
     if origin and origin not in WebAuthnPolicy.from_settings(app.settings).origins:
@@ -218,28 +224,37 @@ def _default_name(aaguid: str) -> str:
 
 
 async def begin_authentication(
-    core: Core, db: AsyncSession, *, app: Application, user: User | None, now: float,
+    core: Core, *, app: AppRow, user: UserRow | None, now: float,
     purpose: str = "auth", extra: dict[str, Any] | None = None,
     challenge: bytes | None = None,
 ) -> Begun:
+    """A sign-in challenge (hot path): the user's passkeys read on the raw
+    driver, then the challenge created in one write transaction (none at
+    all on PostgreSQL when challenges live in Redis)."""
     rp = relying_party(app)
-    allow = [unb64url(p.credential_id) for p in await user_passkeys(db, user.pk)
+    allow = [unb64url(p.credential_id) for p in await hq.user_passkeys(core.hot, user.pk)
              if p.rp_id == rp.rp_id] if user is not None else []
     started = generate_authentication(rp=rp, allow_credential_ids=allow, challenge=challenge)
     state = {"challenge": b64url(started.challenge), **(extra or {})}
-    token, expires = await core.challenges.create(
-        db, application_id=app.id, user_pk=user.pk if user else None,
-        authenticator=AUTHENTICATION, stage=purpose, state=state,
-        ttl_seconds=rp.timeout_ms / 1000 + 60, now=now)
+    async with core.hot.transaction() as tx:
+        token, expires = await core.challenges.hot_create(
+            tx, application_id=app.id, user_pk=user.pk if user else None,
+            authenticator=AUTHENTICATION, stage=purpose, state=state,
+            ttl_seconds=rp.timeout_ms / 1000 + 60, now=now)
     return Begun(session=token, options=started.options, expires_at=expires)
 
 
 @dataclass(frozen=True)
 class Authenticated:
-    user: User
-    passkey: PasskeyCredential
+    """A verified assertion, not yet recorded: `record` uses the session up
+    and compare-and-sets the sign count inside the caller's write
+    transaction (and raises when a concurrent assertion won)."""
+
+    user: UserRow
+    passkey: PasskeyRow
     state: dict[str, Any]
-    application: Application
+    application: AppRow
+    record: Callable[[HotTx], Awaitable[None]]
 
 
 async def finish_authentication(
@@ -247,40 +262,47 @@ async def finish_authentication(
     device: dict[str, Any] | None = None,
 ) -> Authenticated:
     """Verify an assertion against the session's challenge and the stored
-    credential. Every completed attempt uses the session up, refused or not;
-    a sign-count regression also flags the credential. ``device`` defaults to
-    what the caller stored as ``extra={"device": ...}`` at begin."""
+    credential, on the hot path: reads on the raw driver, no write yet.
+    Every completed attempt uses the session up, refused or not (a refusal
+    here in its own transaction); a sign-count regression also flags the
+    credential. ``device`` defaults to what the caller stored as
+    ``extra={"device": ...}`` at begin."""
     now = core.clock()
-    async with core.read() as db:
-        ch = await core.challenges.load(db, token=session, now=now)
-        if ch.authenticator != AUTHENTICATION or ch.stage != purpose:
-            raise Unauthenticated("The session is not a sign-in session.",
-                                  reason="invalid_session")
-        app = await get_application(db, ch.application_id)
-        try:
-            parsed = parse_assertion(credential)
-        except WebAuthnVerificationError as exc:
-            raise await _refused(core, ch, now, _rejected(exc)) from None
-        passkey = (await db.execute(select(PasskeyCredential).where(
-            PasskeyCredential.credential_id == b64url(parsed.credential_id)))).scalar_one_or_none()
-        problem: str | None = None
-        if passkey is None:
-            problem = "unknown credential"
-        # A challenge issued for one user can't be answered with another
-        # user's credential; a discoverable one is resolved by userHandle.
-        elif ch.user_pk is not None and passkey.user_pk != ch.user_pk:
-            problem = "credential of another user"
-        elif (parsed.user_handle is not None
-              and parsed.user_handle != user_handle(passkey.user_pk)):
-            problem = "userHandle does not match"
-        if problem is not None or passkey is None:
-            raise await _refused(core, ch, now, _rejected(
-                WebAuthnVerificationError("credential_mismatch", problem or "")))
-        user = await db.get(User, passkey.user_pk)
-        if user is None or not user.active:
-            raise await _refused(core, ch, now, PermissionDenied(
-                "The user is disabled.", reason="user_disabled"))
-        blocked = await blocked_aaguids(db, app.id, stage="auth")
+    hot = core.hot
+    ch, _, app = await core.challenges.hot_load(hot, token=session, now=now)
+    if ch.authenticator != AUTHENTICATION or ch.stage != purpose:
+        raise Unauthenticated("The session is not a sign-in session.",
+                              reason="invalid_session")
+    try:
+        parsed = parse_assertion(credential)
+    except WebAuthnVerificationError as exc:
+        raise await _refused(core, ch, now, _rejected(exc)) from None
+    passkey = await hq.passkey_by_credential_id(hot, b64url(parsed.credential_id))
+    problem: str | None = None
+    if passkey is None:
+        problem = "unknown credential"
+    # A challenge issued for one user can't be answered with another
+    # user's credential; a discoverable one is resolved by userHandle.
+    elif ch.user_pk is not None and passkey.user_pk != ch.user_pk:
+        problem = "credential of another user"
+    elif (parsed.user_handle is not None
+          and parsed.user_handle != user_handle(passkey.user_pk)):
+        problem = "userHandle does not match"
+    if problem is not None or passkey is None:
+        raise await _refused(core, ch, now, _rejected(
+            WebAuthnVerificationError("credential_mismatch", problem or "")))
+    user = await hq.load_user_by_pk(hot, passkey.user_pk)
+    if user is None or not user.active:
+        raise await _refused(core, ch, now, PermissionDenied(
+            "The user is disabled.", reason="user_disabled"))
+    # A start for a named user that doesn't exist can't be answered with
+    # somebody else's discoverable passkey.
+    expected = ch.state.get("username")
+    if expected is not None and expected != user.user_id:
+        raise await _refused(core, ch, now, InvalidArgument(
+            "The passkey response was refused: credential_mismatch.",
+            reason="credential_mismatch"))
+    blocked = await hq.blocked_aaguids_at_auth(hot, app.id)
     try:
         verified = verify_authentication(
             rp=relying_party(app), credential=credential,
@@ -288,43 +310,39 @@ async def finish_authentication(
             credential_public_key=passkey.public_key, current_sign_count=passkey.sign_count,
             credential_id=parsed.credential_id, aaguid=passkey.aaguid, blocked_aaguids=blocked)
     except WebAuthnVerificationError as exc:
-        async with core.write() as db:
-            await core.challenges.claim(db, challenge_id=ch.id, now=now)
+        async with hot.transaction() as tx:
+            await core.close_challenge(tx, challenge_id=ch.id, now=now)
             if exc.reason == "sign_count_regression":
-                await db.execute(update(PasskeyCredential)
-                                 .where(PasskeyCredential.id == passkey.id)
-                                 .values(flagged_at=now))
+                await tx.execute(q.FLAG_PASSKEY, {"id": passkey.id, "now": now})
         raise _rejected(exc) from None
     if device is None:
         device = ch.state.get("device")
-    async with core.write() as db:
-        await core.challenges.claim(db, challenge_id=ch.id, now=now)
+    used = dataclasses.replace(passkey, sign_count=verified.new_sign_count,
+                               backup_state=verified.backup_state, last_used_at=now,
+                               last_used_device=device)
+    old_count = passkey.sign_count
+
+    async def record(tx: HotTx) -> None:
+        await core.close_challenge(tx, challenge_id=ch.id, now=now)
         # Compare-and-set on the stored count: a concurrent assertion with the
         # same counter (a replayed or cloned authenticator) loses.
-        result = await db.execute(
-            update(PasskeyCredential)
-            .where(PasskeyCredential.id == passkey.id,
-                   PasskeyCredential.sign_count == passkey.sign_count)
-            .values(sign_count=verified.new_sign_count, backup_state=verified.backup_state,
-                    last_used_at=now, last_used_device=device))
-        # Committed with the claim either way: the session is used up.
-        lost_race = result.rowcount != 1  # type: ignore[attr-defined]
-    if lost_race:
-        raise _rejected(WebAuthnVerificationError("sign_count_regression",
-                                                  "concurrent use of the credential"))
-    passkey.sign_count = verified.new_sign_count
-    passkey.backup_state = verified.backup_state
-    passkey.last_used_at = now
-    passkey.last_used_device = device
-    return Authenticated(user=user, passkey=passkey, state=ch.state, application=app)
+        if await tx.execute(q.RECORD_PASSKEY_USE_FROM_DEVICE, {
+                "id": used.id, "old_sign_count": old_count, "sign_count": used.sign_count,
+                "backup_state": used.backup_state, "now": now,
+                "device": None if device is None else json.dumps(device)}) != 1:
+            raise _rejected(WebAuthnVerificationError("sign_count_regression",
+                                                      "concurrent use of the credential"))
+
+    return Authenticated(user=user, passkey=used, state=ch.state, application=app,
+                         record=record)
 
 
 async def _refused(core: Core, ch: ChallengeRecord, now: float,
                    error: AuthcoreError) -> AuthcoreError:
     """Use the session up (a refused response can't be retried on it) and
     return the error to raise. A session already used answers as replayed."""
-    async with core.write() as db:
-        await core.challenges.claim(db, challenge_id=ch.id, now=now)
+    async with core.hot.transaction() as tx:
+        await core.close_challenge(tx, challenge_id=ch.id, now=now)
     return error
 
 

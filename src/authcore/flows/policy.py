@@ -69,6 +69,23 @@ class AppPolicy:
         return LockoutPolicy(max_failures=self.max_failures, lockout_seconds=self.lockout_seconds)
 
 
+# Policies by the settings dict they were read from: the hot paths' settings
+# come from store/hot/queries.cached_json, one shared dict per stored text,
+# so a policy is parsed once per change of the application.
+_POLICIES: dict[int, tuple[dict[str, Any], AppPolicy]] = {}
+
+
+def app_policy(settings: dict[str, Any]) -> AppPolicy:
+    cached = _POLICIES.get(id(settings))
+    if cached is not None and cached[0] is settings:
+        return cached[1]
+    policy = AppPolicy.from_json(settings)
+    if len(_POLICIES) >= 512:
+        _POLICIES.clear()
+    _POLICIES[id(settings)] = (settings, policy)
+    return policy
+
+
 _REQUIREMENTS = ("required", "preferred", "discouraged")
 
 

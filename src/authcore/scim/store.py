@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -106,8 +107,8 @@ def group_location(base_url: str, group_id: str) -> str:
 
 
 def user_document(
-    user: User,
-    values: Sequence[UserValue],
+    user: User | SimpleNamespace,
+    values: Sequence[UserValue | SimpleNamespace],
     *,
     base_url: str,
     groups: Sequence[tuple[str, str]] | None = None,

@@ -12,6 +12,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authcore.errors import Unauthenticated
+from authcore.store.hot import Fetcher, HotTx
+from authcore.store.hot import queries as hq
 from authcore.store.models import Group, GroupMember, Session
 from authcore.tokens.jwt import TokenError, TokenSigner
 
@@ -53,6 +55,53 @@ async def issue_session(
     return IssuedSession(token=token, expires_at=exp, session_id=session_id)
 
 
+@dataclass(frozen=True)
+class SignedSession:
+    """A session JWT signed before its row is written: signing stays out of
+    the write transaction, and `store` writes the row inside it."""
+
+    token: str
+    expires_at: int
+    session_id: str
+    user_pk: str
+    application_id: str
+    now: float
+
+    async def store(self, tx: HotTx) -> None:
+        await hq.insert_session(tx, session_id=self.session_id, user_pk=self.user_pk,
+                                application_id=self.application_id, now=self.now,
+                                expires_at=float(self.expires_at))
+
+
+async def sign_session(
+    hot: Fetcher,
+    signer: TokenSigner,
+    *,
+    user_pk: str,
+    user_id: str,
+    application_id: str,
+    amr: Sequence[str],
+    ttl_seconds: int,
+    now: float,
+    extra_claims: dict[str, Any] | None = None,
+) -> SignedSession:
+    """`issue_session` for the hot paths: the groups read on the raw driver,
+    the row left to `SignedSession.store`."""
+    session_id = str(uuid.uuid4())
+    claims = {
+        "sub": user_id,
+        "aud": application_id,
+        "jti": session_id,
+        "amr": list(amr),
+        "auth_time": int(now),
+        "groups": await hq.group_names(hot, user_pk),
+        **(extra_claims or {}),
+    }
+    token, exp = signer.sign(claims, ttl_seconds=ttl_seconds, now=now)
+    return SignedSession(token=token, expires_at=exp, session_id=session_id, user_pk=user_pk,
+                         application_id=application_id, now=now)
+
+
 async def group_names(db: AsyncSession, user_pk: str) -> list[str]:
     rows = await db.execute(select(Group.display_name)
                             .join(GroupMember, GroupMember.group_id == Group.id)
@@ -65,20 +114,35 @@ async def verify_session(
     db: AsyncSession, signer: TokenSigner, token: str, *, now: float
 ) -> tuple[dict[str, Any], Session]:
     """Check signature, expiry and that the session was not revoked."""
+    claims = verify_session_token(signer, token, now=now)
+    session = await db.get(Session, str(claims.get("jti", "")))
+    if session is None or session.revoked_at is not None:
+        raise Unauthenticated("The session was revoked.", reason="session_revoked")
+    return claims, session
+
+
+def verify_session_token(signer: TokenSigner, token: str, *, now: float) -> dict[str, Any]:
+    """The claims of a session JWT whose signature, audience and expiry hold."""
     try:
         # The audience is the application the token was issued for; read it
         # first so the signature check can pin it.
         unverified = pyjwt.decode(token, options={"verify_signature": False})
         audience = unverified.get("aud")
-        claims = signer.verify(token, audience=audience if isinstance(audience, str) else None,
-                               now=now)
+        return signer.verify(token, audience=audience if isinstance(audience, str) else None,
+                             now=now)
     except (TokenError, pyjwt.PyJWTError) as exc:
         reason = exc.reason if isinstance(exc, TokenError) else "invalid_token"
         raise Unauthenticated("The token is invalid or expired.", reason=reason) from None
-    session = await db.get(Session, str(claims.get("jti", "")))
-    if session is None or session.revoked_at is not None:
+
+
+async def verify_session_hot(hot: Fetcher, signer: TokenSigner, token: str, *, now: float
+                             ) -> tuple[dict[str, Any], str]:
+    """`verify_session` on the raw driver: the claims and the session's user pk."""
+    claims = verify_session_token(signer, token, now=now)
+    found, revoked_at, user_pk = await hq.session_state(hot, str(claims.get("jti", "")))
+    if not found or revoked_at is not None:
         raise Unauthenticated("The session was revoked.", reason="session_revoked")
-    return claims, session
+    return claims, str(user_pk)
 
 
 async def revoke_session(db: AsyncSession, *, session_id: str, now: float) -> None:

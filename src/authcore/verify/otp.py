@@ -237,7 +237,7 @@ def verify_totp(
     current = current_time_step(now=now, period=period)
     _check_code_format(code, digits)
 
-    totp = pyotp.TOTP(secret_to_base32(secret), digits=digits, digest=digest, interval=period)
+    totp = _RawKeyTOTP(secret, digits=digits, digest=digest, interval=period)
     matched: list[int] = []
     # Every candidate is computed and compared so the response time does not
     # reveal how far from "now" the correct step is.
@@ -255,11 +255,37 @@ def verify_totp(
     return TOTPVerification(time_step=max(fresh))
 
 
+class _RawKeyTOTP(pyotp.TOTP):
+    """pyotp's TOTP over a key we already hold as bytes: pyotp decodes its
+    base32 secret again for every code it computes (four times per verify
+    with one step of drift), which cost more than the HMACs themselves."""
+
+    def __init__(self, secret: bytes, **kwargs: Any) -> None:
+        # Before super(): pyotp's constructor already calls byte_secret().
+        self._raw_secret = secret
+        super().__init__(secret_to_base32(secret), **kwargs)
+
+    def byte_secret(self) -> bytes:
+        return self._raw_secret
+
+
+class _RawKeyHOTP(pyotp.HOTP):
+    """As _RawKeyTOTP, for HOTP."""
+
+    def __init__(self, secret: bytes, **kwargs: Any) -> None:
+        # Before super(): pyotp's constructor already calls byte_secret().
+        self._raw_secret = secret
+        super().__init__(secret_to_base32(secret), **kwargs)
+
+    def byte_secret(self) -> bytes:
+        return self._raw_secret
+
+
 def _hotp(secret: bytes, algorithm: str, digits: int) -> pyotp.HOTP:
     _check_secret(secret)
     digest = _digest(algorithm)
     _check_token_digits(digits)
-    return pyotp.HOTP(secret_to_base32(secret), digits=digits, digest=digest)
+    return _RawKeyHOTP(secret, digits=digits, digest=digest)
 
 
 def verify_hotp(

@@ -1,27 +1,42 @@
-"""The contract every authenticator's flow implements."""
+"""The contract every authenticator's flow implements.
+
+Factors read through `ctx.core.hot` (prebuilt statements on the raw driver,
+store/hot/queries.py) and never hold a connection: a verification that
+waits for argon2 keeps nothing pooled. What a verified answer changes is an
+`Effect`, run later inside the call's one write transaction.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any, Protocol, TypeVar
 
 from authcore.flows.context import Core
 from authcore.flows.policy import AppPolicy
-from authcore.store.models import Application, User
+from authcore.store.hot import HotTx
+from authcore.store.hot.queries import AppRow, UserRow
 from authcore.v1 import authentication_pb2 as authn
+
+T = TypeVar("T")
 
 
 @dataclass
 class FactorContext:
     core: Core
-    db: AsyncSession
-    app: Application
+    app: AppRow
     policy: AppPolicy
-    user: User
+    user: UserRow
     now: float
+    # Reads already made in this call (a challenge asks `available` and
+    # then `start`, which need the same rows).
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    async def once(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
+        if key not in self.memo:
+            self.memo[key] = await load()
+        value: T = self.memo[key]
+        return value
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,15 @@ class Answer:
     kba_answers: dict[str, str] = field(default_factory=dict)
 
 
+# What a call changes besides its challenge and outcome (a TOTP step used, a
+# code's use counted, a password rehashed, a code queued for delivery),
+# applied inside the call's short write transaction so the verification
+# itself (argon2, HMACs) never runs under the database's write lock. It may
+# raise VerificationError, e.g. when a concurrent request spent the same code
+# first. It must not await anything but the transaction's statements.
+Effect = Callable[[HotTx], Awaitable[None]]
+
+
 @dataclass
 class Started:
     state: dict[str, Any]
@@ -44,14 +68,8 @@ class Started:
     response: authn.AuthenticatedResponse
     # A factor may shorten the challenge's life (an OTP's own expiry).
     ttl_seconds: float | None = None
-
-
-# What a verified answer changes (a TOTP step used, a code's use counted, a
-# password rehashed), applied inside the flow's short write transaction so the
-# verification itself (argon2, HMACs) never runs under the database's write
-# lock. It may still raise VerificationError, e.g. when a concurrent request
-# spent the same code first.
-Effect = Callable[[AsyncSession], Awaitable[None]]
+    # Written with the challenge (the OTP's outbox message).
+    effect: Effect | None = None
 
 
 class Factor(Protocol):
@@ -66,6 +84,5 @@ class Factor(Protocol):
     async def finish(
         self, ctx: FactorContext, state: dict[str, Any], answer: Answer
     ) -> Effect | None:
-        """Verify the answer; raise a VerificationError when it is wrong.
-        `ctx.db` is a read-only session here."""
+        """Verify the answer; raise a VerificationError when it is wrong."""
         ...

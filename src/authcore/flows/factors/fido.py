@@ -21,20 +21,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from authcore.errors import InvalidArgument
 from authcore.flows.factors.base import Answer, Effect, FactorContext, Started, StartInput
-from authcore.flows.passkeys import (
-    b64url,
-    blocked_aaguids,
-    relying_party,
-    unb64url,
-    user_handle,
-    user_passkeys,
-)
-from authcore.store.models import Application, PasskeyCredential, User
+from authcore.flows.passkeys import b64url, relying_party, unb64url, user_handle
+from authcore.store.hot import Fetcher, HotTx
+from authcore.store.hot import queries as hq
+from authcore.store.hot import statements as q
+from authcore.store.hot.queries import AppRow, PasskeyRow, UserRow
+from authcore.store.models import Application
 from authcore.v1 import authentication_pb2 as authn
 from authcore.v1 import authenticators_pb2 as common
 from authcore.verify.webauthn import (
@@ -91,7 +85,7 @@ def assertion_json(resp: common.FIDOResponse) -> dict[str, Any]:
     }
 
 
-def check_relying_party(app: Application, *, rp_id: str, origin: str) -> None:
+def check_relying_party(app: Application | AppRow, *, rp_id: str, origin: str) -> None:
     """Refuse an rpId (or the deprecated origin) that is not the
     application's: one application is one relying party."""
     rp = relying_party(app)
@@ -106,14 +100,15 @@ def check_relying_party(app: Application, *, rp_id: str, origin: str) -> None:
                               field_violations=[("origin", "is not allowed")])
 
 
-async def rp_passkeys(db: AsyncSession, app: Application, user_pk: str
-                      ) -> Sequence[PasskeyCredential]:
+async def rp_passkeys(ctx: FactorContext) -> list[PasskeyRow]:
     """The user's passkeys that can sign for the application's relying party."""
-    rp_id = relying_party(app).rp_id
-    return [p for p in await user_passkeys(db, user_pk) if p.rp_id == rp_id]
+    rp_id = relying_party(ctx.app).rp_id
+    pk = ctx.user.pk
+    passkeys = await ctx.once("passkeys", lambda: hq.user_passkeys(ctx.core.hot, pk))
+    return [p for p in passkeys if p.rp_id == rp_id]
 
 
-def _started(rp: RelyingParty, passkeys: Sequence[PasskeyCredential]) -> Started:
+def _started(rp: RelyingParty, passkeys: Sequence[PasskeyRow]) -> Started:
     ids = [unb64url(p.credential_id) for p in passkeys]
     generated = generate_authentication(rp=rp, allow_credential_ids=ids)
     challenge = common.FIDOChallenge(
@@ -130,14 +125,13 @@ def _started(rp: RelyingParty, passkeys: Sequence[PasskeyCredential]) -> Started
     )
 
 
-def start_discoverable(app: Application) -> Started:
+def start_discoverable(app: AppRow) -> Started:
     """A PASSKEY challenge for no particular user: empty allowCredentials."""
     return _started(relying_party(app), [])
 
 
-async def _credential(db: AsyncSession, credential_id: bytes) -> PasskeyCredential | None:
-    return (await db.execute(select(PasskeyCredential).where(
-        PasskeyCredential.credential_id == b64url(credential_id)))).scalar_one_or_none()
+async def _credential(db: Fetcher, credential_id: bytes) -> PasskeyRow | None:
+    return await hq.passkey_by_credential_id(db, b64url(credential_id))
 
 
 def _assertion(answer: Answer) -> dict[str, Any]:
@@ -147,7 +141,7 @@ def _assertion(answer: Answer) -> dict[str, Any]:
     return fido
 
 
-async def discoverable_user(db: AsyncSession, answer: Answer) -> User:
+async def discoverable_user(db: Fetcher, answer: Answer) -> UserRow:
     """The user a discoverable assertion names: the owner of the credential,
     confirmed by the userHandle (WebAuthn 7.2 step 6). Nothing is verified
     yet; the factor's finish does that."""
@@ -158,7 +152,7 @@ async def discoverable_user(db: AsyncSession, answer: Answer) -> User:
     passkey = await _credential(db, parsed.credential_id)
     if passkey is None or parsed.user_handle != user_handle(passkey.user_pk):
         raise WebAuthnVerificationError("credential_mismatch", "unknown credential")
-    user = await db.get(User, passkey.user_pk)
+    user = await hq.load_user_by_pk(db, passkey.user_pk)
     if user is None:
         raise WebAuthnVerificationError("credential_mismatch", "unknown credential")
     return user
@@ -174,24 +168,24 @@ class _WebAuthnFactor:
         if self.name not in allowed and not (
                 self.name == "FIDO" and "PASSWORD_AND_SECONDFACTOR" in allowed):
             return False
-        return bool(await rp_passkeys(ctx.db, ctx.app, ctx.user.pk))
+        return bool(await rp_passkeys(ctx))
 
     async def start(self, ctx: FactorContext, inp: StartInput) -> Started:
-        return _started(relying_party(ctx.app), await rp_passkeys(ctx.db, ctx.app, ctx.user.pk))
+        return _started(relying_party(ctx.app), await rp_passkeys(ctx))
 
     async def finish(
         self, ctx: FactorContext, state: dict[str, Any], answer: Answer
     ) -> Effect | None:
         assertion = _assertion(answer)
         parsed = parse_assertion(assertion)
-        passkey = await _credential(ctx.db, parsed.credential_id)
+        passkey = await _credential(ctx.core.hot, parsed.credential_id)
         # Only the challenge's user's own credential can answer.
         if passkey is None or passkey.user_pk != ctx.user.pk:
             raise WebAuthnVerificationError("credential_mismatch",
                                             "not a credential of this user")
         if parsed.user_handle is not None and parsed.user_handle != user_handle(passkey.user_pk):
             raise WebAuthnVerificationError("credential_mismatch", "userHandle does not match")
-        blocked = await blocked_aaguids(ctx.db, ctx.app.id, stage="auth")
+        blocked = await hq.blocked_aaguids_at_auth(ctx.core.hot, ctx.app.id)
         try:
             verified = verify_authentication(
                 rp=relying_party(ctx.app), credential=assertion,
@@ -203,23 +197,16 @@ class _WebAuthnFactor:
             if exc.reason == "sign_count_regression":
                 # A likely cloned authenticator: flag the credential for the
                 # admin, in its own transaction, since the login is refused.
-                async with ctx.core.write() as db:
-                    await db.execute(update(PasskeyCredential)
-                                     .where(PasskeyCredential.id == passkey.id)
-                                     .values(flagged_at=ctx.now))
+                async with ctx.core.hot.transaction() as tx:
+                    await tx.execute(q.FLAG_PASSKEY, {"id": passkey.id, "now": ctx.now})
             raise
         passkey_id, old_count, now = passkey.id, passkey.sign_count, ctx.now
 
-        async def record_use(db: AsyncSession) -> None:
-            # Compare-and-set on the counter that was verified: of two
-            # concurrent assertions with the same counter only one wins.
-            result = await db.execute(
-                update(PasskeyCredential)
-                .where(PasskeyCredential.id == passkey_id,
-                       PasskeyCredential.sign_count == old_count)
-                .values(sign_count=verified.new_sign_count,
-                        backup_state=verified.backup_state, last_used_at=now))
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+        async def record_use(tx: HotTx) -> None:
+            if await tx.execute(q.RECORD_PASSKEY_USE, {
+                    "id": passkey_id, "old_sign_count": old_count,
+                    "sign_count": verified.new_sign_count,
+                    "backup_state": verified.backup_state, "now": now}) != 1:
                 raise WebAuthnVerificationError("sign_count_regression",
                                                 "concurrent use of the credential")
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import or_, select
 
 from authcore.flows.factors.base import Answer, Effect, FactorContext, Started, StartInput
-from authcore.store.models import GridCard as GridCardRow
+from authcore.store.hot import queries as hq
+from authcore.store.hot.queries import GridCardRow
 from authcore.v1 import authentication_pb2 as authn
 from authcore.v1 import authenticators_pb2 as common
 from authcore.verify.grid import (
@@ -25,14 +24,9 @@ def cells_aad(card_id: str) -> bytes:
     return f"grid_card:{card_id}".encode()
 
 
-async def active_cards(ctx: FactorContext) -> Sequence[GridCardRow]:
-    rows = await ctx.db.execute(
-        select(GridCardRow)
-        .where(GridCardRow.user_pk == ctx.user.pk,
-               or_(GridCardRow.expires_at.is_(None), GridCardRow.expires_at > ctx.now))
-        .order_by(GridCardRow.created_at)
-    )
-    return rows.scalars().all()
+async def active_cards(ctx: FactorContext) -> list[GridCardRow]:
+    pk, now = ctx.user.pk, ctx.now
+    return await ctx.once("grid", lambda: hq.active_grid_cards(ctx.core.hot, pk, now))
 
 
 class GridFactor:

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
-
 from authcore.flows.factors.base import Answer, Effect, FactorContext, Started, StartInput
-from authcore.store.models import KbaAnswer
+from authcore.store.hot import queries as hq
+from authcore.store.hot.queries import KbaRow
 from authcore.v1 import authentication_pb2 as authn
 from authcore.v1 import authenticators_pb2 as common
 from authcore.verify.kba import choose_questions, verify_kba_answers
 
 
-async def user_questions(ctx: FactorContext) -> Sequence[KbaAnswer]:
-    rows = await ctx.db.execute(
-        select(KbaAnswer).where(KbaAnswer.user_pk == ctx.user.pk).order_by(KbaAnswer.created_at)
-    )
-    return rows.scalars().all()
+async def user_questions(ctx: FactorContext) -> list[KbaRow]:
+    pk = ctx.user.pk
+    return await ctx.once("kba", lambda: hq.user_kba_questions(ctx.core.hot, pk))
 
 
 class KbaFactor:
@@ -45,6 +41,6 @@ class KbaFactor:
     ) -> Effect | None:
         stored = {q.id: q.answer_hash for q in await user_questions(ctx)}
         expected = {qid: stored.get(qid, "") for qid in state["question_ids"]}
-        await ctx.core.blocking_after(ctx.db, verify_kba_answers, expected=expected,
-                                      answers=answer.kba_answers)
+        await ctx.core.blocking(verify_kba_answers, expected=expected,
+                                answers=answer.kba_answers)
         return None

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from authcore.delivery.outbox import deliver, mask_email, mask_phone
+from authcore.delivery.outbox import mask_email, mask_phone
 from authcore.errors import InvalidArgument
 from authcore.flows.factors.base import Answer, Effect, FactorContext, Started, StartInput
+from authcore.store.hot import HotTx
+from authcore.store.hot.queries import UserRow, insert_outbox_message
 from authcore.store.models import User
 from authcore.v1 import authentication_pb2 as authn
 from authcore.v1 import authenticators_pb2 as common
@@ -22,15 +24,15 @@ _ENUM = {
 }
 
 
-def _address(user: User, attribute: str) -> str | None:
+def _address(user: User | UserRow, attribute: str) -> str | None:
     return user.email if attribute == "email" else user.phone
 
 
-def channels(user: User) -> list[str]:
+def channels(user: User | UserRow) -> list[str]:
     return [c for c, attr in _CHANNEL_ATTRIBUTE.items() if _address(user, attr)]
 
 
-def delivery_info(user: User) -> common.OTPDetails:
+def delivery_info(user: User | UserRow) -> common.OTPDetails:
     """The query response's otpDeliveryInfo, with masked addresses."""
     available = channels(user)
     info = common.OTPDetails(available_otp_delivery=[_ENUM[c] for c in available])
@@ -70,18 +72,18 @@ class OtpFactor:
             )
         code = generate_code(digits=ctx.policy.otp_digits)
         minutes = max(1, ctx.policy.otp_ttl_seconds // 60)
-        deliver(
-            ctx.db,
-            user_pk=ctx.user.pk,
-            channel=channel,
-            address=_address(ctx.user, attribute) or "",
-            text=f"Your verification code is {code}. It expires in {minutes} minutes.",
-            now=ctx.now,
-        )
+        user_pk, address, now = ctx.user.pk, _address(ctx.user, attribute) or "", ctx.now
+        text = f"Your verification code is {code}. It expires in {minutes} minutes."
+
+        async def queue(tx: HotTx) -> None:
+            await insert_outbox_message(tx, user_pk=user_pk, channel=channel, address=address,
+                                        text=text, now=now)
+
         return Started(
             state={"code_hash": hash_code(code=code, key=ctx.core.code_key)},
             response=authn.AuthenticatedResponse(otpdelivery_type=_ENUM[channel]),
             ttl_seconds=ctx.policy.otp_ttl_seconds,
+            effect=queue,
         )
 
     async def finish(

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from authcore.errors import FailedPrecondition, InvalidArgument
 from authcore.flows.challenges import KeepChallenge
 from authcore.flows.factors.base import Answer, Effect, FactorContext, Started, StartInput
-from authcore.store.models import Password
+from authcore.store.hot import HotTx
+from authcore.store.hot import queries as hq
+from authcore.store.hot import statements as q
 from authcore.v1 import authentication_pb2 as authn
 from authcore.verify.password import (
     PasswordVerificationError,
@@ -24,7 +23,7 @@ class PasswordFactor:
     name = "PASSWORD"
 
     async def available(self, ctx: FactorContext) -> bool:
-        return await ctx.db.get(Password, ctx.user.pk) is not None
+        return await _password(ctx) is not None
 
     async def start(self, ctx: FactorContext, inp: StartInput) -> Started:
         return Started(state={}, response=authn.AuthenticatedResponse())
@@ -32,13 +31,12 @@ class PasswordFactor:
     async def finish(
         self, ctx: FactorContext, state: dict[str, Any], answer: Answer
     ) -> Effect | None:
-        row = await ctx.db.get(Password, ctx.user.pk)
+        row = await _password(ctx)
         if row is None or not answer.response:
             raise PasswordVerificationError("invalid_password", "password does not match")
         params = ctx.core.settings.argon2
-        result = await ctx.core.blocking_after(
-            ctx.db, verify_password, password=answer.response, encoded_hash=row.hash,
-            params=params,
+        result = await ctx.core.blocking(
+            verify_password, password=answer.response, encoded_hash=row.hash, params=params,
         )
         expired = row.expires_at is not None and row.expires_at <= ctx.now
         if answer.new_password:
@@ -57,15 +55,17 @@ class PasswordFactor:
         encoded = await ctx.core.blocking(hash_password, password=new_hash, params=params)
         user_pk, now, old_hash = ctx.user.pk, ctx.now, row.hash
 
-        async def store(db: AsyncSession) -> None:
-            # Only over the hash that was verified: a concurrent change wins.
-            await db.execute(
-                update(Password)
-                .where(Password.user_pk == user_pk, Password.hash == old_hash)
-                .values(hash=encoded, expires_at=expires_at, updated_at=now)
-            )
+        async def store(tx: HotTx) -> None:
+            await tx.execute(q.STORE_PASSWORD_HASH, {
+                "hash": encoded, "expires_at": expires_at, "now": now, "user_pk": user_pk,
+                "old_hash": old_hash})
 
         return store
+
+
+async def _password(ctx: FactorContext) -> hq.PasswordRow | None:
+    pk = ctx.user.pk
+    return await ctx.once("password", lambda: hq.user_password(ctx.core.hot, pk))
 
 
 def _check_new(*, old: str, new: str) -> None:

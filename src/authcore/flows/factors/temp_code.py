@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from authcore.flows.factors.base import Answer, Effect, FactorContext, Started, StartInput
-from authcore.store.models import TempAccessCode
+from authcore.store.hot import HotTx
+from authcore.store.hot import queries as hq
+from authcore.store.hot import statements as q
+from authcore.store.hot.queries import TempCodeRow
 from authcore.v1 import authentication_pb2 as authn
 from authcore.v1 import authenticators_pb2 as common
 from authcore.verify.temp_code import StoredTempCode, TempCodeVerificationError, verify_temp_code
 
 
-async def user_codes(ctx: FactorContext, *, usable_only: bool) -> Sequence[TempAccessCode]:
-    stmt = select(TempAccessCode).where(TempAccessCode.user_pk == ctx.user.pk)
+async def user_codes(ctx: FactorContext, *, usable_only: bool) -> list[TempCodeRow]:
+    pk = ctx.user.pk
+    codes = await ctx.once("temp_codes", lambda: hq.user_temp_codes(ctx.core.hot, pk))
     if usable_only:
-        stmt = stmt.where(TempAccessCode.expires_at > ctx.now,
-                          TempAccessCode.uses < TempAccessCode.max_uses)
-    return (await ctx.db.execute(stmt)).scalars().all()
+        return [c for c in codes if c.expires_at > ctx.now and c.uses < c.max_uses]
+    return codes
 
 
 class TempCodeFactor:
@@ -49,16 +48,8 @@ class TempCodeFactor:
         code_id = verify_temp_code(code=answer.response or "", candidates=candidates,
                                    key=ctx.core.code_key, now=ctx.now).code_id
 
-        async def count_use(db: AsyncSession) -> None:
-            # Only if a use is left, atomically: concurrent logins can't
-            # exceed maxUses.
-            spent = await db.execute(
-                update(TempAccessCode)
-                .where(TempAccessCode.id == code_id,
-                       TempAccessCode.uses < TempAccessCode.max_uses)
-                .values(uses=TempAccessCode.uses + 1)
-            )
-            if spent.rowcount != 1:  # type: ignore[attr-defined]
+        async def count_use(tx: HotTx) -> None:
+            if await tx.execute(q.COUNT_TEMP_CODE_USE, {"id": code_id}) != 1:
                 raise TempCodeVerificationError("exhausted_code", "code has no uses left")
 
         return count_use

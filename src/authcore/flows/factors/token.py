@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any, Protocol
 
 from authcore.crypto.seal import Sealer
 from authcore.flows.factors.base import Answer, Effect, FactorContext, Started, StartInput
-from authcore.store.models import OtpToken
+from authcore.store.hot import HotTx
+from authcore.store.hot import queries as hq
+from authcore.store.hot import statements as q
+from authcore.store.hot.queries import TokenRow
 from authcore.v1 import authentication_pb2 as authn
 from authcore.v1 import authenticators_pb2 as common
 from authcore.verify.otp import OTPVerificationError, verify_hotp, verify_totp
+
+
+class _SealedSeed(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def sealed_secret(self) -> bytes: ...
 
 
 def seed_aad(token_id: str) -> bytes:
@@ -21,15 +28,13 @@ def seed_aad(token_id: str) -> bytes:
     return f"otp_token:{token_id}".encode()
 
 
-def open_seed(sealer: Sealer, token: OtpToken) -> bytes:
+def open_seed(sealer: Sealer, token: _SealedSeed) -> bytes:
     return sealer.open(token.sealed_secret, aad=seed_aad(token.id))
 
 
-async def user_tokens(ctx: FactorContext) -> Sequence[OtpToken]:
-    rows = await ctx.db.execute(
-        select(OtpToken).where(OtpToken.user_pk == ctx.user.pk).order_by(OtpToken.created_at)
-    )
-    return rows.scalars().all()
+async def user_tokens(ctx: FactorContext) -> list[TokenRow]:
+    pk = ctx.user.pk
+    return await ctx.once("tokens", lambda: hq.user_tokens(ctx.core.hot, pk))
 
 
 class TokenFactor:
@@ -65,7 +70,7 @@ class TokenFactor:
         raise OTPVerificationError("invalid_code", "code does not match")
 
 
-def _verify(ctx: FactorContext, token: OtpToken, code: str) -> Effect:
+def _verify(ctx: FactorContext, token: TokenRow, code: str) -> Effect:
     """Verify against one token; the effect records the use with a
     compare-and-set, so two concurrent requests can't both spend one code."""
     secret = open_seed(ctx.core.sealer, token)
@@ -75,25 +80,17 @@ def _verify(ctx: FactorContext, token: OtpToken, code: str) -> Effect:
             period=token.period, now=ctx.now, drift_steps=ctx.policy.totp_drift_steps,
             last_used_step=token.last_used_step,
         ).time_step
-        stmt = (
-            update(OtpToken)
-            .where(OtpToken.id == token.id,
-                   or_(OtpToken.last_used_step.is_(None), OtpToken.last_used_step < step))
-            .values(last_used_step=step)
-        )
+        stmt, params = q.RECORD_TOTP_STEP, {"id": token.id, "step": step}
     else:
         next_counter = verify_hotp(
             secret=secret, code=code, algorithm=token.algorithm, digits=token.digits,
             counter=token.counter, look_ahead=ctx.policy.hotp_look_ahead,
         ).next_counter
-        stmt = (
-            update(OtpToken)
-            .where(OtpToken.id == token.id, OtpToken.counter == token.counter)
-            .values(counter=next_counter)
-        )
+        stmt, params = q.RECORD_HOTP_COUNTER, {"id": token.id, "counter": token.counter,
+                                              "next_counter": next_counter}
 
-    async def record_use(db: AsyncSession) -> None:
-        if (await db.execute(stmt)).rowcount != 1:  # type: ignore[attr-defined]
+    async def record_use(tx: HotTx) -> None:
+        if await tx.execute(stmt, params) != 1:
             raise OTPVerificationError("replayed_code", "code was already used")
 
     return record_use

@@ -1,0 +1,378 @@
+"""Typed reads of the hot paths: each runs one statement of statements.py
+and turns its rows into small frozen records (no ORM objects, no identity
+map). The records carry the attribute names of the ORM models, so code
+that only reads (a relying party from an application's settings, say)
+takes either."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from authcore.limits.lockout import LockoutState
+from authcore.store.hot import Fetcher, HotTx, Row
+from authcore.store.hot import statements as q
+
+# Parsed application settings by their stored text: an application's row
+# changes seldom and its JSON is parsed again only when it does.
+_JSON_CACHE: dict[str, Any] = {}
+_JSON_CACHE_MAX = 512
+
+
+def cached_json(text: str | bytes | None) -> Any:
+    if text is None:
+        return None
+    if isinstance(text, bytes):
+        text = text.decode()
+    try:
+        return _JSON_CACHE[text]
+    except KeyError:
+        pass
+    value = json.loads(text)
+    if len(_JSON_CACHE) >= _JSON_CACHE_MAX:
+        _JSON_CACHE.clear()
+    _JSON_CACHE[text] = value
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class AppRow:
+    id: str
+    name: str
+    # Shared with the JSON cache: never mutate.
+    authenticators: list[str]
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    pk: str
+    user_id: str
+    email: str | None
+    phone: str | None
+    first_name: str | None
+    last_name: str | None
+    active: bool
+    display_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeRecord:
+    id: str
+    application_id: str
+    user_pk: str | None
+    authenticator: str
+    stage: str
+    state: dict[str, Any]
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedChallenge:
+    record: ChallengeRecord
+    consumed: bool
+    app: AppRow
+    user: UserRow | None
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordRow:
+    hash: str
+    expires_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    id: str
+    serial_number: str
+    kind: str
+    algorithm: str
+    digits: int
+    period: int
+    sealed_secret: bytes
+    counter: int
+    last_used_step: int | None
+    label: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GridCardRow:
+    id: str
+    serial_number: str
+    rows: int
+    columns: int
+    chars_per_cell: int
+    sealed_cells: bytes
+    expires_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class KbaRow:
+    id: str
+    question: str
+    answer_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class TempCodeRow:
+    id: str
+    code_hash: str
+    expires_at: float
+    uses: int
+    max_uses: int
+
+
+@dataclass(frozen=True, slots=True)
+class PasskeyRow:
+    id: str
+    user_pk: str
+    rp_id: str
+    credential_id: str
+    public_key: bytes
+    sign_count: int
+    aaguid: str
+    backup_eligible: bool
+    backup_state: bool
+    name: str
+    transports: list[str]
+    created_at: float
+    last_used_at: float | None
+    last_used_device: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSessionRow:
+    id: str
+    kind: str
+    created_at: float
+    expires_at: float
+    absolute_expires_at: float
+    step_up_at: float | None
+    step_up_method: str | None
+    revoked_at: float | None
+
+
+def app_row(row: Row) -> AppRow:
+    return AppRow(id=row["app_id"], name=row["app_name"],
+                  authenticators=cached_json(row["authenticators"]),
+                  settings=cached_json(row["settings"]))
+
+
+def user_row(row: Row) -> UserRow | None:
+    if row["pk"] is None:
+        return None
+    return UserRow(pk=row["pk"], user_id=row["user_id"], email=row["email"], phone=row["phone"],
+                   first_name=row["first_name"], last_name=row["last_name"],
+                   active=bool(row["active"]), display_name=row["display_name"])
+
+
+def challenge_record(row: Row) -> ChallengeRecord:
+    state = row["state"]
+    return ChallengeRecord(
+        id=row["id"], application_id=row["application_id"], user_pk=row["user_pk"],
+        authenticator=row["authenticator"], stage=row["stage"],
+        state=json.loads(state) if isinstance(state, str | bytes) else dict(state),
+        expires_at=float(row["expires_at"]))
+
+
+async def load_challenge(db: Fetcher, *, token_hash: str) -> LoadedChallenge | None:
+    row = await db.one(q.LOAD_CHALLENGE, {"token_hash": token_hash})
+    if row is None:
+        return None
+    return LoadedChallenge(record=challenge_record(row), consumed=row["consumed_at"] is not None,
+                           app=app_row(row), user=user_row(row))
+
+
+async def load_application(db: Fetcher, app_id: str) -> AppRow | None:
+    row = await db.one(q.LOAD_APPLICATION, {"app_id": app_id})
+    return None if row is None else app_row(row)
+
+
+async def load_application_and_user(db: Fetcher, *, app_id: str, user_id: str
+                                    ) -> tuple[AppRow, UserRow | None] | None:
+    row = await db.one(q.LOAD_APPLICATION_AND_USER, {"app_id": app_id, "user_id": user_id})
+    return None if row is None else (app_row(row), user_row(row))
+
+
+async def load_application_and_user_pk(db: Fetcher, *, app_id: str, pk: str | None
+                                       ) -> tuple[AppRow, UserRow | None] | None:
+    row = await db.one(q.LOAD_APPLICATION_AND_USER_PK, {"app_id": app_id, "pk": pk})
+    return None if row is None else (app_row(row), user_row(row))
+
+
+async def load_user_by_user_id(db: Fetcher, user_id: str) -> UserRow | None:
+    row = await db.one(q.LOAD_USER_BY_USER_ID, {"user_id": user_id})
+    return None if row is None else user_row(row)
+
+
+async def load_user_by_pk(db: Fetcher, pk: str) -> UserRow | None:
+    row = await db.one(q.LOAD_USER_BY_PK, {"pk": pk})
+    return None if row is None else user_row(row)
+
+
+def lockout_state(row: Row | None) -> LockoutState:
+    if row is None:
+        return LockoutState.clear()
+    return LockoutState(failures=row["failures"], locked_at=row["locked_at"],
+                        lockout_expires_at=row["lockout_expires_at"])
+
+
+async def lockout_states(db: Fetcher, user_pk: str) -> dict[str, LockoutState]:
+    rows = await db.all(q.LOCKOUT_STATES, {"user_pk": user_pk})
+    return {row["authenticator"]: lockout_state(row) for row in rows}
+
+
+async def group_names(db: Fetcher, user_pk: str) -> list[str]:
+    return [row["display_name"] for row in await db.all(q.GROUP_NAMES, {"user_pk": user_pk})]
+
+
+async def user_password(db: Fetcher, user_pk: str) -> PasswordRow | None:
+    row = await db.one(q.USER_PASSWORD, {"user_pk": user_pk})
+    return None if row is None else PasswordRow(hash=row["hash"], expires_at=row["expires_at"])
+
+
+async def user_tokens(db: Fetcher, user_pk: str) -> list[TokenRow]:
+    return [TokenRow(id=r["id"], serial_number=r["serial_number"], kind=r["kind"],
+                     algorithm=r["algorithm"], digits=r["digits"], period=r["period"],
+                     sealed_secret=bytes(r["sealed_secret"]), counter=r["counter"],
+                     last_used_step=r["last_used_step"], label=r["label"])
+            for r in await db.all(q.USER_TOKENS, {"user_pk": user_pk})]
+
+
+async def active_grid_cards(db: Fetcher, user_pk: str, now: float) -> list[GridCardRow]:
+    return [GridCardRow(id=r["id"], serial_number=r["serial_number"], rows=r["rows"],
+                        columns=r["columns"], chars_per_cell=r["chars_per_cell"],
+                        sealed_cells=bytes(r["sealed_cells"]), expires_at=r["expires_at"])
+            for r in await db.all(q.ACTIVE_GRID_CARDS, {"user_pk": user_pk, "now": now})]
+
+
+async def user_kba_questions(db: Fetcher, user_pk: str) -> list[KbaRow]:
+    return [KbaRow(id=r["id"], question=r["question"], answer_hash=r["answer_hash"])
+            for r in await db.all(q.USER_KBA_QUESTIONS, {"user_pk": user_pk})]
+
+
+async def user_temp_codes(db: Fetcher, user_pk: str) -> list[TempCodeRow]:
+    return [TempCodeRow(id=r["id"], code_hash=r["code_hash"], expires_at=r["expires_at"],
+                        uses=r["uses"], max_uses=r["max_uses"])
+            for r in await db.all(q.USER_TEMP_CODES, {"user_pk": user_pk})]
+
+
+def passkey_row(r: Row) -> PasskeyRow:
+    return PasskeyRow(id=r["id"], user_pk=r["user_pk"], rp_id=r["rp_id"],
+                      credential_id=r["credential_id"], public_key=bytes(r["public_key"]),
+                      sign_count=r["sign_count"], aaguid=r["aaguid"],
+                      backup_eligible=bool(r["backup_eligible"]),
+                      backup_state=bool(r["backup_state"]), name=r["name"],
+                      transports=cached_json(r["transports"]) or [],
+                      created_at=r["created_at"], last_used_at=r["last_used_at"],
+                      last_used_device=cached_json(r["last_used_device"]))
+
+
+async def user_passkeys(db: Fetcher, user_pk: str) -> list[PasskeyRow]:
+    return [passkey_row(r) for r in await db.all(q.USER_PASSKEYS, {"user_pk": user_pk})]
+
+
+async def passkey_by_credential_id(db: Fetcher, credential_id: str) -> PasskeyRow | None:
+    row = await db.one(q.PASSKEY_BY_CREDENTIAL_ID, {"credential_id": credential_id})
+    return None if row is None else passkey_row(row)
+
+
+async def blocked_aaguids_at_auth(db: Fetcher, app_id: str) -> set[str]:
+    return {r["aaguid"].lower()
+            for r in await db.all(q.BLOCKED_AAGUIDS_AT_AUTH, {"app_id": app_id})}
+
+
+async def session_state(db: Fetcher, session_id: str
+                        ) -> tuple[bool, float | None, str | None]:
+    """(found, revoked_at, user_pk) of a session."""
+    row = await db.one(q.SESSION_REVOKED_AT, {"id": session_id})
+    return (False, None, None) if row is None else (True, row["revoked_at"], row["user_pk"])
+
+
+async def consumer_login_user(db: Fetcher, login: str
+                              ) -> tuple[UserRow, PasswordRow | None] | None:
+    """The user a consumer login names (userId first, then a single email
+    match, both without regard to case), with their password."""
+    lowered = login.lower()
+    rows = await db.all(q.CONSUMER_USER_BY_USER_ID, {"lowered": lowered})
+    if not rows:
+        rows = await db.all(q.CONSUMER_USERS_BY_EMAIL, {"lowered": lowered})
+    if len(rows) != 1:
+        return None
+    row = rows[0]
+    user = user_row(row)
+    assert user is not None
+    password = (None if row["hash"] is None
+                else PasswordRow(hash=row["hash"], expires_at=row["password_expires_at"]))
+    return user, password
+
+
+async def consumer_session(db: Fetcher, token_hash: str
+                           ) -> tuple[ConsumerSessionRow, UserRow | None] | None:
+    row = await db.one(q.CONSUMER_SESSION, {"token_hash": token_hash})
+    if row is None:
+        return None
+    return ConsumerSessionRow(
+        id=row["session_id"], kind=row["kind"], created_at=row["session_created_at"],
+        expires_at=row["session_expires_at"], absolute_expires_at=row["absolute_expires_at"],
+        step_up_at=row["step_up_at"], step_up_method=row["step_up_method"],
+        revoked_at=row["revoked_at"]), user_row(row)
+
+
+async def user_groups(db: Fetcher, user_pk: str) -> list[tuple[str, str]]:
+    return [(r["id"], r["display_name"])
+            for r in await db.all(q.USER_GROUPS, {"user_pk": user_pk})]
+
+
+async def scim_user_by_pk(db: Fetcher, pk: str) -> SimpleNamespace | None:
+    """A user's SCIM columns, as attributes (scim.store.user_document reads them)."""
+    row = await db.one(q.SCIM_USER_BY_PK, {"pk": pk})
+    return None if row is None else _scim_user(row)
+
+
+async def scim_user_by_user_name(db: Fetcher, lowered: str) -> SimpleNamespace | None:
+    row = await db.one(q.SCIM_USER_BY_USER_NAME, {"lowered": lowered})
+    return None if row is None else _scim_user(row)
+
+
+def _scim_user(row: Row) -> SimpleNamespace:
+    user = SimpleNamespace(**{key: row[key] for key in row.keys()})
+    user.active = bool(user.active)
+    return user
+
+
+async def scim_user_values(db: Fetcher, user_pk: str) -> list[SimpleNamespace]:
+    out = []
+    for row in await db.all(q.SCIM_USER_VALUES, {"user_pk": user_pk}):
+        value = SimpleNamespace(**{key: row[key] for key in row.keys()})
+        if value.primary is not None:
+            value.primary = bool(value.primary)
+        out.append(value)
+    return out
+
+
+# -- writes (inside core.hot.transaction()) ------------------------------------
+
+async def insert_audit_event(tx: HotTx, *, event: str, outcome: str, now: float,
+                             reason: str | None = None, application_id: str | None = None,
+                             user_id: str | None = None, authenticator: str | None = None,
+                             client_ip: str | None = None) -> None:
+    await tx.execute(q.INSERT_AUDIT_EVENT, {
+        "now": now, "event": event, "outcome": outcome, "reason": reason,
+        "application_id": application_id, "user_id": user_id,
+        "authenticator": authenticator, "client_ip": client_ip})
+
+
+async def insert_session(tx: HotTx, *, session_id: str, user_pk: str, application_id: str,
+                         now: float, expires_at: float) -> None:
+    await tx.execute(q.INSERT_SESSION, {"id": session_id, "user_pk": user_pk,
+                                        "application_id": application_id, "now": now,
+                                        "expires_at": expires_at})
+
+
+async def insert_outbox_message(tx: HotTx, *, user_pk: str, channel: str, address: str,
+                                text: str, now: float) -> None:
+    await tx.execute(q.INSERT_OUTBOX_MESSAGE, {"user_pk": user_pk, "channel": channel,
+                                               "address": address, "text": text, "now": now})

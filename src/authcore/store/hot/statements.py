@@ -1,0 +1,289 @@
+"""Every SQL statement of the hot paths, by what it does.
+
+A hot call (an Entrust challenge or complete, a LoginID sign-in, a consumer
+login or authenticated call, an Axidian authenticate, a SCIM GetUser or
+`userName eq`) runs only statements from this file, on the raw driver
+(`sqlite3` on the event loop, asyncpg on PostgreSQL; see
+`store/hot/sqlite.py` and `store/hot/postgres.py`): one read phase, then at
+most one short write transaction. No ORM object is built on the way.
+
+Statements are written once, with `:name` placeholders (SQLite's own style,
+and SQLAlchemy `text()`'s); `Stmt.pg` is the same text with asyncpg's `$n`
+placeholders, made once at import. Where PostgreSQL needs more (a row lock
+that SQLite's single writer makes unnecessary) it is `pg_suffix`.
+
+Rule for adding a hot path: its statements go here, it reads through
+`store/hot/queries.py`, and it writes in one `core.hot.transaction()`.
+"""
+
+# The f-strings below only splice this module's own column lists; every
+# value is a bound parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+_PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+
+
+@dataclass(frozen=True, slots=True)
+class Stmt:
+    name: str
+    sql: str
+    pg: str
+    params: tuple[str, ...]
+
+    def pg_args(self, values: Mapping[str, Any]) -> list[Any]:
+        return [values[p] for p in self.params]
+
+
+def _stmt(name: str, sql: str, *, pg_suffix: str = "") -> Stmt:
+    sql = " ".join(sql.split())
+    order: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) not in order:
+            order.append(match.group(1))
+        return f"${order.index(match.group(1)) + 1}"
+
+    pg = _PARAM.sub(number, sql) + pg_suffix
+    return Stmt(name=name, sql=sql, pg=pg, params=tuple(order))
+
+
+_USER = ("u.pk, u.user_id, u.email, u.phone, u.first_name, u.last_name, u.active, "
+         "u.display_name")
+_APP = "a.id AS app_id, a.name AS app_name, a.authenticators, a.settings"
+_CHALLENGE = ("c.id, c.application_id, c.user_pk, c.authenticator, c.stage, c.state, "
+              "c.expires_at, c.consumed_at")
+
+# -- applications and users ---------------------------------------------------
+
+LOAD_APPLICATION = _stmt("load_application", f"""
+    SELECT {_APP} FROM applications a WHERE a.id = :app_id""")
+
+LOAD_USER_BY_USER_ID = _stmt("load_user_by_user_id", f"""
+    SELECT {_USER} FROM users u WHERE u.user_id = :user_id""")
+
+LOAD_USER_BY_PK = _stmt("load_user_by_pk", f"""
+    SELECT {_USER} FROM users u WHERE u.pk = :pk""")
+
+# The application and the user named by a request, in one statement.
+LOAD_APPLICATION_AND_USER = _stmt("load_application_and_user", f"""
+    SELECT {_APP}, {_USER} FROM applications a
+    LEFT JOIN users u ON u.user_id = :user_id
+    WHERE a.id = :app_id""")
+
+# The same, the user named by primary key (a challenge in Redis).
+LOAD_APPLICATION_AND_USER_PK = _stmt("load_application_and_user_pk", f"""
+    SELECT {_APP}, {_USER} FROM applications a
+    LEFT JOIN users u ON u.pk = :pk
+    WHERE a.id = :app_id""")
+
+GROUP_NAMES = _stmt("group_names", """
+    SELECT g.display_name FROM groups g
+    JOIN group_members m ON m.group_id = g.id
+    WHERE m.member_id = :user_pk ORDER BY g.display_name""")
+
+# -- challenges ---------------------------------------------------------------
+
+# Everything a complete needs to know about its challenge, in one read.
+LOAD_CHALLENGE = _stmt("load_challenge", f"""
+    SELECT {_CHALLENGE}, {_APP}, {_USER} FROM challenges c
+    JOIN applications a ON a.id = c.application_id
+    LEFT JOIN users u ON u.pk = c.user_pk
+    WHERE c.token_hash = :token_hash""")
+
+INSERT_CHALLENGE = _stmt("insert_challenge", """
+    INSERT INTO challenges (id, token_hash, application_id, user_pk, authenticator, stage,
+                            state, expires_at, consumed_at, created_at)
+    VALUES (:id, :token_hash, :application_id, :user_pk, :authenticator, :stage,
+            :state, :expires_at, NULL, :now)""")
+
+# Single use: of concurrent claims only one updates the row.
+CLAIM_CHALLENGE = _stmt("claim_challenge", """
+    UPDATE challenges SET consumed_at = :now
+    WHERE id = :id AND consumed_at IS NULL AND expires_at > :now""")
+
+# The same, replacing the state (Axidian drops the sealed credential).
+CLAIM_CHALLENGE_WITH_STATE = _stmt("claim_challenge_with_state", """
+    UPDATE challenges SET consumed_at = :now, state = :state
+    WHERE id = :id AND consumed_at IS NULL AND expires_at > :now""")
+
+# -- lockout counters ---------------------------------------------------------
+
+LOCKOUT_STATES = _stmt("lockout_states", """
+    SELECT authenticator, failures, locked_at, lockout_expires_at
+    FROM lockouts WHERE user_pk = :user_pk""")
+
+# The counter row, held for the rest of the transaction (SQLite: its one
+# writer already is).
+LOCK_LOCKOUT = _stmt("lock_lockout", """
+    SELECT failures, locked_at, lockout_expires_at FROM lockouts
+    WHERE user_pk = :user_pk AND authenticator = :authenticator""", pg_suffix=" FOR UPDATE")
+
+CREATE_LOCKOUT = _stmt("create_lockout", """
+    INSERT INTO lockouts (user_pk, authenticator, failures) VALUES (:user_pk, :authenticator, 0)
+    ON CONFLICT DO NOTHING""")
+
+RECORD_FAILURES = _stmt("record_failures", """
+    UPDATE lockouts SET failures = :failures, locked_at = :locked_at,
+                        lockout_expires_at = :lockout_expires_at
+    WHERE user_pk = :user_pk AND authenticator = :authenticator""")
+
+RESET_LOCKOUT = _stmt("reset_lockout", """
+    DELETE FROM lockouts WHERE user_pk = :user_pk AND authenticator = :authenticator""")
+
+# -- factors ------------------------------------------------------------------
+
+USER_PASSWORD = _stmt("user_password", """
+    SELECT hash, expires_at FROM passwords WHERE user_pk = :user_pk""")
+
+# Only over the hash that was verified: a concurrent change wins.
+STORE_PASSWORD_HASH = _stmt("store_password_hash", """
+    UPDATE passwords SET hash = :hash, expires_at = :expires_at, updated_at = :now
+    WHERE user_pk = :user_pk AND hash = :old_hash""")
+
+USER_TOKENS = _stmt("user_tokens", """
+    SELECT id, serial_number, kind, algorithm, digits, period, sealed_secret, counter,
+           last_used_step, label
+    FROM otp_tokens WHERE user_pk = :user_pk ORDER BY created_at""")
+
+# Compare-and-set: a TOTP step is spent once, and only forwards.
+RECORD_TOTP_STEP = _stmt("record_totp_step", """
+    UPDATE otp_tokens SET last_used_step = :step
+    WHERE id = :id AND (last_used_step IS NULL OR last_used_step < :step)""")
+
+RECORD_HOTP_COUNTER = _stmt("record_hotp_counter", """
+    UPDATE otp_tokens SET counter = :next_counter WHERE id = :id AND counter = :counter""")
+
+ACTIVE_GRID_CARDS = _stmt("active_grid_cards", """
+    SELECT id, serial_number, rows, columns, chars_per_cell, sealed_cells, expires_at
+    FROM grid_cards WHERE user_pk = :user_pk AND (expires_at IS NULL OR expires_at > :now)
+    ORDER BY created_at""")
+
+USER_KBA_QUESTIONS = _stmt("user_kba_questions", """
+    SELECT id, question, answer_hash FROM kba_answers WHERE user_pk = :user_pk
+    ORDER BY created_at""")
+
+USER_TEMP_CODES = _stmt("user_temp_codes", """
+    SELECT id, code_hash, expires_at, uses, max_uses FROM temp_access_codes
+    WHERE user_pk = :user_pk""")
+
+# Only while a use is left: concurrent logins can't exceed max_uses.
+COUNT_TEMP_CODE_USE = _stmt("count_temp_code_use", """
+    UPDATE temp_access_codes SET uses = uses + 1 WHERE id = :id AND uses < max_uses""")
+
+_PASSKEY = ("id, user_pk, rp_id, credential_id, public_key, sign_count, aaguid, "
+            "backup_eligible, backup_state, name, transports, created_at, last_used_at, "
+            "last_used_device")
+
+USER_PASSKEYS = _stmt("user_passkeys", f"""
+    SELECT {_PASSKEY} FROM passkeys WHERE user_pk = :user_pk ORDER BY created_at""")
+
+PASSKEY_BY_CREDENTIAL_ID = _stmt("passkey_by_credential_id", f"""
+    SELECT {_PASSKEY} FROM passkeys WHERE credential_id = :credential_id""")
+
+BLOCKED_AAGUIDS_AT_AUTH = _stmt("blocked_aaguids_at_auth", """
+    SELECT aaguid FROM aaguid_blocklist WHERE application_id = :app_id AND auth""")
+
+# Compare-and-set on the counter that was verified: of two concurrent
+# assertions with the same counter only one wins.
+RECORD_PASSKEY_USE = _stmt("record_passkey_use", """
+    UPDATE passkeys SET sign_count = :sign_count, backup_state = :backup_state,
+                        last_used_at = :now
+    WHERE id = :id AND sign_count = :old_sign_count""")
+
+# The same, recording the device LoginID's SDK described.
+RECORD_PASSKEY_USE_FROM_DEVICE = _stmt("record_passkey_use_from_device", """
+    UPDATE passkeys SET sign_count = :sign_count, backup_state = :backup_state,
+                        last_used_at = :now, last_used_device = :device
+    WHERE id = :id AND sign_count = :old_sign_count""")
+
+FLAG_PASSKEY = _stmt("flag_passkey", """
+    UPDATE passkeys SET flagged_at = :now WHERE id = :id""")
+
+# -- the consumer API ---------------------------------------------------------
+
+# Login by userId or email, without regard to case: the user and their
+# password in one read (ux_users_user_id_lower, then ix_users_email_lower).
+CONSUMER_USER_BY_USER_ID = _stmt("consumer_user_by_user_id", f"""
+    SELECT {_USER}, p.hash, p.expires_at AS password_expires_at FROM users u
+    LEFT JOIN passwords p ON p.user_pk = u.pk
+    WHERE lower(u.user_id) = :lowered""")
+
+# Email is not unique in the directory: the caller takes only a single match.
+CONSUMER_USERS_BY_EMAIL = _stmt("consumer_users_by_email", f"""
+    SELECT {_USER}, p.hash, p.expires_at AS password_expires_at FROM users u
+    LEFT JOIN passwords p ON p.user_pk = u.pk
+    WHERE lower(u.email) = :lowered LIMIT 2""")
+
+REHASH_PASSWORD = _stmt("rehash_password", """
+    UPDATE passwords SET hash = :hash WHERE user_pk = :user_pk AND hash = :old_hash""")
+
+INSERT_CONSUMER_SESSION = _stmt("insert_consumer_session", """
+    INSERT INTO consumer_sessions (id, token_hash, user_pk, kind, created_at, last_used_at,
+                                   expires_at, absolute_expires_at, step_up_at,
+                                   step_up_method, revoked_at)
+    VALUES (:id, :token_hash, :user_pk, :kind, :now, :now, :expires_at,
+            :absolute_expires_at, NULL, NULL, NULL)""")
+
+# The caller's session and its user, in one read.
+CONSUMER_SESSION = _stmt("consumer_session", f"""
+    SELECT s.id AS session_id, s.kind, s.created_at AS session_created_at,
+           s.expires_at AS session_expires_at, s.absolute_expires_at, s.step_up_at,
+           s.step_up_method, s.revoked_at, {_USER}
+    FROM consumer_sessions s LEFT JOIN users u ON u.pk = s.user_pk
+    WHERE s.token_hash = :token_hash""")
+
+# The sliding idle expiry, on every authenticated call.
+SLIDE_CONSUMER_SESSION = _stmt("slide_consumer_session", """
+    UPDATE consumer_sessions SET last_used_at = :now, expires_at = :expires_at
+    WHERE id = :id AND revoked_at IS NULL""")
+
+USER_GROUPS = _stmt("user_groups", """
+    SELECT g.id, g.display_name FROM groups g
+    JOIN group_members m ON m.group_id = g.id
+    WHERE m.member_id = :user_pk ORDER BY g.display_name, g.id""")
+
+# -- SCIM reads ----------------------------------------------------------------
+
+_SCIM_USER = """pk, user_id, email, phone, first_name, last_name, active, created_at, version,
+    updated_at, external_id, display_name, nick_name, profile_url, title, user_type,
+    preferred_language, locale, timezone, name_formatted, name_middle, name_prefix,
+    name_suffix, employee_number, cost_center, organization, division, department,
+    manager_id"""
+
+SCIM_USER_BY_PK = _stmt("scim_user_by_pk", f"""
+    SELECT {_SCIM_USER} FROM users WHERE pk = :pk""")
+
+# `userName eq "..."`: userName is not case-exact (ux_users_user_id_lower).
+SCIM_USER_BY_USER_NAME = _stmt("scim_user_by_user_name", f"""
+    SELECT {_SCIM_USER} FROM users WHERE user_id IS NOT NULL AND lower(user_id) = :lowered""")
+
+SCIM_USER_VALUES = _stmt("scim_user_values", """
+    SELECT attribute, position, value, display, type, "primary", formatted, street_address,
+           locality, region, postal_code, country
+    FROM user_values WHERE user_pk = :user_pk""")
+
+# -- outcomes -----------------------------------------------------------------
+
+INSERT_SESSION = _stmt("insert_session", """
+    INSERT INTO sessions (id, user_pk, application_id, created_at, expires_at, revoked_at)
+    VALUES (:id, :user_pk, :application_id, :now, :expires_at, NULL)""")
+
+SESSION_REVOKED_AT = _stmt("session_revoked_at", """
+    SELECT revoked_at, user_pk, application_id FROM sessions WHERE id = :id""")
+
+INSERT_AUDIT_EVENT = _stmt("insert_audit_event", """
+    INSERT INTO audit_events (ts, event, outcome, reason, application_id, user_id,
+                              authenticator, client_ip)
+    VALUES (:now, :event, :outcome, :reason, :application_id, :user_id, :authenticator,
+            :client_ip)""")
+
+INSERT_OUTBOX_MESSAGE = _stmt("insert_outbox_message", """
+    INSERT INTO outbox (user_pk, channel, address, text, created_at)
+    VALUES (:user_pk, :channel, :address, :text, :now)""")
