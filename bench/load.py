@@ -176,6 +176,9 @@ class LoadResult:
     load_cpu_pct: float | None = None
     # Highest sampled VmRSS of the server's processes, summed, during the run.
     server_rss_mb: float | None = None
+    # The same for PSS (shared pages split between the processes sharing
+    # them): the memory the server really adds to the machine.
+    server_pss_mb: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -530,6 +533,18 @@ def memory_kib(pid: int, field: str = "VmRSS") -> int | None:
     return None
 
 
+def pss_kib(pid: int) -> int | None:
+    """Proportional set size in KiB (/proc/<pid>/smaps_rollup): each shared
+    page counted once across the processes that map it, not once in each."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 class CpuSampler(threading.Thread):
     """Samples the CPU time of some processes every `interval` seconds, and
     the summed VmRSS of the groups named in `rss`."""
@@ -542,6 +557,7 @@ class CpuSampler(threading.Thread):
         self.samples: list[tuple[float, dict[str, float]]] = []
         self.rss = tuple(rss)
         self.rss_peak_kib: dict[str, int] = {}
+        self.pss_peak_kib: dict[str, int] = {}
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -554,6 +570,8 @@ class CpuSampler(threading.Thread):
             for group in self.rss:
                 total = sum(memory_kib(p) or 0 for p in self.pids.get(group, ()))
                 self.rss_peak_kib[group] = max(self.rss_peak_kib.get(group, 0), total)
+                pss = sum(pss_kib(p) or 0 for p in self.pids.get(group, ()))
+                self.pss_peak_kib[group] = max(self.pss_peak_kib.get(group, 0), pss)
             self.samples.append((time.time(), sample))
             self._stop_event.wait(self.interval)
 
@@ -618,9 +636,11 @@ def run_load(scenario: Scenario, cfg: LoadConfig,
     end = min(r.wall_to for r in results)
     assert sampler is not None
     rss = sampler.rss_peak_kib.get("server")
+    pss = sampler.pss_peak_kib.get("server")
     return dataclasses.replace(merged, server_cpu_pct=sampler.percent("server", start, end),
                                load_cpu_pct=sampler.percent("load", start, end),
-                               server_rss_mb=rss / 1024 if rss else None)
+                               server_rss_mb=rss / 1024 if rss else None,
+                               server_pss_mb=pss / 1024 if pss else None)
 
 
 def merge(scenario: Scenario, cfg: LoadConfig, results: Sequence[WorkerResult]) -> LoadResult:

@@ -934,13 +934,18 @@ def targets(baselines: dict[str, LoadResult], reports: Sequence[ModeReport],
         out.append(storm_target(rep, m))
         workers = max(1, rep.workers if workers_flag else 1)
         peak = max((r.result.server_rss_mb or 0.0 for r in rep.rows), default=0.0)
+        pss = max((r.result.server_pss_mb or 0.0 for r in rep.rows), default=0.0)
         hwm_max = rep.memory.get("hwm_max_mb", 0.0)
-        per_worker = max(hwm_max, peak / workers)
+        # The largest worker's own peak, or the whole server's memory (PSS:
+        # the supervisor included, the shared libraries counted once) per
+        # worker, whichever is larger. Summed RSS would count each shared
+        # library page once per process.
+        per_worker = max(hwm_max, pss / workers)
         out.append(Target(f"[{m}] RSS < {TARGET_RSS_MB:g} MB per worker under load",
                           per_worker < TARGET_RSS_MB,
                           f"{per_worker:.0f} MB (largest process VmHWM {hwm_max:.0f} MB; "
-                          f"sampled peak of all {rep.memory.get('processes', '?')} processes "
-                          f"{peak:.0f} MB / {workers} worker(s))"))
+                          f"sampled peak PSS of all {rep.memory.get('processes', '?')} processes "
+                          f"{pss:.0f} MB / {workers} worker(s); summed RSS {peak:.0f} MB)"))
         # Not one of issue 14's targets; kept from issue 6.
         totp = next((r.result.rps for r in rep.rows
                      if r.scenario == TOTP_ROW and r.transport == "grpc"), 0.0)

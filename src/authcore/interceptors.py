@@ -26,10 +26,8 @@ import grpc
 from google.protobuf import descriptor_pool
 from google.rpc import status_pb2
 from redis.exceptions import RedisError
-from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from authcore.errors import (
     AuthcoreError,
@@ -38,7 +36,8 @@ from authcore.errors import (
     Unauthenticated,
     internal_status,
 )
-from authcore.store.models import AdminKey
+from authcore.store.hot import HotDb
+from authcore.store.hot import queries as hq
 from authcore.store.redis import Throttle, backend_unavailable
 from authcore.v1 import options_pb2
 
@@ -189,8 +188,9 @@ class AdminAuthInterceptor(grpc.aio.ServerInterceptor):
     ErrorInterceptor so its errors are rendered. Which methods need a key is
     decided by the path; the header is read per call, in the wrapper."""
 
-    def __init__(self, db: async_sessionmaker[AsyncSession]) -> None:
-        self._db = db
+    def __init__(self, hot: HotDb) -> None:
+        # The raw driver (store/hot): the key is checked on every SCIM call.
+        self._hot = hot
         self._required: dict[str, str | None] = {}
 
     def _scope_for(self, method: str) -> str | None:
@@ -230,12 +230,9 @@ class AdminAuthInterceptor(grpc.aio.ServerInterceptor):
         if value[:7].lower() != "bearer " or not value[7:].strip():
             raise Unauthenticated("An admin key is required as 'Authorization: Bearer <key>'.",
                                   reason="missing_admin_key")
-        digest = hash_admin_key(value[7:].strip())
-        async with self._db() as db:
-            row = (await db.execute(
-                select(AdminKey).where(AdminKey.key_hash == digest))).scalar_one_or_none()
-        if row is None:
+        scopes = await hq.admin_key_scopes(self._hot, hash_admin_key(value[7:].strip()))
+        if scopes is None:
             raise Unauthenticated("The admin key is not valid.", reason="invalid_admin_key")
-        if scope not in row.scopes and "*" not in row.scopes:
+        if scope not in scopes and "*" not in scopes:
             raise PermissionDenied(f"The admin key lacks the {scope!r} scope.",
                                    reason="insufficient_scope")

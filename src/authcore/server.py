@@ -192,7 +192,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     ]
     # Outermost first: errors raised by the auth check are rendered too.
     interceptors: list[grpc.aio.ServerInterceptor] = [ErrorInterceptor(),
-                                                      AdminAuthInterceptor(db)]
+                                                      AdminAuthInterceptor(core.hot)]
     # Both decide by the method path alone, so the chain runs once per method
     # here rather than on every call (see rest_bridge.resolve_handlers).
     resolved = await resolve_handlers(

@@ -80,7 +80,7 @@ class FakeKeyAuth(AdminAuthInterceptor):
     """The real interceptor's per-path decision; the key check without a database."""
 
     def __init__(self) -> None:
-        super().__init__(db=None)  # type: ignore[arg-type]
+        super().__init__(hot=None)  # type: ignore[arg-type]
         self.checked: list[tuple[str, str]] = []
 
     async def check(self, authorization: str, scope: str) -> None:

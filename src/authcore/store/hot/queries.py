@@ -326,6 +326,12 @@ async def user_groups(db: Fetcher, user_pk: str) -> list[tuple[str, str]]:
             for r in await db.all(q.USER_GROUPS, {"user_pk": user_pk})]
 
 
+async def admin_key_scopes(db: Fetcher, key_hash: str) -> list[str] | None:
+    """The scopes of the admin key with this SHA-256, or None if there is none."""
+    row = await db.one(q.ADMIN_KEY_SCOPES, {"key_hash": key_hash})
+    return None if row is None else list(cached_json(row["scopes"]))
+
+
 async def scim_user_by_pk(db: Fetcher, pk: str) -> SimpleNamespace | None:
     """A user's SCIM columns, as attributes (scim.store.user_document reads them)."""
     row = await db.one(q.SCIM_USER_BY_PK, {"pk": pk})

@@ -257,6 +257,10 @@ _SCIM_USER = """pk, user_id, email, phone, first_name, last_name, active, create
     name_suffix, employee_number, cost_center, organization, division, department,
     manager_id"""
 
+# Every admin-API and SCIM call checks its bearer key (interceptors.py).
+ADMIN_KEY_SCOPES = _stmt("admin_key_scopes", """
+    SELECT scopes FROM admin_keys WHERE key_hash = :key_hash""")
+
 SCIM_USER_BY_PK = _stmt("scim_user_by_pk", f"""
     SELECT {_SCIM_USER} FROM users WHERE pk = :pk""")
 
