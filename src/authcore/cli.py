@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from authcore.config import Settings
+from authcore.state_files import make_data_dir, restrict_new_files, warn_if_too_open
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 # With several processes writing to one stream, each line says which.
@@ -51,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     create_key.add_argument("--scope", action="append", required=True,
                             help='a scope the key holds: "scim", "admin" or "*"; repeatable')
     args = parser.parse_args(argv)
+    restrict_new_files()
 
     settings = _settings(args)
     serving = args.command == "serve"
@@ -59,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level,
                         format=LOG_FORMAT_WORKERS if child or supervisor else LOG_FORMAT)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if not child:
+        warn_if_too_open(settings.data_dir)
     if supervisor:
         # Migrations and bootstrap run once, in its `--prepare` child.
         from authcore.workers import supervise
@@ -75,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ready_fd=args.ready_fd, demo_application_id=args.demo_application_id)))
         _exit_now()
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_data_dir(settings.data_dir)
     # Migrations run before the event loop starts: Alembic's async env runs
     # its own loop. (Imported here: the supervisor stays small without it.)
     from authcore.store.db import migrate

@@ -37,6 +37,7 @@ from authcore.bootstrap import bootstrap
 from authcore.config import SANDBOX_WARNING, Settings, split_addr
 from authcore.consumer.v1 import consumer_pb2, consumer_pb2_grpc
 from authcore.crypto.seal import Sealer, derive_key, load_or_create_master_key
+from authcore.delivery import outbox
 from authcore.flows import aaguids
 from authcore.flows.authentication import AuthenticationFlow
 from authcore.flows.axidian import AxidianFlow
@@ -65,7 +66,7 @@ from authcore.store.hot.postgres import PostgresHot
 from authcore.store.hot.redis import RedisHot
 from authcore.store.hot.sqlite import SqliteHot
 from authcore.store.models import Application
-from authcore.store.redis import RedisKeys
+from authcore.store.redis import RedisKeys, durability_warnings
 from authcore.store.redis import connect as connect_redis
 from authcore.store.write_lock import SqliteWriteLock
 from authcore.tokens.jwt import TokenSigner
@@ -83,6 +84,9 @@ from authcore.workers import READY, announce
 from rest_bridge import InProcessInvoker, create_app, generic_handlers_for, resolve_handlers
 from rest_bridge.cors import CachedOrigins, CorsPolicy
 from rest_bridge.pages import page_routes
+
+# How often each worker drops the text of old outbox messages.
+OUTBOX_PRUNE_SECONDS = 300.0
 
 log = logging.getLogger("authcore.server")
 
@@ -127,6 +131,9 @@ async def _open_redis(settings: Settings) -> Redis | None:
         # Not fatal: requests that need Redis get 503 until it answers, and
         # the client reconnects by itself.
         log.warning("Redis (AUTHCORE_REDIS_URL) does not answer yet: %s", exc)
+    else:
+        for warning in await durability_warnings(client):
+            log.warning("%s", warning)
     return client
 
 
@@ -298,7 +305,9 @@ async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None
             os.write(worker.ready_fd, READY)
         os.close(worker.ready_fd)
         orphan_watch = asyncio.create_task(_stop_when_orphaned(stop))
+    pruning = asyncio.create_task(_prune_outbox(rt.core))
     await stop.wait()
+    pruning.cancel()
     log.info("shutting down: finishing in-flight calls (grace %.0fs)",
              settings.shutdown_grace_seconds)
     if orphan_watch is not None:
@@ -316,6 +325,20 @@ async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None
     if rt.core.write_lock is not None:
         rt.core.write_lock.close()
     log.info("stopped")
+
+
+async def _prune_outbox(core: Core) -> None:
+    """Every few minutes, old outbox messages lose their text (their codes):
+    the table would otherwise keep every code ever sent. Each worker runs
+    it; the statement is idempotent."""
+    while True:
+        try:
+            pruned = await outbox.prune(core.hot, now=time.time())
+            if pruned:
+                log.info("outbox: dropped the text of %d old message(s)", pruned)
+        except Exception as exc:  # a database outage must not end the loop
+            log.warning("outbox pruning failed: %s", type(exc).__name__)
+        await asyncio.sleep(OUTBOX_PRUNE_SECONDS)
 
 
 def reuse_port_sockets(addr: str) -> list[socket.socket]:

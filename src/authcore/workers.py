@@ -42,6 +42,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from authcore.config import SANDBOX_WARNING, Settings, split_addr
@@ -57,10 +58,28 @@ KILL_MARGIN_SECONDS = 1.0
 READY = b"ready\n"
 
 
+ADMIN_KEY_FILE = "admin.key"
+
+
+def write_admin_key(data_dir: Path, key: str) -> Path:
+    """The generated all-scope key goes to a 0600 file, not to stdout, which
+    ends up in journald, container logs and CI output."""
+    path = data_dir / ADMIN_KEY_FILE
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, (key + "\n").encode())
+    finally:
+        os.close(fd)
+    return path
+
+
 def announce(settings: Settings, grpc_port: int, *, new_admin_key: str | None,
              new_application_id: str | None, workers: int = 1) -> None:
     """The start-up lines on stdout (the test kit and operators wait for
-    "authcore listening"). The admin key is shown once, never logged."""
+    "authcore listening"). The generated admin key is written to a file,
+    never printed or logged."""
     listening = (f"authcore listening: gRPC {split_addr(settings.grpc_addr)[0]}:{grpc_port}, "
                  f"HTTP {settings.http_addr}")
     if workers > 1:
@@ -70,7 +89,9 @@ def announce(settings: Settings, grpc_port: int, *, new_admin_key: str | None,
         f"database: {'SQLite in ' + str(settings.data_dir) if settings.is_sqlite else 'external'}",
     ]
     if new_admin_key:
-        lines.append(f"admin key (shown once): {new_admin_key}")
+        path = write_admin_key(settings.data_dir, new_admin_key)
+        lines.append(f"admin key (all scopes) written to {path}: readable only by this "
+                     "user; store it elsewhere and delete the file")
     if new_application_id:
         lines.append(f"demo applicationId: {new_application_id}")
     print("\n".join(lines), file=sys.stdout, flush=True)

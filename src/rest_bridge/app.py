@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from fastapi import FastAPI
 from google.protobuf.descriptor import ServiceDescriptor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import BaseRoute, Route, compile_path
 from starlette.types import Receive, Scope, Send
 
@@ -21,8 +22,9 @@ from rest_bridge.cors import CorsMiddleware, CorsPolicy
 from rest_bridge.endpoint import RoutePlan
 from rest_bridge.errors import ErrorRenderer, MethodNotAllowed, dump_json
 from rest_bridge.invoker import Invoker
-from rest_bridge.openapi import build_openapi, docs_html
+from rest_bridge.openapi import DOCS_ASSETS, DOCS_CSP, DOCS_INIT_JS, build_openapi, docs_html
 from rest_bridge.routes import Binding, bindings_for, error_style_of
+from rest_bridge.security_headers import SecurityHeaders
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +55,17 @@ def create_app(invoker: Invoker, services: Sequence[ServiceDescriptor], *,
         return Response(openapi, media_type="application/json")
 
     async def docs(request: Request) -> Response:
-        return HTMLResponse(page)
+        return HTMLResponse(page, headers={"Content-Security-Policy": DOCS_CSP})
+
+    async def docs_init(request: Request) -> Response:
+        return Response(DOCS_INIT_JS, media_type="text/javascript")
 
     app.router.add_route("/openapi.json", openapi_json, methods=["GET"], include_in_schema=False)
     app.router.add_route("/docs", docs, methods=["GET"], include_in_schema=False)
+    app.router.add_route("/docs/init.js", docs_init, methods=["GET"], include_in_schema=False)
+    for name, media_type in DOCS_ASSETS.items():
+        app.router.add_route(f"/docs/{name}", _asset(name, media_type), methods=["GET"],
+                             include_in_schema=False)
     app.router.routes.extend(pages)
 
     allowed: dict[str, tuple[set[str], int]] = {}
@@ -80,7 +89,21 @@ def create_app(invoker: Invoker, services: Sequence[ServiceDescriptor], *,
             refuse=lambda path: fallback.renderer_for(path).render_error(
                 PermissionDenied("this origin may not call the API",
                                  reason="origin_not_allowed")))
+    # Added last, so outermost: the CORS refusals and preflights get them too.
+    app.add_middleware(SecurityHeaders)
     return app
+
+
+def _asset(name: str, media_type: str) -> Callable[[Request], Awaitable[Response]]:
+    """One of Swagger UI's files, read from the package on each request (not
+    held in every worker's memory: the bundle is 1.5 MB)."""
+    path = Path(str(importlib.resources.files("fastapi_offline") / "static" / name))
+
+    async def serve(request: Request) -> Response:
+        return FileResponse(path, media_type=media_type,
+                            headers={"Cache-Control": "public, max-age=86400"})
+
+    return serve
 
 
 class _MethodsByPath:

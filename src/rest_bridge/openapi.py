@@ -296,20 +296,31 @@ def build_openapi(bindings: Sequence[Binding], *, title: str, version: str,
     }
 
 
+# Swagger UI's files come from the pinned fastapi-offline package, served
+# by the bridge itself (no CDN): the page runs on the API's origin, so a
+# tampered third-party script could call the API with the reader's cookies.
+DOCS_ASSETS = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "text/javascript"}
+DOCS_INIT_JS = 'SwaggerUIBundle({url: "./openapi.json", dom_id: "#swagger-ui"});\n'
+# Scripts only from here, no inline script; Swagger UI sets inline styles.
+DOCS_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
+            "frame-ancestors 'none'; form-action 'none'")
+
+
 def docs_html(title: str) -> str:
-    """Swagger UI from a CDN: it is only documentation, nothing runs from it."""
+    """Swagger UI, every file of it served by the bridge (see DOCS_ASSETS)."""
     safe = html.escape(title)
     return f"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>{safe} API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
+<link rel="stylesheet" href="docs/swagger-ui.css">
 </head>
 <body>
 <div id="swagger-ui"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({{url: "./openapi.json", dom_id: "#swagger-ui"}});</script>
+<script src="docs/swagger-ui-bundle.js"></script>
+<script src="docs/init.js"></script>
 </body>
 </html>
 """

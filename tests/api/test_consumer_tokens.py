@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from authcore_testkit.api import Admin
 from authcore_testkit.consumer import (
     SANDBOX_CODE,
     ConsumerClient,
@@ -183,6 +184,23 @@ async def test_access_token_for_the_own_identity(
     # A second exchange gives another token.
     again = await consumer.access_token(token, "CONSUMER", user.scim_id)
     assert again.status == 200 and again.body["token"] != access
+
+
+async def test_introspection_reports_access_tokens_until_logout(
+        consumer: ConsumerClient, setup: Setup, admin: Admin) -> None:
+    """An access token is live while the session it came from is: the admin
+    introspection says active before logout and inactive after it."""
+    user = await setup.user()
+    token = (await consumer.login(user.email, user.password)).body["token"]
+    access = (await consumer.access_token(token, "CONSUMER", user.scim_id)).body["token"]
+
+    async def active() -> bool:
+        body = await admin.req("POST", "/api/admin/v1/tokens/introspect", {"token": access})
+        return bool(body["active"])
+
+    assert await active() is True
+    assert (await consumer.logout(token)).status == 200
+    assert await active() is False
 
 
 async def test_corporate_access_token_needs_a_step_up(

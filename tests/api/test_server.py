@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import time
 
@@ -80,11 +81,17 @@ async def test_per_user_rate_limit() -> None:
             await rest.close()
 
 
-def test_first_start_prints_admin_key_and_application() -> None:
+def test_first_start_writes_the_admin_key_to_a_private_file() -> None:
+    """The generated all-scope key never reaches stdout or the log: it goes
+    to a 0600 file in the data directory, whose path is printed."""
     with run_server(env={"AUTHCORE_ADMIN_KEY": ""}) as srv:
-        out = srv.output[0]
-        assert "admin key (shown once): ak_" in out
-        key = out.split("admin key (shown once): ")[1].split()[0]
+        out = "\n".join(srv.output)
+        path = srv.data_dir / "admin.key"
+        assert f"admin key (all scopes) written to {path}" in out
+        key = path.read_text().strip()
+        assert key.startswith("ak_")
+        assert key not in out
+        assert path.stat().st_mode & 0o077 == 0
         app = srv.demo_application_id
         r = httpx.get(f"{srv.http_url}/api/admin/v1/applications/{app}",
                       headers={"Authorization": f"Bearer {key}"})
@@ -144,3 +151,43 @@ async def test_management_over_grpc_needs_the_admin_key(server: RunningServer,
         assert jwks.body["keys"][0]["alg"] == "ES256"
     finally:
         await api.close()
+
+
+def test_every_response_is_nosniff_and_never_cached(server: RunningServer) -> None:
+    """RFC 6749 section 5.1: answers that may carry tokens, seeds or codes
+    send Cache-Control: no-store and Pragma: no-cache; every response sends
+    X-Content-Type-Options: nosniff, errors and unknown paths included."""
+    with httpx.Client(base_url=server.http_url) as client:
+        replies = [
+            # A session token in the body.
+            client.post("/consumer/v1/login", json={"email": "nobody@example.com",
+                                                    "password": "wrong password"}),
+            client.post("/api/web/v2/authentication/users", content=b"{not json"),
+            client.get("/no/such/path"),
+            client.get("/openapi.json"),
+        ]
+    for reply in replies:
+        assert reply.headers.get("x-content-type-options") == "nosniff", reply.url
+        assert reply.headers.get("cache-control") == "no-store", reply.url
+        assert reply.headers.get("pragma") == "no-cache", reply.url
+
+
+def test_docs_are_served_locally_under_a_csp(server: RunningServer) -> None:
+    """/docs loads Swagger UI from the server itself (a pinned package), not
+    a CDN, and the page's CSP allows scripts from this origin only."""
+    with httpx.Client(base_url=server.http_url) as client:
+        page = client.get("/docs")
+        assert page.status_code == 200
+        csp = page.headers["content-security-policy"]
+        assert "script-src 'self';" in csp and "default-src 'none'" in csp
+        assert "https://" not in page.text and "<script>" not in page.text
+        sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert sorted(sources) == ["docs/init.js", "docs/swagger-ui-bundle.js",
+                                   "docs/swagger-ui.css"]
+        for source in sources:
+            asset = client.get("/" + source)
+            assert asset.status_code == 200, source
+            kind = "text/css" if source.endswith(".css") else "text/javascript"
+            assert asset.headers["content-type"].startswith(kind), source
+        bundle = client.get("/docs/swagger-ui-bundle.js")
+        assert len(bundle.content) > 500_000 and b"SwaggerUIBundle" in bundle.content

@@ -249,6 +249,8 @@ class RedisServer:
 
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    # Where it writes, should a test turn persistence on (default: the cwd).
+    dir: Path | None = None
 
     @property
     def url(self) -> str:
@@ -258,7 +260,8 @@ class RedisServer:
         assert self.process is None or self.process.poll() is not None
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--protected-mode", "no"],
+             "--save", "", "--appendonly", "no", "--protected-mode", "no",
+             *(["--dir", str(self.dir)] if self.dir is not None else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while not self.ping():

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from authcore.store.hot import HotDb
+from authcore.store.hot import statements as q
 from authcore.store.models import OutboxMessage
+
+# The longest any code in a message stays usable (an Entrust OTP's
+# otp_ttl_seconds is at most 3600; LoginID and consumer codes 300): older
+# messages lose their text and keep their metadata.
+OUTBOX_TEXT_SECONDS = 3600.0
 
 
 def deliver(
@@ -18,6 +25,13 @@ def deliver(
 ) -> None:
     db.add(OutboxMessage(user_pk=user_pk, channel=channel, address=address, text=text,
                          created_at=now))
+
+
+async def prune(hot: HotDb, *, now: float) -> int:
+    """Drop the text (and so the code) of every message older than
+    OUTBOX_TEXT_SECONDS; returns how many lost it."""
+    async with hot.transaction() as tx:
+        return await tx.execute(q.PRUNE_OUTBOX_TEXT, {"before": now - OUTBOX_TEXT_SECONDS})
 
 
 def mask_email(address: str) -> str:

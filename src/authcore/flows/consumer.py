@@ -62,6 +62,7 @@ from authcore.store.models import (
     StepUp,
     User,
 )
+from authcore.tokens.jwt import TokenError
 from authcore.verify.otp import OTPVerificationError, generate_code, hash_code, verify_code
 from authcore.verify.password import (
     PasswordVerificationError,
@@ -898,6 +899,26 @@ class ConsumerFlow:
                              .values(revoked_at=now))
             self._audit(db, "consumer_logout", "success", user, now, caller)
         return pb.LogoutResponse(url=self._settings.logout_url)
+
+
+async def live_access_token(core: Core, token: str, *, now: float) -> dict[str, Any] | None:
+    """The claims of a consumer access token whose signature, audience and
+    expiry hold and whose session (`sid`) is neither logged out nor expired;
+    None otherwise. Access tokens are not session rows of their own: they
+    live as long as the session they were exchanged from, so logout revokes
+    them."""
+    try:
+        claims = core.signer.verify(token, audience=ACCESS_TOKEN_AUDIENCE, now=now)
+    except TokenError:
+        return None
+    sid = claims.get("sid")
+    if not isinstance(sid, str) or not sid:
+        return None
+    row = await core.hot.one(q.CONSUMER_SESSION_BY_ID, {"id": sid[:36]})
+    if (row is None or row["revoked_at"] is not None or row["expires_at"] <= now
+            or row["absolute_expires_at"] <= now):
+        return None
+    return claims
 
 
 def _code_matches(code: str, code_hash: str, key: bytes) -> bool:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from authcore.errors import AlreadyExists, InvalidArgument, NotFound
 from authcore.flows.aaguids import lookup
+from authcore.flows.consumer import live_access_token
 from authcore.flows.context import Core
 from authcore.flows.directory import find_user, get_application, get_user
 from authcore.flows.factors.grid import cells_aad
@@ -409,6 +410,11 @@ class ManagementFlow:
                 claims, _ = await verify_session(db, self.core.signer, req.token.strip(),
                                                  now=self.core.clock())
             except Exception:
+                claims = None
+        if claims is None:
+            # Not a session token: maybe a consumer access token.
+            claims = await live_access_token(self.core, req.token.strip(), now=self.core.clock())
+            if claims is None:
                 return mgmt.IntrospectTokenResponse(active=False)
         return mgmt.IntrospectTokenResponse(
             active=True, sub=str(claims["sub"]), aud=str(claims.get("aud", "")),

@@ -81,6 +81,26 @@ def connect(url: str) -> Redis:
     return Redis.from_pool(pool)
 
 
+async def durability_warnings(client: Redis) -> list[str]:
+    """What in this Redis's configuration can silently unlock accounts:
+    lockout counters live only in Redis, so a restart without persistence,
+    or an eviction under memory pressure, forgets them."""
+    try:
+        config = await client.config_get("appendonly", "maxmemory-policy")
+    except RedisError:
+        return ["Redis refused CONFIG GET, so its persistence could not be checked: "
+                "lockouts need appendonly yes and maxmemory-policy noeviction"]
+    warnings = []
+    if str(config.get("appendonly", "")).lower() != "yes":
+        warnings.append("Redis runs without AOF persistence (appendonly no): a restart "
+                        "forgets every lockout; set appendonly yes")
+    policy = str(config.get("maxmemory-policy", ""))
+    if policy and policy != "noeviction":
+        warnings.append(f"Redis may evict keys (maxmemory-policy {policy}): an evicted "
+                        "counter unlocks its account; set maxmemory-policy noeviction")
+    return warnings
+
+
 def backend_unavailable() -> Unavailable:
     return Unavailable("A storage backend of the server is unavailable; retry shortly.",
                        reason="backend_unavailable")

@@ -404,4 +404,6 @@ async def test_openapi_document(client: httpx.AsyncClient) -> None:
 async def test_docs_page(client: httpx.AsyncClient) -> None:
     r = await client.get("/docs")
     assert r.status_code == 200
-    assert "openapi.json" in r.text
+    assert "docs/init.js" in r.text
+    init = await client.get("/docs/init.js")
+    assert init.status_code == 200 and "./openapi.json" in init.text

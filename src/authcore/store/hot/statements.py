@@ -239,6 +239,10 @@ CONSUMER_SESSION = _stmt("consumer_session", f"""
     FROM consumer_sessions s LEFT JOIN users u ON u.pk = s.user_pk
     WHERE s.token_hash = :token_hash""")
 
+# Whether a consumer access token's session (its `sid`) is still live.
+CONSUMER_SESSION_BY_ID = _stmt("consumer_session_by_id", """
+    SELECT expires_at, absolute_expires_at, revoked_at FROM consumer_sessions WHERE id = :id""")
+
 # The sliding idle expiry, on every authenticated call.
 SLIDE_CONSUMER_SESSION = _stmt("slide_consumer_session", """
     UPDATE consumer_sessions SET last_used_at = :now, expires_at = :expires_at
@@ -287,6 +291,11 @@ INSERT_AUDIT_EVENT = _stmt("insert_audit_event", """
                               authenticator, client_ip)
     VALUES (:now, :event, :outcome, :reason, :application_id, :user_id, :authenticator,
             :client_ip)""")
+
+# Codes live at most OUTBOX_TEXT_SECONDS (delivery/outbox.py); after that a
+# message keeps only its metadata.
+PRUNE_OUTBOX_TEXT = _stmt("prune_outbox_text", """
+    UPDATE outbox SET text = '' WHERE created_at < :before AND text <> ''""")
 
 INSERT_OUTBOX_MESSAGE = _stmt("insert_outbox_message", """
     INSERT INTO outbox (user_pk, channel, address, text, created_at)
