@@ -12,13 +12,29 @@ from authcore.store.hot.queries import AppRow, UserRow
 from authcore.store.models import Application, User
 
 
+def _required(value: str, field: str) -> None:
+    if not value:
+        raise InvalidArgument(f"{field} is required.", reason="missing_field",
+                              field_violations=[(field, "is required")])
+
+
+def _application_not_found() -> NotFound:
+    return NotFound("The application was not found.", reason="application_not_found")
+
+
+def _user_not_found() -> NotFound:
+    return NotFound("The user was not found.", reason="user_not_found")
+
+
+def _user_disabled() -> PermissionDenied:
+    return PermissionDenied("The user is disabled.", reason="user_disabled")
+
+
 async def get_application(db: AsyncSession, application_id: str) -> Application:
-    if not application_id:
-        raise InvalidArgument("applicationId is required.", reason="missing_field",
-                              field_violations=[("applicationId", "is required")])
+    _required(application_id, "applicationId")
     app = await db.get(Application, application_id[:36])
     if app is None:
-        raise NotFound("The application was not found.", reason="application_not_found")
+        raise _application_not_found()
     return app
 
 
@@ -29,41 +45,35 @@ async def find_user(db: AsyncSession, user_id: str) -> User | None:
 
 
 async def get_user(db: AsyncSession, user_id: str) -> User:
-    if not user_id:
-        raise InvalidArgument("userId is required.", reason="missing_field",
-                              field_violations=[("userId", "is required")])
+    _required(user_id, "userId")
     user = await find_user(db, user_id)
     if user is None:
-        raise NotFound("The user was not found.", reason="user_not_found")
+        raise _user_not_found()
     return user
 
 
 async def get_active_user(db: AsyncSession, user_id: str) -> User:
     user = await get_user(db, user_id)
     if not user.active:
-        raise PermissionDenied("The user is disabled.", reason="user_disabled")
+        raise _user_disabled()
     return user
 
 
 # -- the hot paths' variants (raw driver, store/hot) -----------------------------
 
 async def hot_application(hot: Fetcher, application_id: str) -> AppRow:
-    if not application_id:
-        raise InvalidArgument("applicationId is required.", reason="missing_field",
-                              field_violations=[("applicationId", "is required")])
+    _required(application_id, "applicationId")
     app = await hq.load_application(hot, application_id[:36])
     if app is None:
-        raise NotFound("The application was not found.", reason="application_not_found")
+        raise _application_not_found()
     return app
 
 
 async def hot_active_user(hot: Fetcher, user_id: str) -> UserRow:
-    if not user_id:
-        raise InvalidArgument("userId is required.", reason="missing_field",
-                              field_violations=[("userId", "is required")])
+    _required(user_id, "userId")
     user = await hq.load_user_by_user_id(hot, user_id)
     if user is None:
-        raise NotFound("The user was not found.", reason="user_not_found")
+        raise _user_not_found()
     if not user.active:
-        raise PermissionDenied("The user is disabled.", reason="user_disabled")
+        raise _user_disabled()
     return user

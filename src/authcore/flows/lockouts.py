@@ -27,6 +27,7 @@ from authcore.limits.lockout import (
 from authcore.store.hot import Fetcher, HotTx
 from authcore.store.hot import queries as hq
 from authcore.store.hot import statements as q
+from authcore.store.hot.redis import float_text, parse_lockout
 from authcore.store.models import Lockout
 from authcore.store.redis import RedisKeys, redis_errors
 
@@ -236,20 +237,6 @@ return false
 """
 
 
-def _float_text(value: float | None) -> str:
-    return "" if value is None else repr(float(value))
-
-
-def _parse(value: str) -> LockoutState:
-    try:
-        failures, locked_at, expires = value.split("|")
-        return LockoutState(failures=int(failures),
-                            locked_at=float(locked_at) if locked_at else None,
-                            lockout_expires_at=float(expires) if expires else None)
-    except ValueError:
-        return LockoutState.clear()
-
-
 class RedisLockoutStore(LockoutStore):
     """Counters in Redis. Hashes have no TTL, like the table's rows: a
     failure count below the limit never decays by itself (only a success,
@@ -274,7 +261,7 @@ class RedisLockoutStore(LockoutStore):
     async def _states(self, user_pk: str) -> dict[str, LockoutState]:
         with redis_errors("reading lockout counters"):
             raw = await self._client.hgetall(self._key(user_pk))
-        return {str(name): _parse(str(value)) for name, value in raw.items()}
+        return {str(name): parse_lockout(str(value)) for name, value in raw.items()}
 
     async def record_failure(self, db: AsyncSession, *, user_pk: str, authenticator: str,
                              policy: LockoutPolicy, now: float) -> Counted:
@@ -290,13 +277,13 @@ class RedisLockoutStore(LockoutStore):
         with redis_errors("counting a failed attempt"):
             value = await self._record_failure(
                 keys=[self._key(user_pk)],
-                args=[authenticator, _float_text(now), str(policy.max_failures),
-                      _float_text(expires)],
+                args=[authenticator, float_text(now), str(policy.max_failures),
+                      float_text(expires)],
             )
         text = str(value)
         if text.startswith("L"):
-            return Counted(state=_parse(text[1:]), refused=True)
-        return Counted(state=_parse(text))
+            return Counted(state=parse_lockout(text[1:]), refused=True)
+        return Counted(state=parse_lockout(text))
 
     async def record_success(self, db: AsyncSession, *, user_pk: str, authenticator: str,
                              now: float) -> LockoutState | None:
@@ -310,8 +297,8 @@ class RedisLockoutStore(LockoutStore):
                                   now: float) -> LockoutState | None:
         with redis_errors("resetting a lockout counter"):
             value = await self._record_success(keys=[self._key(user_pk)],
-                                               args=[authenticator, _float_text(now)])
-        return None if value is None else _parse(str(value))
+                                               args=[authenticator, float_text(now)])
+        return None if value is None else parse_lockout(str(value))
 
     async def clear_all(self, db: AsyncSession, *, user_pk: str) -> None:
         with redis_errors("resetting lockout counters"):

@@ -175,13 +175,7 @@ class LoginIdFlow:
             db, self.core.signer, user_pk=user.pk, user_id=user.user_id,
             application_id=app.id, amr=amr,
             ttl_seconds=AppPolicy.from_json(app.settings).session_seconds, now=now)
-        out = fido2.Jwt(jwt_access=issued.token, user_id=user.user_id)
-        if passkey_id:
-            out.passkey_id = passkey_id
-        device_id = (device or {}).get("deviceId")
-        if isinstance(device_id, str) and device_id:
-            out.device_id = device_id
-        return out
+        return _jwt_message(issued.token, user.user_id, passkey_id, device)
 
     async def _passkey_jwt(self, user: User, app: Application, passkey_id: str,
                            device: dict[str, Any] | None, *, event: str, caller: Caller,

@@ -25,6 +25,22 @@ class IssuedSession:
     session_id: str
 
 
+def _claims(*, user_id: str, application_id: str, session_id: str, amr: Sequence[str],
+            now: float, groups: list[str], extra_claims: dict[str, Any] | None
+            ) -> dict[str, Any]:
+    return {
+        "sub": user_id,
+        "aud": application_id,
+        "jti": session_id,
+        "amr": list(amr),
+        "auth_time": int(now),
+        # Display names of the user's (SCIM) groups, for the relying party's
+        # authorization; always present so consumers need no special case.
+        "groups": groups,
+        **(extra_claims or {}),
+    }
+
+
 async def issue_session(
     db: AsyncSession,
     signer: TokenSigner,
@@ -38,17 +54,9 @@ async def issue_session(
     extra_claims: dict[str, Any] | None = None,
 ) -> IssuedSession:
     session_id = str(uuid.uuid4())
-    claims = {
-        "sub": user_id,
-        "aud": application_id,
-        "jti": session_id,
-        "amr": list(amr),
-        "auth_time": int(now),
-        # Display names of the user's (SCIM) groups, for the relying party's
-        # authorization; always present so consumers need no special case.
-        "groups": await group_names(db, user_pk),
-        **(extra_claims or {}),
-    }
+    claims = _claims(user_id=user_id, application_id=application_id, session_id=session_id,
+                     amr=amr, now=now, groups=await group_names(db, user_pk),
+                     extra_claims=extra_claims)
     token, exp = signer.sign(claims, ttl_seconds=ttl_seconds, now=now)
     db.add(Session(id=session_id, user_pk=user_pk, application_id=application_id,
                    created_at=now, expires_at=float(exp), revoked_at=None))
@@ -88,15 +96,9 @@ async def sign_session(
     """`issue_session` for the hot paths: the groups read on the raw driver,
     the row left to `SignedSession.store`."""
     session_id = str(uuid.uuid4())
-    claims = {
-        "sub": user_id,
-        "aud": application_id,
-        "jti": session_id,
-        "amr": list(amr),
-        "auth_time": int(now),
-        "groups": await hq.group_names(hot, user_pk),
-        **(extra_claims or {}),
-    }
+    claims = _claims(user_id=user_id, application_id=application_id, session_id=session_id,
+                     amr=amr, now=now, groups=await hq.group_names(hot, user_pk),
+                     extra_claims=extra_claims)
     token, exp = signer.sign(claims, ttl_seconds=ttl_seconds, now=now)
     return SignedSession(token=token, expires_at=exp, session_id=session_id, user_pk=user_pk,
                          application_id=application_id, now=now)

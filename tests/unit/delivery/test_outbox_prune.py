@@ -4,39 +4,25 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from authcore.delivery.outbox import OUTBOX_TEXT_SECONDS, prune
-from authcore.store.db import migrate
 from authcore.store.hot.queries import insert_outbox_message
 from authcore.store.hot.sqlite import SqliteHot
 from authcore.store.hot.statements import _stmt
-from authcore.store.write_lock import SqliteWriteLock
 
 NOW = 1_700_000_000.0
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Path:
-    path = tmp_path / "authcore.db"
-    migrate(f"sqlite+aiosqlite:///{path}")  # runs its own event loop
-    with sqlite3.connect(path) as conn:
+def database(database: Path) -> Path:
+    """The migrated database (tests/unit/conftest.py) with the messages' user."""
+    with sqlite3.connect(database) as conn:
         conn.execute("INSERT INTO users (pk, user_id, active, created_at, version) "
                      "VALUES ('u1', 'alice', 1, 0, 1)")
-    return path
-
-
-@pytest.fixture
-async def hot(database: Path) -> AsyncIterator[SqliteHot]:
-    path = database
-    lock = SqliteWriteLock(path)
-    store = SqliteHot(path, lock)
-    yield store
-    await store.close()
-    lock.close()
+    return database
 
 
 async def test_messages_older_than_any_code_lose_their_text(hot: SqliteHot) -> None:

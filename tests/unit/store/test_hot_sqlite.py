@@ -3,35 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from authcore.store.db import migrate
 from authcore.store.hot import statements as q
 from authcore.store.hot.queries import insert_audit_event
 from authcore.store.hot.sqlite import SqliteHot
-from authcore.store.write_lock import SqliteWriteLock
 
 COUNT = q._stmt("count_audit", "SELECT count(*) AS n FROM audit_events WHERE event = :event")
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Path:
-    path = tmp_path / "authcore.db"
-    migrate(f"sqlite+aiosqlite:///{path}")  # runs its own event loop
-    return path
-
-
-@pytest.fixture
-async def hot(database: Path) -> AsyncIterator[SqliteHot]:
-    path = database
-    lock = SqliteWriteLock(path)
-    store = SqliteHot(path, lock)
-    yield store
-    await store.close()
-    lock.close()
 
 
 async def _count(hot: SqliteHot, event: str) -> int:

@@ -153,7 +153,8 @@ return {1, value}
 """
 
 
-def _float_text(value: float | None) -> str:
+def float_text(value: float | None) -> str:
+    # The lockout hash's text form (flows/lockouts.py writes it too).
     return "" if value is None else repr(float(value))
 
 
@@ -242,7 +243,7 @@ class RedisHot:
                 args=[repr(float(now)), self._keys.kind_prefix("challenge"),
                       "" if state is None else json.dumps(state, separators=(",", ":")),
                       authenticator, outcome if user_pk else "",
-                      str(policy.max_failures if policy else 1), _float_text(expires)])
+                      str(policy.max_failures if policy else 1), float_text(expires)])
         text = str(value or "")
         if int(claimed) != 1:
             return Closed(claimed=False, lockout=None, refused=False)
