@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from authcore.config import Settings
 from authcore.crypto.seal import Sealer
 from authcore.flows.management import create_application
-from authcore.flows.policy import DEFAULT_AUTHENTICATORS, AppPolicy, WebAuthnPolicy
+from authcore.flows.policy import DEFAULT_AUTHENTICATORS, NEW_APPLICATION, WebAuthnPolicy
 from authcore.interceptors import hash_admin_key
 from authcore.store.db import create_engine, session_factory
 from authcore.store.models import AdminKey, Application, SigningKeyRow
@@ -119,7 +119,7 @@ async def _demo_application(db: async_sessionmaker[AsyncSession], http_addr: str
                                   origins=(f"http://localhost:{port}",))
         app = await create_application(s, name="Demo application",
                                        authenticators=list(DEFAULT_AUTHENTICATORS),
-                                       policy=AppPolicy(), now=now, webauthn=webauthn)
+                                       policy=NEW_APPLICATION, now=now, webauthn=webauthn)
         return app.id
 
 
@@ -132,7 +132,7 @@ async def _consumer_application(db: async_sessionmaker[AsyncSession], applicatio
             if await s.get(Application, application_id) is not None:
                 return
             await create_application(s, name="Consumer API", authenticators=["PASSWORD", "OTP"],
-                                     policy=AppPolicy(), now=now, application_id=application_id)
+                                     policy=NEW_APPLICATION, now=now, application_id=application_id)
     except IntegrityError:
         pass  # another replica created it first
 

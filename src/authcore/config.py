@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from authcore.limits.lockout import LockoutPolicy
 from authcore.verify.password import Argon2Params
 
 
@@ -23,6 +24,17 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
 
 SANDBOX_WARNING = ("SANDBOX MODE: no SMS is sent and every consumer one-time password is "
                    "123456. Never use this for real users.")
+
+
+def _lockout(env: dict[str, str], base: LockoutPolicy) -> LockoutPolicy:
+    failures = _int(env, "AUTHCORE_LOCKOUT_MAX_FAILURES", base.max_failures)
+    seconds = _int(env, "AUTHCORE_LOCKOUT_SECONDS", base.lockout_seconds)
+    if not 1 <= failures <= 1000:
+        raise SystemExit("AUTHCORE_LOCKOUT_MAX_FAILURES must be between 1 and 1000.")
+    if not 0 <= seconds <= 365 * 86400:
+        raise SystemExit("AUTHCORE_LOCKOUT_SECONDS must be between 0 (never expires) "
+                         "and 31536000.")
+    return LockoutPolicy(max_failures=failures, lockout_seconds=seconds)
 
 
 def _bool(env: dict[str, str], name: str) -> bool:
@@ -56,6 +68,18 @@ class RateLimits:
 
 
 @dataclass(frozen=True)
+class DeliveryLimits:
+    """How often a code may be sent (flows/context.py `throttle_delivery`),
+    against message bombing; 0 turns a limit off."""
+
+    # Between two messages to one address (Okta's 30 s resend interval).
+    resend_seconds: int = 30
+    per_address_per_hour: int = 10
+    # Per client IP: one client spraying many addresses (SMS pumping).
+    per_ip_per_hour: int = 60
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("./var")
     database_url: str | None = None
@@ -65,8 +89,13 @@ class Settings:
     master_key: str | None = None
     issuer: str = "authcore"
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    delivery_limits: DeliveryLimits = field(default_factory=DeliveryLimits)
     argon2: Argon2Params = field(default_factory=Argon2Params)
     shutdown_grace_seconds: float = 10.0
+    # The directory's lockout policy: one per user, whichever application
+    # the failures come through (an application's own threshold would let
+    # an attacker pick the most lenient one; application ids are public).
+    lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
     max_body_bytes: int = 1 << 20
     log_level: str = "INFO"
     # The URL clients reach this server at (SCIM's meta.location and
@@ -167,6 +196,14 @@ class Settings:
                 per_user_per_minute=_int(env, "AUTHCORE_RATE_LIMIT_USER_PER_MINUTE",
                                          base.rate_limits.per_user_per_minute),
             ),
+            delivery_limits=DeliveryLimits(
+                resend_seconds=_int(env, "AUTHCORE_DELIVERY_RESEND_SECONDS",
+                                    base.delivery_limits.resend_seconds),
+                per_address_per_hour=_int(env, "AUTHCORE_DELIVERY_ADDRESS_PER_HOUR",
+                                          base.delivery_limits.per_address_per_hour),
+                per_ip_per_hour=_int(env, "AUTHCORE_DELIVERY_IP_PER_HOUR",
+                                     base.delivery_limits.per_ip_per_hour),
+            ),
             argon2=Argon2Params(
                 time_cost=_int(env, "AUTHCORE_ARGON2_TIME_COST", base.argon2.time_cost),
                 memory_cost_kib=_int(env, "AUTHCORE_ARGON2_MEMORY_KIB",
@@ -176,6 +213,7 @@ class Settings:
             shutdown_grace_seconds=float(
                 _int(env, "AUTHCORE_SHUTDOWN_GRACE_SECONDS", int(base.shutdown_grace_seconds))
             ),
+            lockout=_lockout(env, base.lockout),
             log_level=env.get("AUTHCORE_LOG_LEVEL") or base.log_level,
             public_url=(env.get("AUTHCORE_PUBLIC_URL") or "").rstrip("/") or None,
             sandbox=_bool(env, "AUTHCORE_SANDBOX"),
@@ -209,6 +247,12 @@ class Settings:
             raise SystemExit("AUTHCORE_WORKERS must be 0 (one per core) or more.")
         if self.db_pool_size < 1:
             raise SystemExit("AUTHCORE_DB_POOL_SIZE must be 1 or more.")
+        limits = self.delivery_limits
+        for name, value in (("RESEND_SECONDS", limits.resend_seconds),
+                            ("ADDRESS_PER_HOUR", limits.per_address_per_hour),
+                            ("IP_PER_HOUR", limits.per_ip_per_hour)):
+            if value < 0:
+                raise SystemExit(f"AUTHCORE_DELIVERY_{name} must be 0 (off) or more.")
 
 
 def _cores() -> int:

@@ -44,6 +44,7 @@ from authcore.flows.axidian import AxidianFlow
 from authcore.flows.challenges import RedisChallengeStore
 from authcore.flows.consumer import ConsumerFlow
 from authcore.flows.context import Core, FileOffsetClock, hashing_executor
+from authcore.flows.ghosts import RedisGhostLockouts
 from authcore.flows.lockouts import RedisLockoutStore
 from authcore.flows.loginid import LoginIdFlow
 from authcore.flows.management import ManagementFlow
@@ -176,6 +177,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         keys = RedisKeys(settings.redis_key_prefix)
         core.limiter = RedisRateLimiter(redis, keys=keys)
         core.lockouts = RedisLockoutStore(redis, keys=keys)
+        core.ghosts = RedisGhostLockouts(redis, keys=keys)
         core.challenges = RedisChallengeStore(redis, keys=keys)
         core.redis_hot = RedisHot(redis, keys=keys)
     axidian = AxidianFlow(core)

@@ -111,9 +111,11 @@ async def test_is_available_is_a_bare_json_boolean(server: RunningServer, admin:
 async def test_unknown_and_disabled_users_are_not_available(
     axidian: AxidianClient, server: RunningServer, app_id: str, user_id: str
 ) -> None:
+    # The demo application hides user existence: an unknown user looks like
+    # one with a password (tests/api/test_enumeration.py).
     unknown = await axidian.is_available(app_id, "nobody-" + user_id,
                                          ExcludeWindowsPassword=False)
-    assert unknown.status == 200 and unknown.body is False, unknown
+    assert unknown.status == 200 and unknown.body is True, unknown
     scim = ScimRest(server)
     try:
         created = await scim.create("Users", user_doc(user_id, password=PASSWORD, active=False,
@@ -156,11 +158,16 @@ async def test_available_methods_follow_what_the_user_has(
     assert reply.body["AutheticationMethods"] == [PASSWORD_MODE, OTP_EMAIL_MODE]
 
 
-async def test_unknown_user_has_no_methods(axidian: AxidianClient, app_id: str,
+async def test_unknown_user_has_no_methods(axidian: AxidianClient, admin: Admin, app_id: str,
                                            user_id: str) -> None:
-    reply = await axidian.methods(app_id, "nobody-" + user_id)
+    # Not on the demo application, which hides user existence.
+    created = await admin.req("POST", "/api/admin/v1/applications",
+                              {"name": "tells", "access": {"hideUserExistence": False}})
+    reply = await axidian.methods(created["applicationId"], "nobody-" + user_id)
     assert reply.status == 200
     assert reply.body == {"ValidPropertiesMask": 1, "AutheticationMethods": []}
+    hidden = await axidian.methods(app_id, "nobody-" + user_id)
+    assert hidden.body == {"ValidPropertiesMask": 1, "AutheticationMethods": [PASSWORD_MODE]}
 
 
 async def test_include_and_exclude_filters(axidian: AxidianClient, admin: Admin, app_id: str,
@@ -446,7 +453,9 @@ async def test_expired_password_is_refused_without_counting_a_failure(
 
 async def test_open_verify_session_refusals(axidian: AxidianClient, server: RunningServer,
                                             admin: Admin, app_id: str, user_id: str) -> None:
-    unknown = await axidian.open(app_id, "nobody-" + user_id, PASSWORD_MODE)
+    tells = await admin.req("POST", "/api/admin/v1/applications",
+                            {"name": "tells", "access": {"hideUserExistence": False}})
+    unknown = await axidian.open(tells["applicationId"], "nobody-" + user_id, PASSWORD_MODE)
     assert unknown.status == 404 and unknown.error_code == "user_not_found", unknown
     await admin.user(user_id)
     not_enrolled = await axidian.open(app_id, user_id, PASSWORD_MODE)

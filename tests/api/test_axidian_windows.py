@@ -307,6 +307,21 @@ async def test_a_lowercase_scheme_is_accepted(
     assert answer.status == 200, answer
 
 
+async def test_the_application_must_allow_external_logons(
+    windows: WindowsLogon, krb: KerberosRealm, alice: str
+) -> None:
+    """The one policy decision point (flows/policy.grant): a Windows logon
+    yields a token only for an application that allows EXTERNAL."""
+    admin = Admin(windows.server)
+    try:
+        app = await admin.req("POST", "/api/admin/v1/applications",
+                              {"name": "passwords only", "authenticators": ["PASSWORD"]})
+    finally:
+        await admin.close()
+    answer = await windows.logon(app["applicationId"], krb.client(alice).negotiate())
+    assert_refused(answer, 403, "authenticator_not_allowed")
+
+
 async def test_application_is_checked_before_the_header(windows: WindowsLogon) -> None:
     assert_refused(await windows.logon("", None), 400, "missing_field")
     assert_refused(await windows.logon(str(uuid.uuid4()), None), 404, "application_not_found")

@@ -59,7 +59,8 @@ async def app_id(runtime: Runtime) -> str:
     """A fresh application per test, so blocklist rows don't leak."""
     async with runtime.core.write() as db:
         app = await create_application(
-            db, name="store test", authenticators=[], policy=AppPolicy(),
+            db, name="store test", authenticators=["OTP", "PASSKEY"],
+            policy=AppPolicy(self_sign_up=True),
             now=runtime.core.clock(),
             webauthn=WebAuthnPolicy(rp_id="localhost", rp_name="t", origins=(ORIGIN,)))
     return app.id
@@ -125,7 +126,8 @@ async def test_blocked_aaguid_cannot_register(runtime: Runtime, flow: LoginIdFlo
     assert (await register(flow, app_id, new_name(), SoftAuthenticator())).jwt_access
     async with runtime.core.write() as db:
         other = await create_application(
-            db, name="other", authenticators=[], policy=AppPolicy(), now=runtime.core.clock(),
+            db, name="other", authenticators=["PASSKEY"], policy=AppPolicy(self_sign_up=True),
+            now=runtime.core.clock(),
             webauthn=WebAuthnPolicy(rp_id="localhost", rp_name="o", origins=(ORIGIN,)))
     assert (await register(flow, other.id, username,
                            SoftAuthenticator(aaguid=aaguid.bytes))).user_id == username

@@ -11,9 +11,11 @@ Api = RestApi | GrpcApi
 async def test_application_policy_limits_authenticators_and_lockout(
     api: Api, admin: Admin, user_id: str
 ) -> None:
+    # The lockout policy is the directory's (tests/api/test_lockout_policy.py);
+    # repeating it is accepted.
     app = await admin.req("POST", "/api/admin/v1/applications", {
         "name": "password only", "authenticators": ["PASSWORD"],
-        "lockoutPolicy": {"maxFailures": 2, "lockoutSeconds": 60},
+        "lockoutPolicy": {"maxFailures": 5, "lockoutSeconds": 1800},
         "tokenLifetimes": {"sessionSeconds": 120},
     })
     app_id = app["applicationId"]
@@ -23,11 +25,11 @@ async def test_application_policy_limits_authenticators_and_lockout(
 
     q = await api.query({"applicationId": app_id, "userId": user_id})
     assert q.body["authenticationTypes"] == ["PASSWORD"]
-    assert q.body["authenticatorLockoutStatus"][0]["remainingAuthenticationAttempts"] == 2
+    assert q.body["authenticatorLockoutStatus"][0]["remainingAuthenticationAttempts"] == 5
     otp = await api.challenge("OTP", {"applicationId": app_id, "userId": user_id})
     assert otp.status == 403 and otp.error_code == "authenticator_not_allowed"
 
-    for _ in range(2):
+    for _ in range(5):
         ch = await api.challenge("PASSWORD", {"applicationId": app_id, "userId": user_id})
         bad = await api.complete("PASSWORD", {"response": "wrong-one"}, ch.body["token"])
         assert bad.status == 401
@@ -59,9 +61,16 @@ async def test_delete_user(admin: Admin, user_id: str, app_id: str) -> None:
     assert gone.status_code == 404 and gone.json()["errorCode"] == "user_not_found"
     again = await admin.http.delete(f"/api/admin/v1/users/{user_id}")
     assert again.status_code == 404
-    q = await admin.http.post("/api/web/v2/authentication/users",
-                              json={"applicationId": app_id, "userId": user_id})
-    assert q.status_code == 404
+    # The demo application hides user existence: the name is answered like
+    # any unknown one, whose password never matches.
+    ch = await admin.http.post("/api/web/v2/authentication/users/authenticate/PASSWORD",
+                               json={"applicationId": app_id, "userId": user_id})
+    assert ch.status_code == 200
+    done = await admin.http.post(
+        "/api/web/v1/authentication/users/authenticate/PASSWORD/complete",
+        json={"response": "to-be-deleted-1"},
+        headers={"Authorization": f"Bearer {ch.json()['token']}"})
+    assert done.status_code == 401
 
 
 async def test_invalid_application_settings_are_refused(admin: Admin) -> None:

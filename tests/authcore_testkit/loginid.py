@@ -11,6 +11,7 @@ allows.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,6 +123,16 @@ def tx_result(session: str, credential: dict[str, Any]) -> dict[str, Any]:
             "signature": response["signature"]}
 
 
+def awaits_proof(reply: Reply) -> bool:
+    """reg/complete of an email username on a self sign-up application:
+    403, and (LoginID's msgCode being only the status's) the message says
+    why; over gRPC the reason is email_verification_required."""
+    if reply.status != 403:
+        return False
+    return (reply.error_code == "email_verification_required"
+            or "email address to be proved" in str((reply.body or {}).get("msg", "")))
+
+
 # -------------------------------------------------------------------- client
 
 class LoginIdClient:
@@ -194,7 +205,8 @@ class LoginIdClient:
 
     async def register(self, *, app_id: str, username: str, authenticator: SoftAuthenticator,
                        origin: str, jwt: str | None = None, passkey_name: str | None = None,
-                       device_info: dict[str, Any] | None = None) -> Reply:
+                       device_info: dict[str, Any] | None = None,
+                       prove_address: bool = True) -> Reply:
         init = await self.call("reg_init", {
             "app": {"id": app_id}, "deviceInfo": device_info or {"clientType": "browser"},
             "user": {"username": username, "usernameType": "other"},
@@ -206,7 +218,27 @@ class LoginIdClient:
                                 "creationResult": creation_result(created)}
         if passkey_name is not None:
             body["passkeyName"] = passkey_name
-        return await self.call("reg_complete", body)
+        done = await self.call("reg_complete", body)
+        if prove_address and awaits_proof(done):
+            return await self.prove_address(app_id=app_id, username=username)
+        return done
+
+    async def mailed_code(self, username: str) -> str:
+        """The newest code mailed to `username` (the admin API's outbox)."""
+        r = await self.http.get("/api/admin/v1/outbox", params={"userId": username},
+                                headers={"Authorization": f"Bearer {self.server.admin_key}"})
+        assert r.status_code == 200, r.text
+        texts = [m["text"] for m in r.json().get("messages") or [] if m.get("text")]
+        assert texts, f"no code was mailed to {username}"
+        found = re.search(r"\b(\d{6})\b", texts[-1])
+        assert found is not None, texts[-1]
+        return found.group(1)
+
+    async def prove_address(self, *, app_id: str, username: str) -> Reply:
+        """Finish a self sign-up of an email username with the mailed code."""
+        return await self.call("verify_code", {
+            "authCode": await self.mailed_code(username), "user": {"username": username},
+            "appId": app_id})
 
     async def sign_in(self, *, app_id: str, authenticator: SoftAuthenticator, origin: str,
                       username: str | None = None,
@@ -222,5 +254,5 @@ class LoginIdClient:
                                                  "assertionResult": assertion_result(asserted)})
 
 
-__all__ = ["OPS", "LoginIdClient", "assertion_result", "check_error_body", "creation_result",
-           "tx_result", "validate"]
+__all__ = ["OPS", "LoginIdClient", "assertion_result", "awaits_proof", "check_error_body",
+           "creation_result", "tx_result", "validate"]

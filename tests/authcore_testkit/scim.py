@@ -254,6 +254,7 @@ async def seed_users(server: RunningServer, user_names: list[str]) -> list[str]:
     from sqlalchemy import insert
     from sqlalchemy.ext.asyncio import create_async_engine
 
+    from authcore.identifiers import username_key
     from authcore.store.models import User as UserRow
 
     url = await _database_url(server)
@@ -264,8 +265,8 @@ async def seed_users(server: RunningServer, user_names: list[str]) -> list[str]:
     try:
         async with engine.begin() as conn:
             await conn.execute(insert(UserRow), [
-                {"pk": pk, "user_id": name, "active": True, "created_at": now,
-                 "updated_at": now, "version": 1}
+                {"pk": pk, "user_id": name, "user_key": username_key(name), "active": True,
+                 "created_at": now, "updated_at": now, "version": 1}
                 for pk, name in zip(ids, user_names, strict=True)])
     finally:
         await engine.dispose()

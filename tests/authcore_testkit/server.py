@@ -114,6 +114,12 @@ def run_server(*, backend: str = "sqlite", env: dict[str, str] | None = None,
         "AUTHCORE_GRPC_ADDR": f"127.0.0.1:{grpc_port}",
         "AUTHCORE_RATE_LIMIT_IP_PER_MINUTE": "1000000",
         "AUTHCORE_RATE_LIMIT_USER_PER_MINUTE": "1000000",
+        # Off for the same reason, and because tests send codes to fixed
+        # addresses over both transports within seconds;
+        # tests/api/test_message_bombing.py runs servers with them on.
+        "AUTHCORE_DELIVERY_RESEND_SECONDS": "0",
+        "AUTHCORE_DELIVERY_ADDRESS_PER_HOUR": "0",
+        "AUTHCORE_DELIVERY_IP_PER_HOUR": "0",
         "AUTHCORE_SHUTDOWN_GRACE_SECONDS": "5",
         # Several test servers share the one local PostgreSQL (max_connections
         # 100); a process may hold 4 x this (two pools, one with overflow).
@@ -161,6 +167,13 @@ def run_server(*, backend: str = "sqlite", env: dict[str, str] | None = None,
             process=proc, backend=backend, output=output,
         )
         httpx.get(server.http_url + "/openapi.json", timeout=10).raise_for_status()
+        # Self sign-up is off by default, on every application; the LoginID
+        # tests sign users up through the demo application. (A test that
+        # unsets the admin key gets the default.)
+        if full_env["AUTHCORE_ADMIN_KEY"] == ADMIN_KEY:
+            httpx.patch(f"{server.http_url}/api/admin/v1/applications/{app_id}",
+                        json={"access": {"selfSignUp": True}}, timeout=10,
+                        headers={"Authorization": f"Bearer {ADMIN_KEY}"}).raise_for_status()
         yield server
     finally:
         if proc.poll() is None:

@@ -1,5 +1,5 @@
 """SCIM filters run as SQL on SQLite and PostgreSQL: the same rows match on
-both, and `userName eq` is answered from the lower(user_id) index, not a scan."""
+both, and `userName eq` is answered from the user_key index, not a scan."""
 
 from __future__ import annotations
 
@@ -102,4 +102,4 @@ async def test_user_name_eq_uses_the_index(engine: AsyncEngine) -> None:
             # index can serve the filter at all.
             await conn.execute(text("SET enable_seqscan = off"))
             plan = " ".join(str(r[0]) for r in await conn.execute(text(f"EXPLAIN {sql}")))
-    assert "ux_users_user_id_lower" in plan, plan
+    assert "ux_users_user_key" in plan, plan

@@ -52,3 +52,17 @@ def test_offset_clock_follows_the_file(tmp_path: Path) -> None:
     assert 3599 < clock() - base < 3700
     path.write_text("not a number")
     assert abs(clock() - base) < 100
+
+
+def test_the_lockout_policy_is_the_directorys() -> None:
+    from authcore.limits.lockout import LockoutPolicy
+
+    assert Settings.from_env({}).lockout == LockoutPolicy(max_failures=5, lockout_seconds=1800)
+    got = Settings.from_env({"AUTHCORE_LOCKOUT_MAX_FAILURES": "3",
+                             "AUTHCORE_LOCKOUT_SECONDS": "0"}).lockout
+    assert got == LockoutPolicy(max_failures=3, lockout_seconds=0)
+    for name, value in (("AUTHCORE_LOCKOUT_MAX_FAILURES", "0"),
+                        ("AUTHCORE_LOCKOUT_MAX_FAILURES", "1001"),
+                        ("AUTHCORE_LOCKOUT_SECONDS", "-1")):
+        with pytest.raises(SystemExit, match=name):
+            Settings.from_env({name: value})

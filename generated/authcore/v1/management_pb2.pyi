@@ -65,6 +65,14 @@ class FactorSettings(_message.Message):
     otp_ttl_seconds: int
     def __init__(self, totp_drift_steps: _Optional[int] = ..., hotp_look_ahead: _Optional[int] = ..., grid_challenge_cells: _Optional[int] = ..., kba_challenge_questions: _Optional[int] = ..., otp_digits: _Optional[int] = ..., otp_ttl_seconds: _Optional[int] = ...) -> None: ...
 
+class AccessSettings(_message.Message):
+    __slots__ = ("self_sign_up", "hide_user_existence")
+    SELF_SIGN_UP_FIELD_NUMBER: _ClassVar[int]
+    HIDE_USER_EXISTENCE_FIELD_NUMBER: _ClassVar[int]
+    self_sign_up: bool
+    hide_user_existence: bool
+    def __init__(self, self_sign_up: _Optional[bool] = ..., hide_user_existence: _Optional[bool] = ...) -> None: ...
+
 class WebAuthnSettings(_message.Message):
     __slots__ = ("rp_id", "rp_name", "origins", "user_verification", "resident_key", "require_attestation", "timeout_ms")
     RP_ID_FIELD_NUMBER: _ClassVar[int]
@@ -84,7 +92,7 @@ class WebAuthnSettings(_message.Message):
     def __init__(self, rp_id: _Optional[str] = ..., rp_name: _Optional[str] = ..., origins: _Optional[_Iterable[str]] = ..., user_verification: _Optional[str] = ..., resident_key: _Optional[str] = ..., require_attestation: _Optional[bool] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
 
 class Application(_message.Message):
-    __slots__ = ("application_id", "name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "created_at", "webauthn")
+    __slots__ = ("application_id", "name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "created_at", "webauthn", "access")
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     AUTHENTICATORS_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +101,7 @@ class Application(_message.Message):
     FACTOR_SETTINGS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     WEBAUTHN_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_FIELD_NUMBER: _ClassVar[int]
     application_id: str
     name: str
     authenticators: _containers.RepeatedScalarFieldContainer[_authenticators_pb2.AuthenticatorType]
@@ -101,23 +110,26 @@ class Application(_message.Message):
     factor_settings: FactorSettings
     created_at: _timestamp_pb2.Timestamp
     webauthn: WebAuthnSettings
-    def __init__(self, application_id: _Optional[str] = ..., name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ...) -> None: ...
+    access: AccessSettings
+    def __init__(self, application_id: _Optional[str] = ..., name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ..., access: _Optional[_Union[AccessSettings, _Mapping]] = ...) -> None: ...
 
 class CreateApplicationRequest(_message.Message):
-    __slots__ = ("name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "webauthn")
+    __slots__ = ("name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "webauthn", "access")
     NAME_FIELD_NUMBER: _ClassVar[int]
     AUTHENTICATORS_FIELD_NUMBER: _ClassVar[int]
     LOCKOUT_POLICY_FIELD_NUMBER: _ClassVar[int]
     TOKEN_LIFETIMES_FIELD_NUMBER: _ClassVar[int]
     FACTOR_SETTINGS_FIELD_NUMBER: _ClassVar[int]
     WEBAUTHN_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_FIELD_NUMBER: _ClassVar[int]
     name: str
     authenticators: _containers.RepeatedScalarFieldContainer[_authenticators_pb2.AuthenticatorType]
     lockout_policy: LockoutPolicy
     token_lifetimes: TokenLifetimes
     factor_settings: FactorSettings
     webauthn: WebAuthnSettings
-    def __init__(self, name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ...) -> None: ...
+    access: AccessSettings
+    def __init__(self, name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ..., access: _Optional[_Union[AccessSettings, _Mapping]] = ...) -> None: ...
 
 class CreateApplicationResponse(_message.Message):
     __slots__ = ("application_id", "application")
@@ -126,6 +138,32 @@ class CreateApplicationResponse(_message.Message):
     application_id: str
     application: Application
     def __init__(self, application_id: _Optional[str] = ..., application: _Optional[_Union[Application, _Mapping]] = ...) -> None: ...
+
+class UpdateApplicationRequest(_message.Message):
+    __slots__ = ("application_id", "name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "webauthn", "access")
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    AUTHENTICATORS_FIELD_NUMBER: _ClassVar[int]
+    LOCKOUT_POLICY_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_LIFETIMES_FIELD_NUMBER: _ClassVar[int]
+    FACTOR_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    WEBAUTHN_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_FIELD_NUMBER: _ClassVar[int]
+    application_id: str
+    name: str
+    authenticators: _containers.RepeatedScalarFieldContainer[_authenticators_pb2.AuthenticatorType]
+    lockout_policy: LockoutPolicy
+    token_lifetimes: TokenLifetimes
+    factor_settings: FactorSettings
+    webauthn: WebAuthnSettings
+    access: AccessSettings
+    def __init__(self, application_id: _Optional[str] = ..., name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ..., access: _Optional[_Union[AccessSettings, _Mapping]] = ...) -> None: ...
+
+class UpdateApplicationResponse(_message.Message):
+    __slots__ = ("application",)
+    APPLICATION_FIELD_NUMBER: _ClassVar[int]
+    application: Application
+    def __init__(self, application: _Optional[_Union[Application, _Mapping]] = ...) -> None: ...
 
 class GetApplicationRequest(_message.Message):
     __slots__ = ("application_id",)

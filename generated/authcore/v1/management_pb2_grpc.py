@@ -42,6 +42,11 @@ class ManagementServiceStub:
                 request_serializer=authcore_dot_v1_dot_management__pb2.CreateApplicationRequest.SerializeToString,
                 response_deserializer=authcore_dot_v1_dot_management__pb2.CreateApplicationResponse.FromString,
                 _registered_method=True)
+        self.UpdateApplication = channel.unary_unary(
+                '/authcore.v1.ManagementService/UpdateApplication',
+                request_serializer=authcore_dot_v1_dot_management__pb2.UpdateApplicationRequest.SerializeToString,
+                response_deserializer=authcore_dot_v1_dot_management__pb2.UpdateApplicationResponse.FromString,
+                _registered_method=True)
         self.GetApplication = channel.unary_unary(
                 '/authcore.v1.ManagementService/GetApplication',
                 request_serializer=authcore_dot_v1_dot_management__pb2.GetApplicationRequest.SerializeToString,
@@ -155,6 +160,17 @@ class ManagementServiceServicer:
 
         An application names the authenticators it allows, its lockout policy,
         token lifetimes and factor settings. Unset settings take the defaults.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateApplication(self, request, context):
+        """Update an application.
+
+        Changes only what the body names: a non-empty `authenticators` replaces
+        the list, and each set field of a settings group replaces that setting.
+        The lockout policy is the directory's and cannot be set per application.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -357,6 +373,11 @@ def add_ManagementServiceServicer_to_server(servicer, server):
                     request_deserializer=authcore_dot_v1_dot_management__pb2.CreateApplicationRequest.FromString,
                     response_serializer=authcore_dot_v1_dot_management__pb2.CreateApplicationResponse.SerializeToString,
             ),
+            'UpdateApplication': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateApplication,
+                    request_deserializer=authcore_dot_v1_dot_management__pb2.UpdateApplicationRequest.FromString,
+                    response_serializer=authcore_dot_v1_dot_management__pb2.UpdateApplicationResponse.SerializeToString,
+            ),
             'GetApplication': grpc.unary_unary_rpc_method_handler(
                     servicer.GetApplication,
                     request_deserializer=authcore_dot_v1_dot_management__pb2.GetApplicationRequest.FromString,
@@ -488,6 +509,33 @@ class ManagementService:
             '/authcore.v1.ManagementService/CreateApplication',
             authcore_dot_v1_dot_management__pb2.CreateApplicationRequest.SerializeToString,
             authcore_dot_v1_dot_management__pb2.CreateApplicationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateApplication(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/authcore.v1.ManagementService/UpdateApplication',
+            authcore_dot_v1_dot_management__pb2.UpdateApplicationRequest.SerializeToString,
+            authcore_dot_v1_dot_management__pb2.UpdateApplicationResponse.FromString,
             options,
             channel_credentials,
             insecure,

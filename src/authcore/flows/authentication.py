@@ -35,8 +35,9 @@ from authcore.flows.factors.fido import (
 )
 from authcore.flows.factors.otp import delivery_info
 from authcore.flows.factors.token import user_tokens
+from authcore.flows.ghosts import burn_password_time, ghost_authenticators, ghost_id
 from authcore.flows.names import AUTHENTICATOR_ORDER, OTP_DELIVERY, type_name, type_value
-from authcore.flows.policy import AppPolicy, app_policy
+from authcore.flows.policy import AppPolicy, app_policy, grant
 from authcore.limits.lockout import LockoutState, is_locked, remaining_attempts
 from authcore.store.hot import HotTx
 from authcore.store.hot import queries as hq
@@ -143,6 +144,24 @@ class AuthenticationFlow:
         return False
 
     @staticmethod
+    def _ghost(app: AppRow, user_id: str, found: UserRow | None) -> str | None:
+        """The name asked for, when it is no account and the application
+        hides that (flows/ghosts.py); None to answer as usual."""
+        if found is None and user_id and app_policy(app.settings).hide_user_existence:
+            return user_id
+        return None
+
+    async def _ghost_states(self, ghost: str, names: list[str], now: float
+                            ) -> dict[str, LockoutState]:
+        gid = ghost_id(self.core.code_key, ghost)
+        out = {}
+        for name in names:
+            state = await self.core.ghosts.state(gid, name, now=now)
+            if state.failures or state.locked_at is not None:
+                out[name] = state
+        return out
+
+    @staticmethod
     def _check_not_locked(states: dict[str, LockoutState], name: str, now: float) -> None:
         state = states.get(name)
         if state is not None and is_locked(state=state, now=now):
@@ -178,6 +197,9 @@ class AuthenticationFlow:
         await self.core.rate_limit(client_ip=caller.client_ip, user_key=req.user_id)
         now = self.core.clock()
         app, found = await self._app_and_user(req.application_id, req.user_id)
+        ghost = self._ghost(app, req.user_id, found)
+        if ghost is not None:
+            return await self._ghost_query(app, req, ghost, now, caller)
         user = _require_user(req.user_id, found)
         ctx = self._ctx(app, user, now)
         available = await self._available(ctx)
@@ -185,20 +207,7 @@ class AuthenticationFlow:
         out = authn.QueryUserAuthenticatorsResponse(
             authentication_types=[type_value(n) for n in available],
         )
-        for name in available:
-            if name == P2F:
-                continue
-            state = states.get(name, LockoutState.clear())
-            status = out.authenticator_lockout_status.add(
-                type=type_value(name),
-                locked=is_locked(state=state, now=now),
-                remaining_authentication_attempts=remaining_attempts(
-                    state=state, policy=ctx.policy.lockout, now=now),
-            )
-            if status.locked and state.locked_at is not None:
-                status.lockout_date.FromSeconds(int(state.locked_at))
-                if state.lockout_expires_at is not None:
-                    status.lockout_expiry_date.FromSeconds(int(state.lockout_expires_at))
+        self._lockout_status(out, available, states, now)
         if P2F in available:
             out.available_second_factor.extend(
                 type_value(n) for n in available if n in SECOND_FACTORS)
@@ -216,11 +225,61 @@ class AuthenticationFlow:
             out.authentication_completed = True
         elif req.return_default_challenge and available:
             default = available[0]
-            started = await self._start(ctx, default, StartInput(), states)
+            started = await self._start(ctx, default, StartInput(client_ip=caller.client_ip),
+                                        states)
             async with self.core.hot.transaction() as tx:
                 response = await self._issue_started(tx, ctx, default, started)
             _copy_challenge(response, out)
         return out
+
+    def _lockout_status(self, out: authn.QueryUserAuthenticatorsResponse, available: list[str],
+                        states: dict[str, LockoutState], now: float) -> None:
+        for name in available:
+            if name == P2F:
+                continue
+            state = states.get(name, LockoutState.clear())
+            status = out.authenticator_lockout_status.add(
+                type=type_value(name),
+                locked=is_locked(state=state, now=now),
+                remaining_authentication_attempts=remaining_attempts(
+                    state=state, policy=self.core.settings.lockout, now=now),
+            )
+            if status.locked and state.locked_at is not None:
+                status.lockout_date.FromSeconds(int(state.locked_at))
+                if state.lockout_expires_at is not None:
+                    status.lockout_expiry_date.FromSeconds(int(state.lockout_expires_at))
+
+    async def _ghost_query(
+        self, app: AppRow, req: authn.QueryUserAuthenticatorsRequest, ghost: str, now: float,
+        caller: Caller,
+    ) -> authn.QueryUserAuthenticatorsResponse:
+        """What `query` answers for a user with a password and nothing else."""
+        available = ghost_authenticators(app.authenticators)
+        states = await self._ghost_states(ghost, available, now)
+        out = authn.QueryUserAuthenticatorsResponse(
+            authentication_types=[type_value(n) for n in available])
+        self._lockout_status(out, available, states, now)
+        out.registration_required = not available
+        if req.HasField("auth_token") and req.auth_token:
+            # Any valid session is someone else's.
+            await verify_session_hot(self.core.hot, self.core.signer,
+                                     bare_token(req.auth_token), now=now)
+            raise Unauthenticated("The token belongs to another user or application.",
+                                  reason="token_mismatch")
+        if req.return_default_challenge and available:
+            self._check_not_locked(states, available[0], now)
+            async with self.core.hot.transaction() as tx:
+                response = await self._issue_ghost(tx, app, ghost, available[0], now)
+            _copy_challenge(response, out)
+        return out
+
+    async def _issue_ghost(self, tx: HotTx, app: AppRow, ghost: str, name: str,
+                           now: float) -> authn.AuthenticatedResponse:
+        # No user row: the name rides in the state, for complete's checks.
+        return await self._issue(tx, app, app_policy(app.settings), None, now,
+                                 authenticator=name, stage=SINGLE,
+                                 started=Started(state={}, response=authn.AuthenticatedResponse()),
+                                 extra_state={"ghost": ghost})
 
     # -- challenge ---------------------------------------------------------
 
@@ -247,6 +306,7 @@ class AuthenticationFlow:
             otp_delivery_type=OTP_DELIVERY.get(req.otp_delivery_type)
             if req.HasField("otp_delivery_type") else None,
             otp_delivery_attribute=req.otp_delivery_attribute or None,
+            client_ip=caller.client_ip,
         )
         second = name == P2F and req.HasField("second_factor_authenticator")
         discoverable = name == "PASSKEY" and not req.user_id
@@ -258,6 +318,9 @@ class AuthenticationFlow:
             return await self._second_factor_challenge(app, req, inp, now, caller)
         if discoverable:
             return await self._discoverable_challenge(app, now, caller)
+        ghost = self._ghost(app, req.user_id, found)
+        if ghost is not None:
+            return await self._ghost_challenge(app, ghost, name, now, caller)
         user = _require_user(req.user_id, found)
         ctx = self._ctx(app, user, now)
         if not await self._is_available(ctx, name):
@@ -269,6 +332,21 @@ class AuthenticationFlow:
             response = await self._issue_started(tx, ctx, name, started)
             await audit.hot_record(tx, event="challenge", outcome="issued", now=now,
                                    application_id=app.id, user_id=user.user_id,
+                                   authenticator=name, client_ip=caller.client_ip)
+        return response
+
+    async def _ghost_challenge(self, app: AppRow, ghost: str, name: str, now: float,
+                               caller: Caller) -> authn.AuthenticatedResponse:
+        """`challenge` for a name that is no account, answered as for a user
+        with only a password."""
+        if name not in ghost_authenticators(app.authenticators):
+            raise FailedPrecondition(f"The user has no usable {name} authenticator.",
+                                     reason="authenticator_not_enrolled")
+        self._check_not_locked(await self._ghost_states(ghost, [name], now), name, now)
+        async with self.core.hot.transaction() as tx:
+            response = await self._issue_ghost(tx, app, ghost, name, now)
+            await audit.hot_record(tx, event="challenge", outcome="issued", now=now,
+                                   application_id=app.id, user_id=ghost[:255],
                                    authenticator=name, client_ip=caller.client_ip)
         return response
 
@@ -367,6 +445,8 @@ class AuthenticationFlow:
                                   reason="challenge_mismatch")
         if name in WEBAUTHN:
             check_relying_party(app, rp_id=req.rp_id, origin=req.origin)
+        if bound is None and isinstance(ch.state.get("ghost"), str):
+            return await self._ghost_complete(ch, app, req, answer, now, caller)
         if bound is None:
             if req.cancel:
                 return await self._cancel(ch, app, None, name, now, caller)
@@ -411,8 +491,8 @@ class AuthenticationFlow:
         if failure is None and ch.stage != FIRST:
             signed = await sign_session(
                 hot, self.core.signer, user_pk=user.pk, user_id=user.user_id,
-                application_id=app.id, amr=amr, ttl_seconds=ctx.policy.session_seconds,
-                now=now)
+                grant=grant(application_id=app.id, allowed=app.authenticators, factors=amr),
+                amr=amr, ttl_seconds=ctx.policy.session_seconds, now=now)
 
         log_event = functools.partial(audit.hot_record, now=now, application_id=app.id,
                                       user_id=user.user_id, client_ip=caller.client_ip,
@@ -429,7 +509,7 @@ class AuthenticationFlow:
             # challenge yields at most one success or one counted failure.
             lockout, refused = await self.core.close_challenge(
                 tx, challenge_id=ch.id, now=now, user_pk=user.pk, authenticator=factor_name,
-                outcome="F" if failure else "S", policy=ctx.policy.lockout,
+                outcome="F" if failure else "S", policy=ctx.core.settings.lockout,
                 had_failures=had_failures)
             if failure is None:
                 if refused:
@@ -448,10 +528,45 @@ class AuthenticationFlow:
         if refused:
             raise _locked_error(factor_name)
         assert lockout is not None
-        left = remaining_attempts(state=lockout, policy=ctx.policy.lockout, now=now)
+        left = remaining_attempts(state=lockout, policy=ctx.core.settings.lockout, now=now)
         raise Unauthenticated(
             "Authentication failed." + (" The authenticator is now locked." if left == 0 else ""),
             reason=failure.reason,
+            metadata={"remainingAuthenticationAttempts": str(left)},
+        )
+
+    async def _ghost_complete(self, ch: ChallengeRecord, app: AppRow,
+                              req: authn.AuthenticateUserChallengeRequest, answer: FidoAnswer,
+                              now: float, caller: Caller) -> authn.AuthenticatedResponse:
+        """`complete` of a ghost's PASSWORD challenge: the checks, the
+        argon2 and the writes of a wrong password (the claim, the counter,
+        the audit row), and its answer."""
+        ghost = str(ch.state["ghost"])
+        name = ch.authenticator
+        if req.user_id and req.user_id != ghost:
+            raise Unauthenticated("The challenge token was issued to another user.",
+                                  reason="challenge_mismatch")
+        if req.cancel:
+            return await self._cancel(ch, app, ghost[:255], name, now, caller)
+        gid = ghost_id(self.core.code_key, ghost)
+        self._check_not_locked(await self._ghost_states(ghost, [name], now), name, now)
+        if answer.response:
+            await burn_password_time(self.core, answer.response)
+        policy = self.core.settings.lockout
+        async with self.core.hot.transaction() as tx:
+            await self.core.close_challenge(tx, challenge_id=ch.id, now=now)
+            counted = await self.core.ghosts.record_failure(gid, name, policy=policy, now=now)
+            await audit.hot_record(
+                tx, event="complete", outcome="refused" if counted.refused else "failure",
+                reason="authenticator_locked" if counted.refused else "invalid_password",
+                now=now, application_id=app.id, user_id=ghost[:255],
+                client_ip=caller.client_ip, authenticator=name)
+        if counted.refused:
+            raise _locked_error(name)
+        left = remaining_attempts(state=counted.state, policy=policy, now=now)
+        raise Unauthenticated(
+            "Authentication failed." + (" The authenticator is now locked." if left == 0 else ""),
+            reason="invalid_password",
             metadata={"remainingAuthenticationAttempts": str(left)},
         )
 

@@ -47,8 +47,9 @@ from authcore.flows.directory import hot_active_user, hot_application
 from authcore.flows.factors import FACTORS
 from authcore.flows.factors.base import Answer, Effect, FactorContext, StartInput
 from authcore.flows.factors.otp import channels
+from authcore.flows.ghosts import burn_password_time, ghost_authenticators, ghost_id
 from authcore.flows.kerberos import windows_logon
-from authcore.flows.policy import app_policy
+from authcore.flows.policy import app_policy, grant
 from authcore.limits.lockout import LockoutState, is_locked, remaining_attempts
 from authcore.store.hot import HotTx
 from authcore.store.hot import queries as hq
@@ -198,9 +199,26 @@ class AxidianFlow:
         now = self.core.clock()
         app = await hot_application(self.core.hot, application_id)
         user = await hq.load_user_by_user_id(self.core.hot, user_id)
-        if user is None or not user.active:
+        if user is not None and not user.active:
             return []
+        if user is None:
+            if not app_policy(app.settings).hide_user_existence:
+                return []
+            # As a user with only a password (flows/ghosts.py).
+            gid = ghost_id(self.core.code_key, user_id)
+            out = []
+            for mode in self._ghost_modes(app):
+                state = await self.core.ghosts.state(gid, mode.factor, now=now)
+                if not is_locked(state=state, now=now):
+                    out.append(mode)
+            return out
         return await self._available_modes(self._ctx(app, user, now))
+
+    @staticmethod
+    def _ghost_modes(app: AppRow) -> list[Mode]:
+        have = ghost_authenticators(app.authenticators)
+        return [m for m in MODES if m.factor in have and m.delivery is None
+                and m.factor in app.authenticators]
 
     @staticmethod
     def _check_not_locked(states: dict[str, LockoutState], factor: str, now: float) -> None:
@@ -251,8 +269,10 @@ class AxidianFlow:
                  if req.business_application else None)
         issued = await sign_session(
             hot, self.core.signer, user_pk=user.pk, user_id=user.user_id,
-            application_id=app.id, amr=[ch.authenticator],
-            ttl_seconds=policy.session_seconds, now=now, extra_claims=extra,
+            grant=grant(application_id=app.id, allowed=app.authenticators,
+                        factors=(ch.authenticator,)),
+            amr=[ch.authenticator], ttl_seconds=policy.session_seconds, now=now,
+            extra_claims=extra,
         )
         async with hot.transaction() as tx:
             try:
@@ -291,7 +311,12 @@ class AxidianFlow:
         now = self.core.clock()
         hot = self.core.hot
         app = await hot_application(hot, req.application_id)
-        user = await hot_active_user(hot, user_id)
+        found = await hq.load_user_by_user_id(hot, user_id)
+        if found is None and app_policy(app.settings).hide_user_existence:
+            return await self._ghost_session(app, user_id, mode, now, caller)
+        # Unknown (hiding off) or disabled: its error.
+        user = found if found is not None and found.active else await hot_active_user(
+            hot, user_id)
         if mode.factor not in app.authenticators:
             raise PermissionDenied("The application does not allow this method.",
                                    reason="authenticator_not_allowed")
@@ -302,7 +327,7 @@ class AxidianFlow:
         self._check_not_locked(await self.core.lockouts.hot_states(hot, user_pk=user.pk),
                                mode.factor, now)
         started = await FACTORS[mode.factor].start(
-            ctx, StartInput(otp_delivery_type=mode.delivery))
+            ctx, StartInput(otp_delivery_type=mode.delivery, client_ip=caller.client_ip))
         ttl = float(ctx.policy.challenge_seconds)
         if started.ttl_seconds is not None:
             ttl = min(ttl, started.ttl_seconds)
@@ -318,14 +343,78 @@ class AxidianFlow:
                                    authenticator=mode.factor, client_ip=caller.client_ip)
         return pb.OpenVerifySessionResponse(session_id=session_id)
 
+    async def _ghost_session(self, app: AppRow, ghost: str, mode: Mode, now: float,
+                             caller: Caller) -> pb.OpenVerifySessionResponse:
+        """openVerifySession for a name that is no account: the answers of a
+        user with only a password, and a session whose template always fails
+        like a wrong password (flows/ghosts.py)."""
+        if mode.factor not in app.authenticators:
+            raise PermissionDenied("The application does not allow this method.",
+                                   reason="authenticator_not_allowed")
+        if mode not in self._ghost_modes(app):
+            raise FailedPrecondition("The user has no usable authenticator for this "
+                                     "method.", reason="authenticator_not_enrolled")
+        state = await self.core.ghosts.state(ghost_id(self.core.code_key, ghost), mode.factor,
+                                             now=now)
+        self._check_not_locked({mode.factor: state}, mode.factor, now)
+        async with self.core.hot.transaction() as tx:
+            session_id, _ = await self.core.challenges.hot_create(
+                tx, application_id=app.id, user_pk=None, authenticator=mode.factor,
+                stage=SESSION_STAGE,
+                state={"factor_state": {}, "mode": mode.guid, "ghost": ghost},
+                ttl_seconds=float(app_policy(app.settings).challenge_seconds), now=now,
+                token=str(uuid.uuid4()))
+            await audit.hot_record(tx, event="challenge", outcome="issued", now=now,
+                                   application_id=app.id, user_id=ghost[:255],
+                                   authenticator=mode.factor, client_ip=caller.client_ip)
+        return pb.OpenVerifySessionResponse(session_id=session_id)
+
+    async def _ghost_template(self, ch: ChallengeRecord, app: AppRow, now: float,
+                              caller: Caller) -> pb.CreateTemplateResponse:
+        """createTemplate of a ghost's session: the checks, argon2, writes
+        and answer of a wrong password."""
+        ghost = str(ch.state["ghost"])
+        data = self._open_data(ch)
+        await self.core.rate_limit(user_key=ghost)
+        factor = ch.authenticator
+        if factor not in app.authenticators:
+            raise PermissionDenied("The application does not allow this method.",
+                                   reason="authenticator_not_allowed")
+        gid = ghost_id(self.core.code_key, ghost)
+        self._check_not_locked({factor: await self.core.ghosts.state(gid, factor, now=now)},
+                               factor, now)
+        await burn_password_time(self.core, data)
+        policy = self.core.settings.lockout
+        async with self.core.hot.transaction() as tx:
+            try:
+                await self.core.close_challenge(
+                    tx, challenge_id=ch.id, now=now,
+                    state={k: v for k, v in ch.state.items() if k != "data"})
+            except Unauthenticated:
+                raise _invalid_session() from None
+            counted = await self.core.ghosts.record_failure(gid, factor, policy=policy, now=now)
+            await audit.hot_record(
+                tx, event="complete", outcome="refused" if counted.refused else "failure",
+                reason="authenticator_locked" if counted.refused else "invalid_password",
+                now=now, application_id=app.id, user_id=ghost[:255], authenticator=factor,
+                client_ip=caller.client_ip)
+        if counted.refused:
+            raise _method_locked()
+        left = remaining_attempts(state=counted.state, policy=policy, now=now)
+        raise Unauthenticated(
+            "Authentication failed." + (" The method is now locked." if left == 0 else ""),
+            reason="invalid_password",
+            metadata={"remainingAuthenticationAttempts": str(left)},
+        )
+
     async def _load_session(self, db: AsyncSession, session_id: str, now: float
-                            ) -> tuple[ChallengeRecord, User, Application]:
+                            ) -> tuple[ChallengeRecord, User | None, Application]:
         try:
             ch, user, app = await self.core.challenges.load_with_app(
                 db, token=session_id, now=now)
         except Unauthenticated:
             raise _invalid_session() from None
-        if ch.stage != SESSION_STAGE or user is None:
+        if ch.stage != SESSION_STAGE or (user is None and "ghost" not in ch.state):
             raise _invalid_session()
         return ch, user, app
 
@@ -382,6 +471,8 @@ class AxidianFlow:
             ch, found, app = await self.core.challenges.hot_load(hot, token=session_id, now=now)
         except Unauthenticated:
             raise _invalid_session() from None
+        if ch.stage == SESSION_STAGE and found is None and isinstance(ch.state.get("ghost"), str):
+            return await self._ghost_template(ch, app, now, caller)
         if ch.stage != SESSION_STAGE or found is None:
             raise _invalid_session()
         user = found
@@ -411,7 +502,7 @@ class AxidianFlow:
                                       user_id=user.user_id, authenticator=factor,
                                       client_ip=caller.client_ip)
         left = 0
-        policy = app_policy(app.settings).lockout
+        policy = self.core.settings.lockout
         async with hot.transaction() as tx:
             if refusal is None and effect is not None and failure is None:
                 try:

@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authcore.config import Settings
@@ -45,14 +45,14 @@ from authcore.flows import audit
 from authcore.flows.authentication import Caller
 from authcore.flows.challenges import bare_token, token_hash
 from authcore.flows.context import Core
-from authcore.flows.policy import AppPolicy, app_policy
+from authcore.flows.ghosts import burn_password_time, ghost_id
+from authcore.flows.policy import require_allowed
 from authcore.limits.lockout import LockoutState, is_locked
 from authcore.store.hot import HotTx
 from authcore.store.hot import queries as hq
 from authcore.store.hot import statements as q
 from authcore.store.hot.queries import UserRow
 from authcore.store.models import (
-    Application,
     ConsumerSession,
     Group,
     GroupMember,
@@ -198,7 +198,6 @@ _IDENTITY_NAMES = {pb.IDENTITY_TYPE_CONSUMER: "CONSUMER", pb.IDENTITY_TYPE_CORPO
 class ConsumerFlow:
     def __init__(self, core: Core) -> None:
         self.core = core
-        self._dummy_hash: str | None = None
 
     # -- common ------------------------------------------------------------
 
@@ -206,21 +205,16 @@ class ConsumerFlow:
     def _settings(self) -> Settings:
         return self.core.settings
 
-    async def _policy(self, db: AsyncSession) -> AppPolicy:
-        app = await db.get(Application, self._settings.consumer_application_id)
-        return AppPolicy.from_json(app.settings) if app is not None else AppPolicy()
-
-    async def _hot_policy(self) -> AppPolicy:
-        app = await hq.load_application(self.core.hot, self._settings.consumer_application_id)
-        return app_policy(app.settings) if app is not None else AppPolicy()
-
     def _new_code(self) -> str:
         return SANDBOX_CODE if self._settings.sandbox else generate_code(digits=6)
 
-    def _send_sms(self, db: AsyncSession, *, user_pk: str, address: str, code: str,
-                  now: float) -> None:
+    async def _send_sms(self, db: AsyncSession, *, user_pk: str, address: str, code: str,
+                        now: float, client_ip: str) -> None:
         if self._settings.sandbox:
             return  # the sandbox sends nothing; the code is always SANDBOX_CODE
+        # Inside the caller's transaction, like its rate limits: a refusal
+        # rolls back the pending factor or step-up it was writing.
+        await self.core.throttle_delivery("SMS", address=address, client_ip=client_ip)
         minutes = CODE_SECONDS // 60
         deliver(db, user_pk=user_pk, channel="SMS", address=address,
                 text=f"Your verification code is {code}. It expires in {minutes} minutes.",
@@ -229,26 +223,29 @@ class ConsumerFlow:
     async def _burn_password_time(self, password: str) -> None:
         """Spend an argon2 verification on an unknown account, so response
         time doesn't tell which emails have one."""
-        params = self._settings.argon2
-        if self._dummy_hash is None:
-            self._dummy_hash = await self.core.blocking(
-                hash_password, password=secrets.token_urlsafe(16), params=params)
-        try:
-            await self.core.blocking(verify_password, password=password,
-                                     encoded_hash=self._dummy_hash, params=params)
-        except PasswordVerificationError:
-            pass
+        await burn_password_time(self.core, password)
 
-    async def _find_user(self, db: AsyncSession, email: str) -> User | None:
-        lowered = email.lower()
-        user = (await db.execute(
-            select(User).where(func.lower(User.user_id) == lowered))).scalar_one_or_none()
-        if user is not None:
-            return user
-        # Email is not unique in the directory: only an unambiguous match logs in.
-        rows = (await db.execute(
-            select(User).where(func.lower(User.email) == lowered).limit(2))).scalars().all()
-        return rows[0] if len(rows) == 1 else None
+    async def _ghost_failure(self, email: str, password: str, now: float,
+                             caller: Caller) -> AuthcoreError:
+        """A login for an email that is no account able to log in: the lock
+        check, argon2, the counted failure and the audit row of a wrong
+        password, and its answer, 423 included (flows/ghosts.py)."""
+        gid = ghost_id(self.core.code_key, email)
+        state = await self.core.ghosts.state(gid, "PASSWORD", now=now)
+        if is_locked(state=state, now=now):
+            return _locked(state, now, ACCOUNT)
+        await self._burn_password_time(password)
+        async with self.core.hot.transaction() as tx:
+            counted = await self.core.ghosts.record_failure(
+                gid, "PASSWORD", policy=self.core.settings.lockout, now=now)
+            await audit.hot_record(
+                tx, event="consumer_login", outcome="refused" if counted.refused else "failure",
+                reason="account_locked" if counted.refused else "invalid_credentials", now=now,
+                application_id=self._settings.consumer_application_id,
+                user_id=email[:255], authenticator="PASSWORD", client_ip=caller.client_ip)
+        if counted.refused or is_locked(state=counted.state, now=now):
+            return _locked(counted.state, now, ACCOUNT)
+        return Unauthenticated(LOGIN_FAILED, reason="invalid_credentials")
 
     async def _open_session(self, db: AsyncSession, user: User, kind: str, now: float) -> str:
         token = secrets.token_urlsafe(32)
@@ -341,10 +338,10 @@ class ConsumerFlow:
                              error: AuthcoreError, what: str, caller: Caller,
                              event: str) -> AuthcoreError:
         """Record a failed attempt; the error to raise (423 when it locked)."""
-        policy = await self._hot_policy()
         async with self.core.hot.transaction() as tx:
             counted = await self.core.lockouts.hot_record_failure(
-                tx, user_pk=user.pk, authenticator=authenticator, policy=policy.lockout,
+                tx, user_pk=user.pk, authenticator=authenticator,
+                policy=self.core.settings.lockout,
                 now=now)
             await audit.hot_record(
                 tx, event=event, outcome="refused" if counted.refused else "failure",
@@ -390,17 +387,21 @@ class ConsumerFlow:
                                    "must be at most 1024 characters", ("1", "1024")))
         if problems:
             raise _invalid(*problems)
-        await self.core.rate_limit(client_ip=caller.client_ip, user_key=email.lower())
+        await self.core.rate_limit(client_ip=caller.client_ip, user_key=email)
         now = self.core.clock()
         hot = self.core.hot
+        # The consumer application's policy decides, as every API's does:
+        # its sessions come from a password alone. (Argon2 dominates this
+        # call; one more indexed read is noise.)
+        app = await hq.load_application(hot, self._settings.consumer_application_id)
+        require_allowed(app.authenticators if app is not None else (), "PASSWORD")
         # A hot path: the user and password in one read, the counters, argon2
         # off the loop, then one write transaction.
         found = await hq.consumer_login_user(hot, email)
         user, row = found if found is not None else (None, None)
         states: dict[str, LockoutState] = {}
         if user is None or not user.active or row is None:
-            await self._burn_password_time(password)
-            raise Unauthenticated(LOGIN_FAILED, reason="invalid_credentials")
+            raise await self._ghost_failure(email, password, now, caller)
         states = await self.core.lockouts.hot_states(hot, user_pk=user.pk)
         state = states.get("PASSWORD")
         if state is not None and is_locked(state=state, now=now):
@@ -614,7 +615,8 @@ class ConsumerFlow:
                 status="pending", address=number, public_key=None, device_name=None,
                 push_token=None, code_hash=hash_code(code=code, key=self.core.code_key),
                 code_expires_at=now + CODE_SECONDS, created_at=now, verified_at=None))
-            self._send_sms(db, user_pk=user.pk, address=number, code=code, now=now)
+            await self._send_sms(db, user_pk=user.pk, address=number, code=code, now=now,
+                                 client_ip=caller.client_ip)
             self._audit(db, "consumer_enroll_otp", "started", user, now, caller,
                         authenticator="OTP")
 
@@ -725,7 +727,8 @@ class ConsumerFlow:
                           code_hash=hash_code(code=code, key=self.core.code_key),
                           challenge=None, created_at=now, expires_at=now + CODE_SECONDS,
                           answered_at=None))
-            self._send_sms(db, user_pk=user.pk, address=factor.address, code=code, now=now)
+            await self._send_sms(db, user_pk=user.pk, address=factor.address, code=code,
+                                 now=now, client_ip=caller.client_ip)
             self._audit(db, "consumer_stepup", "started", user, now, caller,
                         authenticator="OTP")
 
@@ -800,6 +803,10 @@ class ConsumerFlow:
             if in_flight is not None:
                 raise _conflict("A push step-up is already in flight; wait for its answer.",
                                 "STATE_INVALID")
+            # Push fatigue is message bombing too: the device gets the limits
+            # a phone gets.
+            await self.core.throttle_delivery("PUSH", address=factor.id,
+                                              client_ip=caller.client_ip)
             challenge = generate_push_challenge()
             db.add(StepUp(id=step_id, session_id=session.id, user_pk=user.pk, method="push",
                           channel=channel, status="pending", code_hash=None,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import os
 import threading
 import time
@@ -28,7 +30,9 @@ from authcore.flows.challenges import (
     redis_fields,
     token_hash,
 )
+from authcore.flows.ghosts import GhostLockouts, MemoryGhostLockouts
 from authcore.flows.lockouts import LockoutStore, SqlLockoutStore
+from authcore.identifiers import username_key
 from authcore.limits.base import Decision, RateLimit, RateLimiter
 from authcore.limits.lockout import LockoutPolicy, LockoutState
 from authcore.store.hot import HotDb, HotTx
@@ -82,10 +86,34 @@ def hashing_executor(threads: int) -> ThreadPoolExecutor:
                               initializer=_lower_thread_priority)
 
 
-def _check_decision(decision: Decision) -> None:
+def _check_decision(decision: Decision,
+                    refused: Callable[[float], Exception] | None = None) -> None:
     if not decision.allowed:
+        if refused is not None:
+            raise refused(decision.retry_after)
         raise ResourceExhausted("Too many requests; retry later.",
                                 retry_after=decision.retry_after)
+
+
+_PHONE_CHANNELS = frozenset({"SMS", "VOICE"})
+
+
+def delivery_address(channel: str, address: str) -> str:
+    """The address a message reaches, as the delivery limits count it: a
+    phone's digits (however it was written), a lower-cased email, a push
+    device's id as is."""
+    if channel in _PHONE_CHANNELS:
+        return "phone\0" + "".join(c for c in address if c.isdigit())
+    if channel == "EMAIL":
+        return "email\0" + address.strip().lower()
+    return channel.lower() + "\0" + address
+
+
+def _delivery_refused(retry_after: float) -> ResourceExhausted:
+    # The same words whichever limit refused and whoever the address is: the
+    # answer must not tell an account from a stranger.
+    return ResourceExhausted("Too many codes sent; wait before asking for another.",
+                             retry_after=retry_after, reason="delivery_rate_limited")
 
 
 @dataclass
@@ -114,6 +142,9 @@ class Core:
     # With Redis: the hot paths' combined scripts (store/hot/redis.py), so a
     # complete costs two Redis round trips, not one per counter and check.
     redis_hot: RedisHot | None = None
+    # Failure counters of names that are no account (flows/ghosts.py): in
+    # memory, or in Redis beside the rate limits.
+    ghosts: GhostLockouts = field(default_factory=MemoryGhostLockouts)
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -133,21 +164,65 @@ class Core:
         if client_ip:
             checks.append((f"ip:{client_ip}", RateLimit(limits.per_ip_per_minute, 60.0)))
         if user_key:
-            checks.append((f"user:{user_key}", RateLimit(limits.per_user_per_minute, 60.0)))
+            # Folded as logins match names: "JDOE" and "jdoe" share a budget.
+            checks.append((f"user:{username_key(user_key)}",
+                           RateLimit(limits.per_user_per_minute, 60.0)))
         return checks
 
     async def rate_limit(self, *, client_ip: str = "", user_key: str = "") -> None:
         """Per client IP and, when the user is known, per user; RESOURCE_EXHAUSTED
         (429 with Retry-After over REST) when either is spent."""
-        checks = self._limits(client_ip, user_key)
+        await self._enforce(self._limits(client_ip, user_key))
+
+    async def _enforce(self, checks: list[tuple[str, RateLimit]], *,
+                       refused: Callable[[float], Exception] | None = None) -> None:
+        # In order; a refusal leaves the later keys uncounted (Redis does the
+        # same in one script).
         if not checks:
             return
         if self.redis_hot is not None:
-            _check_decision(await self.redis_hot.hit_all(checks))
+            _check_decision(await self.redis_hot.hit_all(checks), refused)
             return
         for key, limit in checks:
-            decision = await self.limiter.hit(key, limit)
-            _check_decision(decision)
+            _check_decision(await self.limiter.hit(key, limit), refused)
+
+    def _delivery_key(self, kind: str, value: str) -> str:
+        # Keyed hash: the limiter's keys (in Redis, shared infrastructure)
+        # must not hold addresses, and a plain SHA-256 of a phone number is
+        # reversed by trying all ten billion of them.
+        digest = hmac.new(self.code_key, f"delivery-limit\0{kind}\0{value}".encode(),
+                          hashlib.sha256).hexdigest()
+        return f"dl-{kind}:{digest[:32]}"
+
+    async def throttle_delivery(self, channel: str, *, address: str = "", username: str = "",
+                                client_ip: str = "") -> None:
+        """Count one message about to be sent on `channel`; every flow that
+        sends a code calls this before its write transaction. Against message
+        bombing: `address` (normalised per channel, so SMS and VOICE share a
+        phone's limits) and `username` (what a caller asked for, for sends
+        that must not reveal whether it is an account) each get the resend
+        interval and the hourly cap, `client_ip` its own hourly cap.
+        RESOURCE_EXHAUSTED `delivery_rate_limited` with the wait when spent."""
+        limits = self.settings.delivery_limits
+        recipients = []
+        if address:
+            recipients.append(("to", delivery_address(channel, address)))
+        if username:
+            kind = "phone" if channel in _PHONE_CHANNELS else channel.lower()
+            recipients.append(("user", f"{kind}\0{username.casefold()}"))
+        checks: list[tuple[str, RateLimit]] = []
+        # The interval first: a resend clicked too early then costs nothing
+        # of the hourly caps.
+        for kind, value in recipients:
+            key = self._delivery_key(kind, value)
+            if limits.resend_seconds:
+                checks.append((key + ":gap", RateLimit(1, float(limits.resend_seconds))))
+            if limits.per_address_per_hour:
+                checks.append((key + ":hour", RateLimit(limits.per_address_per_hour, 3600.0)))
+        if client_ip and limits.per_ip_per_hour:
+            checks.append((self._delivery_key("ip", client_ip),
+                           RateLimit(limits.per_ip_per_hour, 3600.0)))
+        await self._enforce(checks, refused=_delivery_refused)
 
     async def open_challenge(
         self, *, token: str, client_ip: str, user_key: str, now: float,

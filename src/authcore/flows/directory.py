@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authcore.errors import InvalidArgument, NotFound, PermissionDenied
+from authcore.identifiers import IdentifierError, enforce_username, username_key
 from authcore.store.hot import Fetcher
 from authcore.store.hot import queries as hq
 from authcore.store.hot.queries import AppRow, UserRow
@@ -30,6 +31,16 @@ def _user_disabled() -> PermissionDenied:
     return PermissionDenied("The user is disabled.", reason="user_disabled")
 
 
+def valid_username(raw: str, field: str) -> str:
+    """The stored form of a new username, or a 400 naming `field` (the
+    API's own name for it: userId, user.username)."""
+    try:
+        return enforce_username(raw)
+    except IdentifierError as exc:
+        raise InvalidArgument(f"{field} {exc.problem}.", reason=exc.reason,
+                              field_violations=[(field, exc.problem)]) from None
+
+
 async def get_application(db: AsyncSession, application_id: str) -> Application:
     _required(application_id, "applicationId")
     app = await db.get(Application, application_id[:36])
@@ -39,8 +50,10 @@ async def get_application(db: AsyncSession, application_id: str) -> Application:
 
 
 async def find_user(db: AsyncSession, user_id: str) -> User | None:
+    """The user named by `user_id`, matched on its folded key (without regard
+    to case, width or Unicode normalisation; authcore/identifiers.py)."""
     return (
-        await db.execute(select(User).where(User.user_id == user_id))
+        await db.execute(select(User).where(User.user_key == username_key(user_id)))
     ).scalar_one_or_none()
 
 

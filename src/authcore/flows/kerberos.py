@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authcore.axidian.v5 import logon_pb2 as pb
@@ -38,7 +37,7 @@ from authcore.flows import audit
 from authcore.flows.authentication import Caller
 from authcore.flows.context import Core
 from authcore.flows.directory import get_active_user, get_application
-from authcore.flows.policy import AppPolicy
+from authcore.flows.policy import AppPolicy, grant, require_allowed
 from authcore.store.models import User
 from authcore.tokens.sessions import issue_session
 
@@ -50,6 +49,9 @@ log = logging.getLogger("authcore.kerberos")
 SCHEME = "Negotiate"
 CHALLENGE = {"http_header:WWW-Authenticate": SCHEME}
 AMR = "kerberos"
+# The application must allow EXTERNAL (authentication by another system, the
+# Windows domain's KDC) for a Windows logon to yield its token.
+FACTOR = "EXTERNAL"
 # Windows caps a Kerberos token at 48,000 bytes (MaxTokenSize), 64,000 in base64.
 MAX_HEADER_CHARS = 65_536
 # The Kerberos 5 mechanism, and the OID Microsoft's SPNEGO uses for it.
@@ -214,11 +216,8 @@ def _acceptor_name(ctx: gssapi.SecurityContext, creds: gssapi.Credentials) -> st
 async def directory_user(db: AsyncSession, name: str) -> User:
     """The active user named `name`, without regard to case: Windows names
     are case-insensitive, a ticket carries the name as the user typed it,
-    and user ids are unique without regard to case (lower(user_id) index)."""
-    found = (await db.execute(
-        select(User.user_id).where(func.lower(User.user_id) == func.lower(name))
-    )).scalar_one_or_none()
-    return await get_active_user(db, found or name)
+    and get_active_user matches the folded key (users.user_key)."""
+    return await get_active_user(db, name)
 
 
 async def windows_logon(core: Core, req: pb.AuthenticateByWindowsTokenRequest,
@@ -226,6 +225,7 @@ async def windows_logon(core: Core, req: pb.AuthenticateByWindowsTokenRequest,
                         ) -> pb.AuthenticateByWindowsTokenResponse:
     async with core.read() as db:
         app = await get_application(db, req.application_id)
+    require_allowed(app.authenticators, FACTOR)
     token = negotiate_token(authorization or "")
     settings = core.settings
     keytab = _keytab(settings)
@@ -265,7 +265,9 @@ async def windows_logon(core: Core, req: pb.AuthenticateByWindowsTokenRequest,
                      if req.business_application else None)
             issued = await issue_session(
                 db, core.signer, user_pk=user.pk, user_id=user.user_id,
-                application_id=app.id, amr=[AMR], ttl_seconds=policy.session_seconds,
+                grant=grant(application_id=app.id, allowed=app.authenticators,
+                            factors=(FACTOR,)),
+                amr=[AMR], ttl_seconds=policy.session_seconds,
                 now=now, extra_claims=extra,
             )
             log_event(db, outcome="success", user_id=user.user_id)

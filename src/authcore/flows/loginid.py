@@ -32,15 +32,18 @@ from authcore.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    ResourceExhausted,
     Unauthenticated,
 )
-from authcore.flows import audit, passkeys
+from authcore.flows import audit, passkeys, signup
 from authcore.flows.aaguids import lookup as lookup_aaguid
 from authcore.flows.authentication import Caller
 from authcore.flows.challenges import bare_token
 from authcore.flows.context import Core
-from authcore.flows.directory import find_user, get_application
-from authcore.flows.policy import AppPolicy, app_policy
+from authcore.flows.directory import find_user, get_application, valid_username
+from authcore.flows.ghosts import ghost_credential_id
+from authcore.flows.policy import AppPolicy, app_policy, grant, require_allowed
+from authcore.identifiers import username_key
 from authcore.limits.lockout import LockoutState, is_locked
 from authcore.store.hot import queries as hq
 from authcore.store.hot.queries import PasskeyRow
@@ -64,6 +67,9 @@ MAX_FIELD_CHARS = 255
 CLIENT_EVENT_REASON_CHARS = 64
 PASSKEY_AMR = ("passkey",)
 CODE_AMR = ("otp",)
+# The same, in the vocabulary of the application's policy (flows/policy.grant).
+PASSKEY_FACTORS = ("PASSKEY",)
+CODE_FACTORS = ("OTP",)
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
@@ -169,11 +175,12 @@ class LoginIdFlow:
         return signed, user
 
     async def _jwt(self, db: AsyncSession, *, user: User, app: Application, amr: tuple[str, ...],
-                   now: float, passkey_id: str | None = None,
+                   factors: tuple[str, ...], now: float, passkey_id: str | None = None,
                    device: dict[str, Any] | None = None) -> fido2.Jwt:
         issued = await issue_session(
             db, self.core.signer, user_pk=user.pk, user_id=user.user_id,
-            application_id=app.id, amr=amr,
+            grant=grant(application_id=app.id, allowed=app.authenticators, factors=factors),
+            amr=amr,
             ttl_seconds=AppPolicy.from_json(app.settings).session_seconds, now=now)
         return _jwt_message(issued.token, user.user_id, passkey_id, device)
 
@@ -185,8 +192,9 @@ class LoginIdFlow:
             audit.record(db, event=event, outcome="success", now=now, application_id=app.id,
                          user_id=user.user_id, authenticator="PASSKEY",
                          client_ip=caller.client_ip)
-            return await self._jwt(db, user=user, app=app, amr=PASSKEY_AMR, now=now,
-                                   passkey_id=passkey_id, device=device)
+            return await self._jwt(db, user=user, app=app, amr=PASSKEY_AMR,
+                                   factors=PASSKEY_FACTORS, now=now, passkey_id=passkey_id,
+                                   device=device)
 
     async def _failed(self, error: AuthcoreError, *, event: str, caller: Caller, now: float,
                       application_id: str | None = None, user_id: str | None = None) -> None:
@@ -200,7 +208,7 @@ class LoginIdFlow:
         """A start for a named user that doesn't exist can't be answered with
         somebody else's discoverable passkey."""
         expected = state.get("username")
-        if expected is not None and expected != user.user_id:
+        if expected is not None and username_key(expected) != username_key(user.user_id):
             raise InvalidArgument("The passkey response was refused: credential_mismatch.",
                                   reason="credential_mismatch")
 
@@ -209,16 +217,24 @@ class LoginIdFlow:
     async def reg_init(self, req: fido2.RegInitRequest, authorization: str, caller: Caller
                        ) -> fido2.RegInitResponse:
         app_id = _required(req.app.id, "app.id")
-        username = _required(req.user.username, "user.username")
+        username = valid_username(_required(req.user.username, "user.username"),
+                                  "user.username")
         display_name = _optional(req.user.display_name, "user.displayName")
         await self.core.rate_limit(client_ip=caller.client_ip, user_key=username)
         now = self.core.clock()
         async with self.core.read() as db:
             app = await get_application(db, app_id)
             passkeys.check_origin(app, req.origin)
+            require_allowed(app.authenticators, PASSKEY_FACTORS[0])
             user = await find_user(db, username)
+            if user is not None and user.pending_since is not None:
+                user = None  # an unproved sign-up: registering anew replaces it
             if user is not None:
                 await self._check_owner(db, user, app, authorization, now)
+            elif not app_policy(app.settings).self_sign_up:
+                # The same answer as for somebody else's account, so that a
+                # closed application tells nothing about which names exist.
+                raise _registration_denied()
         async with self.core.write() as db:
             begun = await passkeys.begin_registration(
                 self.core, db, app=app, user_pk=user.pk if user else str(uuid.uuid4()),
@@ -233,8 +249,7 @@ class LoginIdFlow:
                            authorization: str, now: float) -> None:
         """Adding a passkey to an existing account needs that account's JWT
         for this application; anything else is 403."""
-        denied = PermissionDenied("Adding a passkey to this user needs the user's JWT.",
-                                  reason="forbidden")
+        denied = _registration_denied()
         if not user.active or not bare_token(authorization):
             raise denied
         try:
@@ -269,9 +284,33 @@ class LoginIdFlow:
         except AuthcoreError as exc:
             await self._failed(exc, event="passkey_register", caller=caller, now=now)
             raise
+        if done.user.pending_since is not None:
+            await self._prove_address(done, caller, now)
+            raise signup.verification_required()
         return await self._passkey_jwt(done.user, done.application, done.passkey.id,
                                        done.state.get("device"), event="passkey_register",
                                        caller=caller, now=now)
+
+    async def _prove_address(self, done: passkeys.Registered, caller: Caller,
+                             now: float) -> None:
+        """Mail the code that finishes a sign-up. Verified by
+        `verify_auth_code`, which then activates the account; until then it
+        signs in nowhere (flows/signup.py)."""
+        user, app = done.user, done.application
+        address = user.email or user.user_id
+        await self.core.throttle_delivery("EMAIL", address=address, client_ip=caller.client_ip)
+        code = generate_code(digits=CODE_DIGITS)
+        async with self.core.write() as db:
+            await self._new_code(db, user=user, app=app, channel="signup", code=code, now=now,
+                                 factors=PASSKEY_FACTORS,
+                                 extra={"passkey_id": done.passkey.id,
+                                        "device": done.state.get("device")})
+            deliver(db, user_pk=user.pk, channel="EMAIL", address=address,
+                    text=f"Your code to finish signing up to {app.name} is {code}. It "
+                         f"expires in {CODE_TTL_SECONDS // 60} minutes.", now=now)
+            audit.record(db, event="signup_verification_sent", outcome="success", now=now,
+                         application_id=app.id, user_id=user.user_id,
+                         authenticator="PASSKEY", client_ip=caller.client_ip)
 
     # -- sign-in -----------------------------------------------------------
 
@@ -288,16 +327,19 @@ class LoginIdFlow:
             raise NotFound("The application was not found.", reason="application_not_found")
         app, user = found
         passkeys.check_origin(app, origin)
+        require_allowed(app.authenticators, PASSKEY_FACTORS[0])
         if user is not None and not user.active:
             user = None
+        decoy = None
         if username:
             # Bound to the name asked for, even when nobody has it, so the
-            # empty allowCredentials of an unknown name can't be answered
-            # with another user's discoverable passkey.
+            # allowCredentials of an unknown name can't be answered with
+            # another user's discoverable passkey.
             extra = {**extra, "username": username}
+            decoy = ghost_credential_id(self.core.code_key, app.id, username)
         return await passkeys.begin_authentication(
             self.core, app=app, user=user, now=now, purpose=purpose, extra=extra,
-            challenge=challenge)
+            challenge=challenge, decoy=decoy)
 
     async def auth_init(self, req: fido2.AuthInitRequest, caller: Caller
                         ) -> fido2.AuthInitResponse:
@@ -331,8 +373,9 @@ class LoginIdFlow:
         user, app = done.user, done.application
         signed = await sign_session(
             self.core.hot, self.core.signer, user_pk=user.pk, user_id=user.user_id,
-            application_id=app.id, amr=PASSKEY_AMR,
-            ttl_seconds=app_policy(app.settings).session_seconds, now=now)
+            grant=grant(application_id=app.id, allowed=app.authenticators,
+                        factors=PASSKEY_FACTORS),
+            amr=PASSKEY_AMR, ttl_seconds=app_policy(app.settings).session_seconds, now=now)
         try:
             async with self.core.hot.transaction() as tx:
                 await done.record(tx)
@@ -392,6 +435,8 @@ class LoginIdFlow:
             await self._failed(exc, event="passkey_tx", caller=caller, now=now)
             raise
         state = done.state
+        grant(application_id=done.application.id, allowed=done.application.authenticators,
+              factors=PASSKEY_FACTORS)
         # Not a session: its jti names no session row, so it can't be used as
         # an access token; a relying party checks tx_hash against the payload.
         token, _ = self.core.signer.sign({
@@ -462,11 +507,12 @@ class LoginIdFlow:
     # -- sign-in codes ------------------------------------------------------
 
     async def _new_code(self, db: AsyncSession, *, user: User, app: Application, channel: str,
-                        code: str, now: float) -> float:
+                        code: str, now: float, factors: tuple[str, ...] = CODE_FACTORS,
+                        extra: dict[str, Any] | None = None) -> float:
         _, expires_at = await self.core.challenges.create(
             db, application_id=app.id, user_pk=user.pk, authenticator=AUTH_CODE, stage="code",
             state={"code_hash": hash_code(code=code, key=self.core.code_key),
-                   "channel": channel},
+                   "channel": channel, "factors": list(factors), **(extra or {})},
             ttl_seconds=CODE_TTL_SECONDS, now=now)
         return expires_at
 
@@ -479,7 +525,7 @@ class LoginIdFlow:
         code = generate_code(digits=CODE_DIGITS)
         async with self.core.write() as db:
             expires_at = await self._new_code(db, user=user, app=app, channel="jwt", code=code,
-                                              now=now)
+                                              now=now, factors=session_factors(signed.claims))
             audit.record(db, event="auth_code_issue", outcome="success", now=now,
                          application_id=app.id, user_id=user.user_id, authenticator=AUTH_CODE,
                          client_ip=caller.client_ip)
@@ -498,11 +544,24 @@ class LoginIdFlow:
         async with self.core.read() as db:
             app = await get_application(db, app_id)
             passkeys.check_origin(app, origin)
-        async with self.core.write() as db:
+            require_allowed(app.authenticators, CODE_FACTORS[0])
             user = await find_user(db, username)
-            address = None
-            if user is not None and user.active:
-                address = user.email if channel == "EMAIL" else user.phone
+        # Against message bombing. The visible limits count what was asked
+        # for (username, IP), so an unknown username meets them exactly as
+        # an account does; the address's own limits (also spent by other
+        # accounts or APIs sending to it) only ever skip the send silently.
+        await self.core.throttle_delivery(channel, username=username,
+                                          client_ip=caller.client_ip)
+        address = None
+        if user is not None and user.active:
+            address = user.email if channel == "EMAIL" else user.phone
+        throttled = False
+        if address:
+            try:
+                await self.core.throttle_delivery(channel, address=address)
+            except ResourceExhausted:
+                address, throttled = None, True
+        async with self.core.write() as db:
             if user is not None and address:
                 await self._new_code(db, user=user, app=app, channel=channel.lower(),
                                      code=code, now=now)
@@ -510,8 +569,17 @@ class LoginIdFlow:
                         text=f"Your sign-in code is {code}. It expires in "
                              f"{CODE_TTL_SECONDS // 60} minutes.", now=now)
             else:
-                hash_code(code=code, key=self.core.code_key)  # the same work either way
-            audit.record(db, event="auth_code_send", outcome="sent" if address else "skipped",
+                # The same work either way: the code is made, hashed and
+                # stored, bound to nobody (verify_auth_code finds codes by
+                # user), so that no write is missing from the timing.
+                await self.core.challenges.create(
+                    db, application_id=app.id, user_pk=None, authenticator=AUTH_CODE,
+                    stage="code", state={"code_hash": hash_code(code=code, key=self.core.code_key),
+                                         "channel": channel.lower(),
+                                         "factors": list(CODE_FACTORS)},
+                    ttl_seconds=CODE_TTL_SECONDS, now=now)
+            outcome = "throttled" if throttled else "sent" if address else "skipped"
+            audit.record(db, event="auth_code_send", outcome=outcome,
                          now=now, application_id=app.id, user_id=username[:255],
                          authenticator=f"{AUTH_CODE}:{channel}", client_ip=caller.client_ip)
 
@@ -525,7 +593,10 @@ class LoginIdFlow:
         async with self.core.read() as db:
             app = await get_application(db, app_id)
             user = await find_user(db, username)
-            user_pk = user.pk if user is not None and user.active else None
+            # A pending sign-up has one kind of code: the one that proves its
+            # address (reg_complete mailed it).
+            pending = user is not None and user.pending_since is not None
+            user_pk = user.pk if user is not None and (user.active or pending) else None
             rows = [(ch.id, ch.state) for ch in await self.core.challenges.find_open(
                 db, application_id=app.id, user_pk=user_pk, authenticator=AUTH_CODE, now=now,
                 limit=MAX_LIVE_CODES)] if user_pk else []
@@ -533,15 +604,23 @@ class LoginIdFlow:
         if user_pk and is_locked(state=states.get(AUTH_CODE, LockoutState.clear()), now=now):
             raise _codes_locked()
         matched: str | None = None
+        factors = CODE_FACTORS
+        matched_state: dict[str, Any] = {}
         for row_id, state in rows:
+            if pending != (state.get("channel") == "signup"):
+                continue
             try:
                 verify_code(code=code, code_hash=str(state.get("code_hash", "")),
                             key=self.core.code_key)
             except OTPVerificationError:
                 continue
-            matched = row_id
+            matched, matched_state = row_id, state
+            # A code made by a signed-in user carries that session's factors.
+            factors = tuple(state.get("factors") or CODE_FACTORS)
             break
-        policy = AppPolicy.from_json(app.settings)
+        if matched is not None:
+            # Before the code is used up: a refusal changes nothing.
+            grant(application_id=app.id, allowed=app.authenticators, factors=factors)
         async with self.core.write() as db:
             if matched is not None and user is not None:
                 try:
@@ -555,9 +634,18 @@ class LoginIdFlow:
                 audit.record(db, event="auth_code_verify", outcome="success", now=now,
                              application_id=app.id, user_id=user.user_id,
                              authenticator=AUTH_CODE, client_ip=caller.client_ip)
-                return await self._jwt(db, user=user, app=app, amr=CODE_AMR, now=now)
+                if pending:
+                    if not await signup.activate(db, user_pk=user.pk, now=now):
+                        raise Unauthenticated("The code is invalid or has expired.",
+                                              reason="invalid_code")
+                    return await self._jwt(
+                        db, user=user, app=app, amr=PASSKEY_AMR, factors=factors, now=now,
+                        passkey_id=matched_state.get("passkey_id"),
+                        device=matched_state.get("device"))
+                return await self._jwt(db, user=user, app=app, amr=CODE_AMR, factors=factors,
+                                       now=now)
             refused = user_pk is not None and (await self.core.lockouts.record_failure(
-                db, user_pk=user_pk, authenticator=AUTH_CODE, policy=policy.lockout,
+                db, user_pk=user_pk, authenticator=AUTH_CODE, policy=self.core.settings.lockout,
                 now=now)).refused
             audit.record(db, event="auth_code_verify", outcome="failure", reason="invalid_code",
                          now=now, application_id=app.id, user_id=username[:255],
@@ -587,6 +675,24 @@ class LoginIdFlow:
                          reason=req.event[:CLIENT_EVENT_REASON_CHARS], now=now,
                          application_id=signed.session.application_id if signed else None,
                          user_id=user_id, client_ip=caller.client_ip)
+
+
+# The session JWT's amr as issued by each API, in the policy's vocabulary.
+_AMR_FACTORS = {"passkey": "PASSKEY", "otp": "OTP", "kerberos": "EXTERNAL", "pwd": "PASSWORD"}
+
+
+def session_factors(claims: dict[str, Any]) -> tuple[str, ...]:
+    """What the holder of a session proved, for a code it hands on: a code
+    signs in with no more than the session that made it."""
+    amr = claims.get("amr")
+    if not isinstance(amr, list):
+        return ()
+    return tuple(_AMR_FACTORS.get(str(a), str(a)) for a in amr)
+
+
+def _registration_denied() -> PermissionDenied:
+    return PermissionDenied("Registering a passkey for this username needs its user's JWT.",
+                            reason="forbidden")
 
 
 def _missing(field: str) -> InvalidArgument:

@@ -14,16 +14,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authcore.errors import AlreadyExists, InvalidArgument, NotFound
+from authcore.flows import audit, signup
 from authcore.flows.aaguids import lookup
 from authcore.flows.consumer import live_access_token
 from authcore.flows.context import Core
-from authcore.flows.directory import find_user, get_application, get_user
+from authcore.flows.directory import find_user, get_application, get_user, valid_username
 from authcore.flows.factors.grid import cells_aad
 from authcore.flows.factors.otp import channels
 from authcore.flows.factors.token import open_seed, seed_aad
 from authcore.flows.names import AUTHENTICATOR_ORDER, type_name, type_value
 from authcore.flows.passkeys import user_passkeys
-from authcore.flows.policy import DEFAULT_AUTHENTICATORS, AppPolicy, WebAuthnPolicy
+from authcore.flows.policy import (
+    DEFAULT_AUTHENTICATORS,
+    NEW_APPLICATION_SETTINGS,
+    AppPolicy,
+    WebAuthnPolicy,
+)
+from authcore.limits.lockout import LockoutPolicy
 from authcore.store.models import (
     AaguidBlock,
     Application,
@@ -63,13 +70,34 @@ def _invalid(field: str, problem: str) -> InvalidArgument:
     return InvalidArgument(f"{field} {problem}.", field_violations=[(field, problem)])
 
 
-def _policy_from(req: mgmt.CreateApplicationRequest) -> AppPolicy:
-    values: dict[str, int] = {}
+_SETTING_GROUPS = ("token_lifetimes", "factor_settings", "access")
+
+
+def _check_lockout(req: mgmt.CreateApplicationRequest | mgmt.UpdateApplicationRequest,
+                   lockout: LockoutPolicy) -> None:
+    """The lockout policy is the directory's: a request may repeat it (a
+    client that round-trips an application), never change it."""
+    for fd, value in req.lockout_policy.ListFields():
+        if int(value) != getattr(lockout, fd.name):
+            path = f"lockoutPolicy.{fd.json_name}"
+            raise InvalidArgument(
+                "The lockout policy is the directory's, the same for every application "
+                "(AUTHCORE_LOCKOUT_MAX_FAILURES, AUTHCORE_LOCKOUT_SECONDS).",
+                reason="lockout_policy_is_directory_wide",
+                field_violations=[(path, f"must be {getattr(lockout, fd.name)}, the "
+                                         "directory's")])
+
+
+def _policy_from(req: mgmt.CreateApplicationRequest | mgmt.UpdateApplicationRequest,
+                 base: dict[str, Any]) -> AppPolicy:
+    """`base` (the stored settings, or a new application's defaults) with
+    the fields the request sets."""
+    values: dict[str, Any] = dict(base)
     json_path: dict[str, str] = {}
-    for group in ("lockout_policy", "token_lifetimes", "factor_settings"):
+    for group in _SETTING_GROUPS:
         message = getattr(req, group)
         for fd, value in message.ListFields():
-            values[fd.name] = int(value)
+            values[fd.name] = value
             parent = req.DESCRIPTOR.fields_by_name[group].json_name
             json_path[fd.name] = f"{parent}.{fd.json_name}"
     policy = AppPolicy.from_json(values)
@@ -79,14 +107,16 @@ def _policy_from(req: mgmt.CreateApplicationRequest) -> AppPolicy:
     return policy
 
 
-def application_message(app: Application) -> mgmt.Application:
+def application_message(app: Application, lockout: LockoutPolicy) -> mgmt.Application:
     policy = AppPolicy.from_json(app.settings)
     return mgmt.Application(
         application_id=app.id,
         name=app.name,
         authenticators=[type_value(n) for n in app.authenticators],
-        lockout_policy=mgmt.LockoutPolicy(max_failures=policy.max_failures,
-                                          lockout_seconds=policy.lockout_seconds),
+        lockout_policy=mgmt.LockoutPolicy(max_failures=lockout.max_failures,
+                                          lockout_seconds=lockout.lockout_seconds),
+        access=mgmt.AccessSettings(self_sign_up=policy.self_sign_up,
+                                   hide_user_existence=policy.hide_user_existence),
         token_lifetimes=mgmt.TokenLifetimes(session_seconds=policy.session_seconds,
                                             challenge_seconds=policy.challenge_seconds),
         factor_settings=mgmt.FactorSettings(
@@ -108,8 +138,9 @@ def _webauthn_message(policy: WebAuthnPolicy) -> mgmt.WebAuthnSettings:
     )
 
 
-def _webauthn_from(req: mgmt.CreateApplicationRequest, name: str) -> WebAuthnPolicy:
-    values: dict[str, Any] = {"rp_name": name}
+def _webauthn_from(req: mgmt.CreateApplicationRequest | mgmt.UpdateApplicationRequest,
+                   base: dict[str, Any]) -> WebAuthnPolicy:
+    values: dict[str, Any] = dict(base)
     for fd, value in req.webauthn.ListFields():
         values[fd.name] = tuple(value) if fd.name == "origins" else value
     policy = WebAuthnPolicy.from_settings({"webauthn": values})
@@ -148,21 +179,52 @@ class ManagementFlow:
         if "" in names:
             raise _invalid("authenticators", "contains an unknown authenticator")
         ordered = [n for n in AUTHENTICATOR_ORDER if n in set(names)]
-        policy = _policy_from(req)
-        webauthn = _webauthn_from(req, name)
+        _check_lockout(req, self.core.settings.lockout)
+        policy = _policy_from(req, NEW_APPLICATION_SETTINGS)
+        webauthn = _webauthn_from(req, {"rp_name": name})
         async with self.core.write() as db:
             app = await create_application(db, name=name, authenticators=ordered,
                                            policy=policy, now=self.core.clock(),
                                            webauthn=webauthn)
-        return mgmt.CreateApplicationResponse(application_id=app.id,
-                                              application=application_message(app))
+        return mgmt.CreateApplicationResponse(
+            application_id=app.id, application=application_message(app, self.core.settings.lockout))
+
+    async def update_application(
+        self, req: mgmt.UpdateApplicationRequest
+    ) -> mgmt.UpdateApplicationResponse:
+        name = req.name.strip() if req.HasField("name") else None
+        if name is not None and (not name or len(name) > 255):
+            raise _invalid("name", "is required (at most 255 characters)")
+        names = [type_name(v) for v in req.authenticators]
+        if "" in names:
+            raise _invalid("authenticators", "contains an unknown authenticator")
+        _check_lockout(req, self.core.settings.lockout)
+        async with self.core.write() as db:
+            app = await get_application(db, req.application_id)
+            policy = _policy_from(req, app.settings)
+            webauthn = _webauthn_from(req, dict(app.settings.get("webauthn") or {}))
+            settings = {k: v for k, v in app.settings.items()
+                        if k not in ("max_failures", "lockout_seconds")}
+            settings.update(policy.to_json())
+            settings["webauthn"] = webauthn.to_json()
+            # A new dict: SQLAlchemy's JSON type only notices replacement.
+            app.settings = settings
+            if names:
+                app.authenticators = [n for n in AUTHENTICATOR_ORDER if n in set(names)]
+            if name is not None:
+                app.name = name
+            audit.record(db, event="application_update", outcome="success",
+                         now=self.core.clock(), application_id=app.id)
+            message = application_message(app, self.core.settings.lockout)
+        return mgmt.UpdateApplicationResponse(application=message)
 
     async def get_application(
         self, req: mgmt.GetApplicationRequest
     ) -> mgmt.GetApplicationResponse:
         async with self.core.read() as db:
             app = await get_application(db, req.application_id)
-            return mgmt.GetApplicationResponse(application=application_message(app))
+            return mgmt.GetApplicationResponse(
+                application=application_message(app, self.core.settings.lockout))
 
     # -- users -------------------------------------------------------------
 
@@ -180,6 +242,7 @@ class ManagementFlow:
         user_id = req.user_id.strip()
         if not user_id or len(user_id) > _MAX_USER_ID:
             raise _invalid("userId", f"is required (at most {_MAX_USER_ID} characters)")
+        user_id = valid_username(user_id, "userId")
         if req.HasField("email") and "@" not in req.email:
             raise _invalid("email", "must be an email address")
         if req.HasField("phone") and not any(c.isdigit() for c in req.phone):
@@ -192,6 +255,9 @@ class ManagementFlow:
         )
         try:
             async with self.core.write() as db:
+                # Provisioning takes a name over from a sign-up that never
+                # proved its address (flows/signup.py).
+                await signup.drop_unproved(db, user_id=user_id)
                 if await find_user(db, user_id) is not None:
                     raise AlreadyExists("A user with that userId exists.", reason="user_exists")
                 db.add(user)

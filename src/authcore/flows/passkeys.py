@@ -27,10 +27,12 @@ from authcore.errors import (
     PermissionDenied,
     Unauthenticated,
 )
+from authcore.flows import signup
 from authcore.flows.challenges import ChallengeRecord
 from authcore.flows.context import Core
 from authcore.flows.directory import get_application
 from authcore.flows.policy import WebAuthnPolicy
+from authcore.identifiers import username_key
 from authcore.store.hot import HotTx
 from authcore.store.hot import queries as hq
 from authcore.store.hot import statements as q
@@ -201,15 +203,18 @@ async def _registration_user(db: AsyncSession, ch: ChallengeRecord, now: float) 
         if user is None:
             raise Unauthenticated("The user no longer exists.", reason="invalid_session")
         return user
+    # A sign-up that never proved its address holds the name for nobody.
+    await signup.drop_unproved(db, user_id=ch.state["username"])
     taken = (await db.execute(select(User).where(
-        User.user_id == ch.state["username"]))).scalar_one_or_none()
+        User.user_key == username_key(ch.state["username"])))).scalar_one_or_none()
     if taken is not None:
         raise PermissionDenied("That username was registered meanwhile.",
                                reason="username_taken")
+    pending = signup.needs_proof(ch.state["username"])
     user = User(pk=ch.state["user_pk"], user_id=ch.state["username"], email=None, phone=None,
-                first_name=ch.state.get("display_name") or None, last_name=None, active=True,
-                created_at=now)
-    if "@" in user.user_id:
+                first_name=ch.state.get("display_name") or None, last_name=None,
+                active=not pending, pending_since=now if pending else None, created_at=now)
+    if pending:
         user.email = user.user_id
     db.add(user)
     await db.flush()
@@ -226,14 +231,21 @@ def _default_name(aaguid: str) -> str:
 async def begin_authentication(
     core: Core, *, app: AppRow, user: UserRow | None, now: float,
     purpose: str = "auth", extra: dict[str, Any] | None = None,
-    challenge: bytes | None = None,
+    challenge: bytes | None = None, decoy: bytes | None = None,
 ) -> Begun:
     """A sign-in challenge (hot path): the user's passkeys read on the raw
     driver, then the challenge created in one write transaction (none at
-    all on PostgreSQL when challenges live in Redis)."""
+    all on PostgreSQL when challenges live in Redis). `decoy` is listed
+    when the user has no passkey of the relying party, or is nobody, so the
+    list doesn't tell (flows/ghosts.py); None lists nothing then."""
     rp = relying_party(app)
-    allow = [unb64url(p.credential_id) for p in await hq.user_passkeys(core.hot, user.pk)
-             if p.rp_id == rp.rp_id] if user is not None else []
+    # The read runs for nobody too (an absent pk matches no row), so both
+    # paths cost the same.
+    allow = [unb64url(p.credential_id)
+             for p in await hq.user_passkeys(core.hot, user.pk if user is not None else "")
+             if p.rp_id == rp.rp_id]
+    if not allow and decoy is not None:
+        allow = [decoy]
     started = generate_authentication(rp=rp, allow_credential_ids=allow, challenge=challenge)
     state = {"challenge": b64url(started.challenge), **(extra or {})}
     async with core.hot.transaction() as tx:
@@ -298,7 +310,7 @@ async def finish_authentication(
     # A start for a named user that doesn't exist can't be answered with
     # somebody else's discoverable passkey.
     expected = ch.state.get("username")
-    if expected is not None and expected != user.user_id:
+    if expected is not None and username_key(expected) != username_key(user.user_id):
         raise await _refused(core, ch, now, InvalidArgument(
             "The passkey response was refused: credential_mismatch.",
             reason="credential_mismatch"))

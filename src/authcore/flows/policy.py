@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from authcore.limits.lockout import LockoutPolicy
+from authcore.errors import PermissionDenied
 
 DEFAULT_AUTHENTICATORS = (
     "PASSWORD",
@@ -17,13 +18,19 @@ DEFAULT_AUTHENTICATORS = (
     "FIDO",
     "PASSWORD_AND_SECONDFACTOR",
     "PASSKEY",
+    # Windows logon (Axidian authenticateByWindowsToken, Kerberos).
+    "EXTERNAL",
 )
 
 
 @dataclass(frozen=True)
 class AppPolicy:
-    max_failures: int = 5
-    lockout_seconds: int = 1800
+    """An application's settings. The lockout policy is not among them: it
+    is the directory's (`Settings.lockout`), one per user, so that failures
+    through a lenient application cannot outnumber a strict one's limit.
+    Older rows may still hold `max_failures`/`lockout_seconds`; they are
+    ignored."""
+
     session_seconds: int = 3600
     challenge_seconds: int = 300
     totp_drift_steps: int = 1
@@ -32,12 +39,16 @@ class AppPolicy:
     kba_challenge_questions: int = 2
     otp_digits: int = 6
     otp_ttl_seconds: int = 300
+    # Anyone may create an account by registering a passkey (flows/signup.py).
+    self_sign_up: bool = False
+    # Unknown users are answered like known ones where the API allows it.
+    # The dataclass default is False for rows written before the setting
+    # existed; create_application turns it on for every new application.
+    hide_user_existence: bool = False
 
     # Bounds keep an admin typo from producing a policy that is insecure
     # (huge drift windows) or unusable (zero-second challenges).
     _BOUNDS = {
-        "max_failures": (1, 1000),
-        "lockout_seconds": (0, 365 * 86400),
         "session_seconds": (30, 30 * 86400),
         "challenge_seconds": (1, 86400),
         "totp_drift_steps": (0, 10),
@@ -50,8 +61,10 @@ class AppPolicy:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AppPolicy:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: int(v) for k, v in data.items() if k in known})
+        kinds = {f.name: f.type for f in fields(cls)}
+        values: dict[str, Any] = {k: (bool(v) if kinds[k] == "bool" else int(v))
+                                  for k, v in data.items() if k in kinds}
+        return cls(**values)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,9 +77,11 @@ class AppPolicy:
                 out.append((name, f"must be between {lo} and {hi}"))
         return out
 
-    @property
-    def lockout(self) -> LockoutPolicy:
-        return LockoutPolicy(max_failures=self.max_failures, lockout_seconds=self.lockout_seconds)
+
+# What an application created today starts with (the dataclass defaults are
+# what rows written before a setting existed mean).
+NEW_APPLICATION = AppPolicy(hide_user_existence=True)
+NEW_APPLICATION_SETTINGS: dict[str, Any] = NEW_APPLICATION.to_json()
 
 
 # Policies by the settings dict they were read from: the hot paths' settings
@@ -128,3 +143,49 @@ class WebAuthnPolicy:
         if not 1000 <= self.timeout_ms <= 600000:
             out.append(("timeoutMs", "must be between 1000 and 600000"))
         return out
+
+
+# -- the one policy decision point -------------------------------------------
+
+P2F = "PASSWORD_AND_SECONDFACTOR"
+# What may follow a password in PASSWORD_AND_SECONDFACTOR (factors/__init__.py
+# SECOND_FACTORS; repeated here so that the decision has no flow imports).
+SECOND_FACTORS = frozenset({"TOKEN", "OTP", "GRID", "KBA", "TEMP_ACCESS_CODE", "FIDO"})
+
+
+@dataclass(frozen=True)
+class Grant:
+    """The application's leave to issue a token for what the user proved.
+    Only `grant` makes one, and the session issuers (tokens/sessions.py)
+    take the application from it, so no API can issue a token without
+    asking the policy first."""
+
+    application_id: str
+    factors: tuple[str, ...]
+
+
+def grant(*, application_id: str, allowed: Sequence[str], factors: Sequence[str]) -> Grant:
+    """May this sequence of factors, in the AuthenticatorType vocabulary,
+    yield a token for an application that allows `allowed`?
+
+    A single factor needs to be allowed itself. A password followed by a
+    second factor is PASSWORD_AND_SECONDFACTOR and needs that. Anything else
+    is refused: an application that allows only PASSWORD_AND_SECONDFACTOR
+    never issues for a password alone, whichever API asks (Entrust,
+    LoginID, consumer or Axidian)."""
+    done = tuple(factors)
+    if len(done) == 1:
+        ok = done[0] in allowed
+    elif len(done) == 2 and done[0] == "PASSWORD":
+        ok = P2F in allowed and done[1] in SECOND_FACTORS
+    else:
+        ok = False
+    if not ok:
+        raise PermissionDenied(f"The application does not allow {' + '.join(done) or 'this'}.",
+                               reason="authenticator_not_allowed")
+    return Grant(application_id=application_id, factors=done)
+
+
+def require_allowed(allowed: Sequence[str], factor: str) -> None:
+    """Refuse a ceremony's start early when its end could never be granted."""
+    grant(application_id="", allowed=allowed, factors=(factor,))

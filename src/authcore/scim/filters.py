@@ -5,8 +5,10 @@ builds one SQLAlchemy condition, so filtering, counting and paging run in the
 database. Rules that keep SQL's NULLs from changing the answer:
 * every comparison is `col IS NOT NULL AND ...`, never NULL itself, so `not`
   means what the RFC means (an unassigned attribute is "not equal");
-* attributes with caseExact false compare lower() of both sides, which is
-  what the lower(user_id) index serves for `userName eq`;
+* attributes with caseExact false compare lower() of both sides; userName
+  compares its stored folded key (users.user_key, the ux_users_user_key
+  index) with the key of the value, so case, width and Unicode
+  normalisation match as a login does, on SQLite too;
 * a multi-valued attribute matches when some value matches: EXISTS.
 """
 
@@ -43,6 +45,7 @@ from sqlalchemy import (
 )
 
 from authcore.errors import AuthcoreError
+from authcore.identifiers import username_key
 from authcore.scim.errors import bad_request, translate
 from authcore.scim.schema import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA, ScimGroup
 from authcore.scim.store import MULTI_VALUED, USER_COLUMNS
@@ -59,6 +62,9 @@ class Scalar:
     column: Any
     kind: str = "string"        # string | boolean | datetime
     case_exact: bool = False
+    # A column holding keys already folded, and how to fold the value to
+    # compare (userName: users.user_key and username_key).
+    fold: Callable[[str], str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +107,7 @@ def _user_targets() -> dict[str, Target]:
         kind = "boolean" if column == "active" else "string"
         exact = column in ("external_id", "manager_id")
         out[path.lower()] = Scalar(getattr(User, column), kind, exact)
+    out["username"] = Scalar(User.user_key, fold=username_key)
     for attribute, subs in MULTI_VALUED.items():
         scalars = {
             name.lower(): Scalar(getattr(UserValue, column),
@@ -171,8 +178,11 @@ def compare(target: Scalar, op: CompareOperator, value: Any, path: str) -> Condi
     else:
         if not isinstance(value, str):
             raise bad_request("invalidFilter", f"{path} compares with a string")
-        left = col if target.case_exact else func.lower(col)
-        right = value if target.case_exact else value.lower()
+        if target.fold is not None:
+            left, right = col, target.fold(value)
+        else:
+            left = col if target.case_exact else func.lower(col)
+            right = value if target.case_exact else value.lower()
         if op == _O.co:
             cond = left.like(f"%{_escape_like(right)}%", escape="\\")
         elif op == _O.sw:
@@ -381,5 +391,5 @@ def sort_column(sort_by: str, targets: Mapping[str, Target]) -> Any:
     if not isinstance(target, Scalar):
         raise bad_request("invalidValue", f"cannot sort by {sort_by[:100]!r}")
     return target.column if target.case_exact or target.kind != "string" \
-        else func.lower(target.column)
+        or target.fold is not None else func.lower(target.column)
 

@@ -15,11 +15,13 @@ from typing import Any
 
 from pydantic import ValidationError
 from scim2_models import Context, PatchOp, SCIMException
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from authcore.flows import signup
 from authcore.flows.context import Core
+from authcore.identifiers import IdentifierError, enforce_username, username_key
 from authcore.scim import store
 from authcore.scim.common import (
     Query,
@@ -156,12 +158,13 @@ class ScimUsers:
         if user_name is not None:
             # The identity providers' lookup before every provisioning call:
             # a hot path, one indexed read on the raw driver.
-            found = await hq.scim_user_by_user_name(self.core.hot, user_name.lower())
+            found = await hq.scim_user_by_user_name(self.core.hot, user_name)
             matches = [found] if found is not None else []
             page = matches[query.offset:query.offset + query.limit]
             resources = await self._hot_documents(page, query.shape)
             return list_response(resources, len(matches), query)
-        cond = compile_filter(query.filter, ScimUser, USER_TARGETS)
+        cond = and_(compile_filter(query.filter, ScimUser, USER_TARGETS),
+                    User.pending_since.is_(None))  # see SCIM_USER_BY_PK
         order: list[Any] = []
         if query.sort_by.strip():
             col = sort_column(query.sort_by, USER_TARGETS)
@@ -201,17 +204,26 @@ class ScimUsers:
         return out
 
     @staticmethod
-    def _check_user_name(doc: dict[str, Any]) -> str:
+    def _check_user_name(doc: dict[str, Any], current: str | None = None) -> str:
+        """The userName to store; `doc` is updated to it. A name left as it
+        is skips the rules, so a user made before them can still be changed
+        (deactivated, say)."""
         name = doc.get("userName")
         if not isinstance(name, str) or not name.strip():
             raise bad_request("invalidValue", "userName is required")
         if len(name) > _MAX_USER_NAME:
             raise bad_request("invalidValue", f"userName is at most {_MAX_USER_NAME} characters")
-        return name
+        if name == current:
+            return name
+        try:
+            doc["userName"] = enforce_username(name)
+        except IdentifierError as exc:
+            raise bad_request("invalidValue", f"userName {exc.problem}") from None
+        return str(doc["userName"])
 
     async def _check_unique(self, db: AsyncSession, name: str, pk: str | None) -> None:
         clash = (await db.execute(select(User.pk).where(
-            func.lower(User.user_id) == name.lower()))).scalar_one_or_none()
+            User.user_key == username_key(name)))).scalar_one_or_none()
         if clash is not None and clash != pk:
             raise uniqueness("userName is already taken")
 
@@ -245,6 +257,7 @@ class ScimUsers:
                     version=1)
         try:
             async with self.core.write() as db:
+                await signup.drop_unproved(db, user_id=name)
                 await self._check_unique(db, name, None)
                 db.add(user)
                 await db.flush()
@@ -257,7 +270,8 @@ class ScimUsers:
     async def _locked(self, db: AsyncSession, user_id: str, if_match: str) -> User:
         key = store.stored_id(user_id)
         user = None if key is None else (await db.execute(
-            select(User).where(User.pk == key).with_for_update())).scalar_one_or_none()
+            select(User).where(User.pk == key, User.pending_since.is_(None))
+            .with_for_update())).scalar_one_or_none()
         if user is None:
             raise not_found("User", user_id)
         check_if_match(if_match, user.version)
@@ -266,12 +280,13 @@ class ScimUsers:
     async def replace(self, user_id: str, doc: dict[str, Any], *, shape: Shape,
                       if_match: str = "") -> dict[str, Any]:
         data = self._prepare(doc, Context.RESOURCE_REPLACEMENT_REQUEST)
-        name = self._check_user_name(data)
         password_hash = await self._hash(data.pop("password", None))
         try:
             async with self.core.write() as db:
                 user = await self._locked(db, user_id, if_match)
-                if name.lower() != user.user_id.lower():
+                name = self._check_user_name(data, user.user_id)
+                if username_key(name) != user.user_key:
+                    await signup.drop_unproved(db, user_id=name)
                     await self._check_unique(db, name, user.pk)
                 user.version += 1
                 await self._save(db, user, data, password_hash, self.core.clock())
@@ -307,8 +322,9 @@ class ScimUsers:
                     raise translate(exc) from None
                 data: dict[str, Any] = current.model_dump()
                 data.pop("password", None)
-                name = self._check_user_name(data)
-                if name.lower() != user.user_id.lower():
+                name = self._check_user_name(data, user.user_id)
+                if username_key(name) != user.user_key:
+                    await signup.drop_unproved(db, user_id=name)
                     await self._check_unique(db, name, user.pk)
                 user.version += 1
                 await self._save(db, user, data, password_hash, self.core.clock())

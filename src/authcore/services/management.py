@@ -24,6 +24,11 @@ class ManagementService(management_pb2_grpc.ManagementServiceServicer):
     ) -> mgmt.CreateApplicationResponse:
         return await self.flow.create_application(request)
 
+    async def UpdateApplication(
+        self, request: mgmt.UpdateApplicationRequest, context: Ctx
+    ) -> mgmt.UpdateApplicationResponse:
+        return await self.flow.update_application(request)
+
     async def GetApplication(
         self, request: mgmt.GetApplicationRequest, context: Ctx
     ) -> mgmt.GetApplicationResponse:

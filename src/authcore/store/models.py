@@ -25,7 +25,9 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
+
+from authcore.identifiers import email_key, username_key
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_name)s",
@@ -61,9 +63,11 @@ class User(Base):
 
     __tablename__ = "users"
     __table_args__ = (
-        Index("ux_users_user_id_lower", text("lower(user_id)"), unique=True),
+        # user_key / email_key are what logins match (authcore/identifiers.py):
+        # SQLite's lower() knows only ASCII, so the folded keys are stored.
+        Index("ux_users_user_key", "user_key", unique=True),
         # The consumer API logs in by email.
-        Index("ix_users_email_lower", text("lower(email)")),
+        Index("ix_users_email_key", "email_key"),
     )
 
     pk: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -98,6 +102,23 @@ class User(Base):
     # The manager's SCIM id (users.pk); not a foreign key, because SCIM lets
     # a client name a manager it provisions later.
     manager_id: Mapped[str | None] = mapped_column(String(255))
+    # Set while a self-registered user has not proved their email address:
+    # such a user cannot sign in, SCIM never sees or adopts it, and a SCIM
+    # or admin create of the same name replaces it (flows/signup.py).
+    pending_since: Mapped[float | None] = mapped_column(Float)
+    # Derived from user_id / email by the validator below on every ORM write,
+    # so no write path can forget them. NULL only for rows written by raw SQL
+    # (a few test fixtures): such a user matches no login, which fails closed.
+    user_key: Mapped[str | None] = mapped_column(String(1024))
+    email_key: Mapped[str | None] = mapped_column(String(1024))
+
+    @validates("user_id", "email")
+    def _derive_keys(self, name: str, value: str | None) -> str | None:
+        if name == "user_id":
+            self.user_key = None if value is None else username_key(value)
+        else:
+            self.email_key = email_key(value)
+        return value
 
 
 class UserValue(Base):

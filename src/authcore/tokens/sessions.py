@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt as pyjwt
 from sqlalchemy import select, update
@@ -16,6 +16,9 @@ from authcore.store.hot import Fetcher, HotTx
 from authcore.store.hot import queries as hq
 from authcore.store.models import Group, GroupMember, Session
 from authcore.tokens.jwt import TokenError, TokenSigner
+
+if TYPE_CHECKING:
+    from authcore.flows.policy import Grant
 
 
 @dataclass(frozen=True)
@@ -47,12 +50,15 @@ async def issue_session(
     *,
     user_pk: str,
     user_id: str,
-    application_id: str,
+    grant: Grant,
     amr: Sequence[str],
     ttl_seconds: int,
     now: float,
     extra_claims: dict[str, Any] | None = None,
 ) -> IssuedSession:
+    """A session JWT and its row, for what `grant` (the application's policy
+    decision, flows/policy.grant) allows."""
+    application_id = grant.application_id
     session_id = str(uuid.uuid4())
     claims = _claims(user_id=user_id, application_id=application_id, session_id=session_id,
                      amr=amr, now=now, groups=await group_names(db, user_pk),
@@ -87,7 +93,7 @@ async def sign_session(
     *,
     user_pk: str,
     user_id: str,
-    application_id: str,
+    grant: Grant,
     amr: Sequence[str],
     ttl_seconds: int,
     now: float,
@@ -95,6 +101,7 @@ async def sign_session(
 ) -> SignedSession:
     """`issue_session` for the hot paths: the groups read on the raw driver,
     the row left to `SignedSession.store`."""
+    application_id = grant.application_id
     session_id = str(uuid.uuid4())
     claims = _claims(user_id=user_id, application_id=application_id, session_id=session_id,
                      amr=amr, now=now, groups=await hq.group_names(hot, user_pk),

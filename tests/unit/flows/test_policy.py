@@ -5,8 +5,8 @@ from authcore.flows.policy import AppPolicy
 
 def test_defaults_are_the_documented_ones() -> None:
     p = AppPolicy()
-    assert (p.max_failures, p.lockout_seconds) == (5, 1800)
-    assert p.lockout.max_failures == 5
+    assert (p.session_seconds, p.challenge_seconds) == (3600, 300)
+    assert (p.self_sign_up, p.hide_user_existence) == (False, False)
     assert p.violations() == []
 
 
@@ -16,5 +16,13 @@ def test_out_of_range_settings_are_reported() -> None:
 
 
 def test_json_round_trip() -> None:
-    p = AppPolicy(max_failures=3, challenge_seconds=60)
+    p = AppPolicy(session_seconds=120, challenge_seconds=60, self_sign_up=True,
+                  hide_user_existence=True)
     assert AppPolicy.from_json(p.to_json()) == p
+
+
+def test_a_stored_lockout_policy_is_ignored() -> None:
+    # Rows written before the lockout policy became the directory's.
+    p = AppPolicy.from_json({"max_failures": 1000, "lockout_seconds": 1, "session_seconds": 60})
+    assert p == AppPolicy(session_seconds=60)
+    assert "max_failures" not in p.to_json()

@@ -43,6 +43,8 @@ class FactorContext:
 class StartInput:
     otp_delivery_type: str | None = None
     otp_delivery_attribute: str | None = None
+    # The caller's, for the per-IP cap on the messages a start sends.
+    client_ip: str = ""
 
 
 @dataclass(frozen=True)

@@ -70,9 +70,11 @@ class OtpFactor:
                 reason="otp_delivery_unavailable",
                 field_violations=[("otpDeliveryAttribute", f"must be {attribute!r}")],
             )
+        user_pk, address, now = ctx.user.pk, _address(ctx.user, attribute) or "", ctx.now
+        # Before the challenge's transaction, which may await nothing else.
+        await ctx.core.throttle_delivery(channel, address=address, client_ip=inp.client_ip)
         code = generate_code(digits=ctx.policy.otp_digits)
         minutes = max(1, ctx.policy.otp_ttl_seconds // 60)
-        user_pk, address, now = ctx.user.pk, _address(ctx.user, attribute) or "", ctx.now
         text = f"Your verification code is {code}. It expires in {minutes} minutes."
 
         async def queue(tx: HotTx) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from authcore.identifiers import email_key, username_key
 from authcore.limits.lockout import LockoutState
 from authcore.store.hot import Fetcher, HotTx, Row
 from authcore.store.hot import statements as q
@@ -192,7 +193,8 @@ async def load_application(db: Fetcher, app_id: str) -> AppRow | None:
 
 async def load_application_and_user(db: Fetcher, *, app_id: str, user_id: str
                                     ) -> tuple[AppRow, UserRow | None] | None:
-    row = await db.one(q.LOAD_APPLICATION_AND_USER, {"app_id": app_id, "user_id": user_id})
+    row = await db.one(q.LOAD_APPLICATION_AND_USER,
+                       {"app_id": app_id, "user_key": username_key(user_id)})
     return None if row is None else (app_row(row), user_row(row))
 
 
@@ -203,7 +205,7 @@ async def load_application_and_user_pk(db: Fetcher, *, app_id: str, pk: str | No
 
 
 async def load_user_by_user_id(db: Fetcher, user_id: str) -> UserRow | None:
-    row = await db.one(q.LOAD_USER_BY_USER_ID, {"user_id": user_id})
+    row = await db.one(q.LOAD_USER_BY_USER_ID, {"user_key": username_key(user_id)})
     return None if row is None else user_row(row)
 
 
@@ -293,15 +295,15 @@ async def session_state(db: Fetcher, session_id: str
 
 async def consumer_login_user(db: Fetcher, login: str
                               ) -> tuple[UserRow, PasswordRow | None] | None:
-    """The user a consumer login names (userId first, then a single email
-    match, both without regard to case), with their password."""
-    lowered = login.lower()
-    rows = await db.all(q.CONSUMER_USER_BY_USER_ID, {"lowered": lowered})
-    if not rows:
-        rows = await db.all(q.CONSUMER_USERS_BY_EMAIL, {"lowered": lowered})
-    if len(rows) != 1:
+    """The user a consumer login names, with their password: the single user
+    whose email folds to the same key, else (no email matches) the user whose
+    userId does. Email first: a self-registered userId equal to somebody's
+    email in another case must not lock that person out."""
+    rows = await db.all(q.CONSUMER_LOGIN_USERS, {"key": email_key(login)})
+    by_email = [r for r in rows if r["by_email"]]
+    if len(by_email if by_email else rows) != 1:
         return None
-    row = rows[0]
+    row = (by_email or rows)[0]
     user = user_row(row)
     assert user is not None
     password = (None if row["hash"] is None
@@ -338,8 +340,8 @@ async def scim_user_by_pk(db: Fetcher, pk: str) -> SimpleNamespace | None:
     return None if row is None else _scim_user(row)
 
 
-async def scim_user_by_user_name(db: Fetcher, lowered: str) -> SimpleNamespace | None:
-    row = await db.one(q.SCIM_USER_BY_USER_NAME, {"lowered": lowered})
+async def scim_user_by_user_name(db: Fetcher, user_name: str) -> SimpleNamespace | None:
+    row = await db.one(q.SCIM_USER_BY_USER_NAME, {"user_key": username_key(user_name)})
     return None if row is None else _scim_user(row)
 
 

@@ -65,8 +65,9 @@ _CHALLENGE = ("c.id, c.application_id, c.user_pk, c.authenticator, c.stage, c.st
 LOAD_APPLICATION = _stmt("load_application", f"""
     SELECT {_APP} FROM applications a WHERE a.id = :app_id""")
 
+# Users are named by their folded key (authcore/identifiers.py, ux_users_user_key).
 LOAD_USER_BY_USER_ID = _stmt("load_user_by_user_id", f"""
-    SELECT {_USER} FROM users u WHERE u.user_id = :user_id""")
+    SELECT {_USER} FROM users u WHERE u.user_key = :user_key""")
 
 LOAD_USER_BY_PK = _stmt("load_user_by_pk", f"""
     SELECT {_USER} FROM users u WHERE u.pk = :pk""")
@@ -74,7 +75,7 @@ LOAD_USER_BY_PK = _stmt("load_user_by_pk", f"""
 # The application and the user named by a request, in one statement.
 LOAD_APPLICATION_AND_USER = _stmt("load_application_and_user", f"""
     SELECT {_APP}, {_USER} FROM applications a
-    LEFT JOIN users u ON u.user_id = :user_id
+    LEFT JOIN users u ON u.user_key = :user_key
     WHERE a.id = :app_id""")
 
 # The same, the user named by primary key (a challenge in Redis).
@@ -208,18 +209,19 @@ FLAG_PASSKEY = _stmt("flag_passkey", """
 
 # -- the consumer API ---------------------------------------------------------
 
-# Login by userId or email, without regard to case: the user and their
-# password in one read (ux_users_user_id_lower, then ix_users_email_lower).
-CONSUMER_USER_BY_USER_ID = _stmt("consumer_user_by_user_id", f"""
-    SELECT {_USER}, p.hash, p.expires_at AS password_expires_at FROM users u
-    LEFT JOIN passwords p ON p.user_pk = u.pk
-    WHERE lower(u.user_id) = :lowered""")
-
-# Email is not unique in the directory: the caller takes only a single match.
-CONSUMER_USERS_BY_EMAIL = _stmt("consumer_users_by_email", f"""
-    SELECT {_USER}, p.hash, p.expires_at AS password_expires_at FROM users u
-    LEFT JOIN passwords p ON p.user_pk = u.pk
-    WHERE lower(u.email) = :lowered LIMIT 2""")
+# Login by email, else by userId, both by folded key: the candidates and
+# their passwords in one read (ix_users_email_key OR ux_users_user_key).
+# `by_email` lets the caller prefer email matches, so another user's userId
+# can never shadow an email address; at most one row matches by userId, so
+# three rows are enough to see whether the email match is ambiguous. An
+# unproved sign-up (pending_since) can't sign in, and must not make the
+# address ambiguous for its real owner either.
+CONSUMER_LOGIN_USERS = _stmt("consumer_login_users", f"""
+    SELECT {_USER}, p.hash, p.expires_at AS password_expires_at,
+           u.email_key = :key AS by_email
+    FROM users u LEFT JOIN passwords p ON p.user_pk = u.pk
+    WHERE (u.email_key = :key OR u.user_key = :key) AND u.pending_since IS NULL
+    LIMIT 3""")
 
 REHASH_PASSWORD = _stmt("rehash_password", """
     UPDATE passwords SET hash = :hash WHERE user_pk = :user_pk AND hash = :old_hash""")
@@ -265,12 +267,14 @@ _SCIM_USER = """pk, user_id, email, phone, first_name, last_name, active, create
 ADMIN_KEY_SCOPES = _stmt("admin_key_scopes", """
     SELECT scopes FROM admin_keys WHERE key_hash = :key_hash""")
 
+# SCIM never sees a pending self sign-up (flows/signup.py): an IdP that
+# matched one by userName would adopt an account an attacker opened.
 SCIM_USER_BY_PK = _stmt("scim_user_by_pk", f"""
-    SELECT {_SCIM_USER} FROM users WHERE pk = :pk""")
+    SELECT {_SCIM_USER} FROM users WHERE pk = :pk AND pending_since IS NULL""")
 
-# `userName eq "..."`: userName is not case-exact (ux_users_user_id_lower).
+# `userName eq "..."`: userName is not case-exact (ux_users_user_key).
 SCIM_USER_BY_USER_NAME = _stmt("scim_user_by_user_name", f"""
-    SELECT {_SCIM_USER} FROM users WHERE user_id IS NOT NULL AND lower(user_id) = :lowered""")
+    SELECT {_SCIM_USER} FROM users WHERE user_key = :user_key AND pending_since IS NULL""")
 
 SCIM_USER_VALUES = _stmt("scim_user_values", """
     SELECT attribute, position, value, display, type, "primary", formatted, street_address,
