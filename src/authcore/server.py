@@ -2,8 +2,9 @@
 
 The bridge calls the servicers in-process through the same interceptor chain
 the gRPC server runs (no socket hop). SIGTERM or SIGINT starts a graceful
-shutdown: health turns NOT_SERVING, both listeners stop accepting, in-flight
-calls get `shutdown_grace_seconds` to finish.
+shutdown: health turns NOT_SERVING, both listeners stop accepting, and what
+was already accepted is answered within `shutdown_grace_seconds` (the order,
+and why, in authcore.drain).
 
 With `--workers N` (N > 1) several such processes share the two ports; see
 authcore.workers for the supervisor that starts and stops them.
@@ -20,7 +21,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import grpc
@@ -38,6 +39,12 @@ from authcore.config import SANDBOX_WARNING, Settings, split_addr
 from authcore.consumer.v1 import consumer_pb2, consumer_pb2_grpc
 from authcore.crypto.seal import Sealer, derive_key, load_or_create_master_key
 from authcore.delivery import outbox
+from authcore.drain import (
+    GOAWAY_SECONDS,
+    CloseAfterResponse,
+    DrainingUvicorn,
+    GrpcGate,
+)
 from authcore.flows import aaguids
 from authcore.flows.authentication import AuthenticationFlow
 from authcore.flows.axidian import AxidianFlow
@@ -212,13 +219,6 @@ async def build_runtime(settings: Settings) -> Runtime:
                    new_application_id=boot.new_application_id, redis=redis)
 
 
-class _Uvicorn(uvicorn.Server):
-    # The process owns the signals; uvicorn must not install its own.
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 @dataclass(frozen=True)
 class WorkerRole:
     """How a worker started by `authcore.workers.supervise` runs `serve`."""
@@ -255,7 +255,10 @@ async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None
     # Alone, a taken port must fail loudly, not be shared with whoever holds it.
     # No interceptors: rt.resolved has them applied already.
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0 if worker is None else 1)])
-    server.add_generic_rpc_handlers([rt.resolved])
+    # The gRPC server's calls pass a gate that holds them while a shutdown
+    # quietens the clients (authcore.drain); the REST bridge's do not.
+    gate = GrpcGate()
+    server.add_generic_rpc_handlers([gate.wrap(rt.resolved)])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [s.full_name for s in SERVICES]
@@ -274,16 +277,16 @@ async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None
 
     demo_application_id = (rt.new_application_id if worker is None
                            else worker.demo_application_id)
-    app = create_app(InProcessInvoker([rt.resolved]), SERVICES,
-                     max_body_bytes=settings.max_body_bytes, title="authcore",
-                     cors=cors_policy(rt.core.db),
-                     pages=page_routes(demo_application_id=demo_application_id))
+    app = CloseAfterResponse(create_app(
+        InProcessInvoker([rt.resolved]), SERVICES,
+        max_body_bytes=settings.max_body_bytes, title="authcore",
+        cors=cors_policy(rt.core.db),
+        pages=page_routes(demo_application_id=demo_application_id)))
     host, port = split_addr(settings.http_addr)
-    web = _Uvicorn(uvicorn.Config(
+    web = DrainingUvicorn(uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, lifespan="off",
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
         server_header=False,
-    ))
+    ), grace_seconds=settings.shutdown_grace_seconds)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -309,15 +312,25 @@ async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None
         orphan_watch = asyncio.create_task(_stop_when_orphaned(stop))
     pruning = asyncio.create_task(_prune_outbox(rt.core))
     await stop.wait()
+    deadline = loop.time() + settings.shutdown_grace_seconds
     pruning.cancel()
     log.info("shutting down: finishing in-flight calls (grace %.0fs)",
              settings.shutdown_grace_seconds)
     if orphan_watch is not None:
         orphan_watch.cancel()
+    # The order is authcore.drain's: hold new gRPC calls and answers; HTTP
+    # stops accepting and answers with Connection: close; once the gRPC
+    # clients are quiet, stop() sends the GOAWAY; the held calls go on.
+    gate.hold()
     await health_servicer.enter_graceful_shutdown()
+    app.closing = True
+    web.deadline = deadline
     web.should_exit = True
-    await asyncio.gather(server.stop(settings.shutdown_grace_seconds), web_task,
-                         return_exceptions=True)
+    await gate.quiet()
+    grpc_stop = asyncio.create_task(server.stop(max(0.0, deadline - loop.time())))
+    await asyncio.sleep(GOAWAY_SECONDS)
+    gate.release()
+    await asyncio.gather(grpc_stop, web_task, return_exceptions=True)
     await rt.engine.dispose()
     await rt.core.hot.close()
     if rt.redis is not None:
