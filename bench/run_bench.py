@@ -180,6 +180,9 @@ def launch_authcore(workdir: Path, admin_key: str, cpus: set[int] | None,
         "AUTHCORE_HTTP_ADDR": http_addr,
         "AUTHCORE_RATE_LIMIT_IP_PER_MINUTE": "100000000",
         "AUTHCORE_RATE_LIMIT_USER_PER_MINUTE": "100000000",
+        # The most the directory's lockout policy allows: the wrong-code
+        # users must not lock out.
+        "AUTHCORE_LOCKOUT_MAX_FAILURES": "1000",
         "AUTHCORE_LOG_LEVEL": "WARNING",
         "AUTHCORE_SHUTDOWN_GRACE_SECONDS": "2",
         "AUTHCORE_WORKERS": str(workers),
@@ -296,8 +299,6 @@ async def prepare(target: str, admin_key: str, args: argparse.Namespace) -> Prep
 
         created = await mgmt.CreateApplication(management_pb2.CreateApplicationRequest(
             name="bench",
-            # 1000 is the maximum: the wrong-code users must not lock out.
-            lockout_policy=management_pb2.LockoutPolicy(max_failures=1000),
             token_lifetimes=management_pb2.TokenLifetimes(challenge_seconds=86400),
         ), metadata=admin, timeout=30)
         app_id = created.application_id

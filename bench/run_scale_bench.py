@@ -316,7 +316,6 @@ async def create_application(mgmt: management_pb2_grpc.ManagementServiceStub,
                              admin: Metadata) -> tuple[str, int]:
     created = await mgmt.CreateApplication(management_pb2.CreateApplicationRequest(
         name="scale-bench",
-        lockout_policy=management_pb2.LockoutPolicy(max_failures=1000),
         token_lifetimes=management_pb2.TokenLifetimes(challenge_seconds=86400),
     ), metadata=admin, timeout=30)
     return created.application_id, created.application.factor_settings.totp_drift_steps

@@ -16,7 +16,7 @@ import pytest
 from authcore_testkit.api import Admin, GrpcApi, RestApi
 from authcore_testkit.axidian import PASSWORD_MODE, AxidianClient
 from authcore_testkit.consumer import ConsumerClient, Setup
-from authcore_testkit.loginid import LoginIdClient
+from authcore_testkit.loginid import LoginIdClient, assertion_result
 from authcore_testkit.server import RunningServer
 from authcore_testkit.soft_webauthn import SoftAuthenticator
 
@@ -121,8 +121,6 @@ async def test_loginid_passkey_session_is_decided_at_issue_time(
     assert init.status == 200
     await admin.req("PATCH", f"/api/admin/v1/applications/{app_id}",
                     {"authenticators": ["PASSWORD"]})
-    from authcore_testkit.loginid import assertion_result
-
     asserted = authenticator.get(options=init.body["assertionOptions"], origin=origin)
     done = await loginid.call("auth_complete", {"session": init.body["session"],
                                                 "assertionResult": assertion_result(asserted)})

@@ -32,7 +32,7 @@ from authcore.flows.challenges import (
 )
 from authcore.flows.ghosts import GhostLockouts, MemoryGhostLockouts
 from authcore.flows.lockouts import LockoutStore, SqlLockoutStore
-from authcore.identifiers import username_key
+from authcore.identifiers import email_key, username_key
 from authcore.limits.base import Decision, RateLimit, RateLimiter
 from authcore.limits.lockout import LockoutPolicy, LockoutState
 from authcore.store.hot import HotDb, HotTx
@@ -100,12 +100,12 @@ _PHONE_CHANNELS = frozenset({"SMS", "VOICE"})
 
 def delivery_address(channel: str, address: str) -> str:
     """The address a message reaches, as the delivery limits count it: a
-    phone's digits (however it was written), a lower-cased email, a push
-    device's id as is."""
+    phone's digits (however it was written), an email folded as logins match
+    it (identifiers.email_key), a push device's id as is."""
     if channel in _PHONE_CHANNELS:
         return "phone\0" + "".join(c for c in address if c.isdigit())
     if channel == "EMAIL":
-        return "email\0" + address.strip().lower()
+        return "email\0" + (email_key(address.strip()) or "")
     return channel.lower() + "\0" + address
 
 
@@ -209,7 +209,7 @@ class Core:
             recipients.append(("to", delivery_address(channel, address)))
         if username:
             kind = "phone" if channel in _PHONE_CHANNELS else channel.lower()
-            recipients.append(("user", f"{kind}\0{username.casefold()}"))
+            recipients.append(("user", f"{kind}\0{username_key(username)}"))
         checks: list[tuple[str, RateLimit]] = []
         # The interval first: a resend clicked too early then costs nothing
         # of the hourly caps.
