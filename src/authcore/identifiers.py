@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import unicodedata
 
-from confusable_homoglyphs import confusables
 from precis_i18n import get_profile
 
 MAX_USERNAME = 255
@@ -85,12 +84,21 @@ def enforce_username(raw: str) -> str:
         raise IdentifierError(reason, problem) from None
     if len(name) > MAX_USERNAME:
         raise IdentifierError("username_too_long", f"is at most {MAX_USERNAME} characters")
-    if confusables.is_dangerous(name):
+    if not name.isascii() and _mixed_script_confusable(name):
         raise IdentifierError(
             "username_mixed_script",
             "mixes scripts with characters that look like another script's "
             "(e.g. a Cyrillic letter in a Latin name)")
     return name
+
+
+def _mixed_script_confusable(name: str) -> bool:
+    # Imported on the first non-ASCII name: its TR39 tables cost every
+    # worker ~17 MB, and an ASCII name is one script (Latin, and Common)
+    # by construction, so it can never be a mixed-script look-alike.
+    from confusable_homoglyphs import confusables
+
+    return bool(confusables.is_dangerous(name))
 
 
 def _fold(text: str) -> str:

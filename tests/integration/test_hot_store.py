@@ -20,7 +20,7 @@ from authcore.limits.base import RateLimit
 from authcore.limits.lockout import LockoutPolicy, LockoutState, after_failure, is_locked
 from authcore.store.db import migrate
 from authcore.store.hot import statements
-from authcore.store.hot.postgres import STALE, PostgresHot, asyncpg_dsn
+from authcore.store.hot.postgres import STALE, PostgresHot, _as_one_statement, asyncpg_dsn
 from authcore.store.hot.queries import insert_audit_event
 from authcore.store.hot.redis import RedisHot
 from authcore.store.hot.statements import Stmt
@@ -117,7 +117,9 @@ async def test_a_connection_lost_mid_transaction_raises_its_own_error(
     name = database.rsplit("/", 1)[-1]
     with pytest.raises(STALE):
         async with hot.transaction() as tx:
-            await insert_audit_event(tx, event=event, outcome="ok", now=1.0)
+            # execute, not the held insert: this statement must be sent
+            # (and the transaction begun) before the connection goes.
+            await tx.execute(statements.INSERT_AUDIT_EVENT, _audit(event, 1.0))
             await _admin(database, """
                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                 WHERE datname = $1 AND pid <> pg_backend_pid()""", name)
@@ -125,6 +127,50 @@ async def test_a_connection_lost_mid_transaction_raises_its_own_error(
             await insert_audit_event(tx, event=event, outcome="ok", now=2.0)
     row = await hot.one(COUNT, {"event": event})
     assert row is not None and row["n"] == 0
+
+
+def _audit(event: str, now: float) -> dict[str, Any]:
+    return {"now": now, "event": event, "outcome": "ok", "reason": None,
+            "application_id": None, "user_id": None, "authenticator": None,
+            "client_ip": None}
+
+
+async def test_held_inserts_go_out_as_one_atomic_statement(
+        hot: PostgresHot, database: str) -> None:
+    """Inserts whose row count nobody reads (a session, the audit row) are
+    held and sent as one statement of data-modifying CTEs: one round trip,
+    and without a BEGIN when nothing else ran. It commits or fails whole."""
+    combined = _as_one_statement((statements.INSERT_SESSION, statements.INSERT_AUDIT_EVENT))
+    conn = await asyncpg.connect(asyncpg_dsn(database))
+    try:
+        prepared = await conn.prepare(combined)
+        assert len(prepared.get_parameters()) == (
+            len(statements.INSERT_SESSION.params) + len(statements.INSERT_AUDIT_EVENT.params))
+    finally:
+        await conn.close()
+    event = f"held-{uuid.uuid4().hex[:8]}"
+    async with hot.transaction() as tx:
+        await tx.insert(statements.INSERT_AUDIT_EVENT, _audit(event, 1.0))
+        await tx.insert(statements.INSERT_AUDIT_EVENT, _audit(event, 2.0))
+        # Nothing was sent yet: no connection is taken until the end.
+        assert tx.conn is None  # type: ignore[attr-defined]
+    row = await hot.one(COUNT, {"event": event})
+    assert row is not None and row["n"] == 2
+    # A session for a user that doesn't exist breaks its foreign key: the
+    # audit row held with it must not be committed either.
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        async with hot.transaction() as tx:
+            await tx.insert(statements.INSERT_AUDIT_EVENT, _audit(event, 3.0))
+            await tx.insert(statements.INSERT_SESSION, {
+                "id": str(uuid.uuid4()), "user_pk": str(uuid.uuid4()),
+                "application_id": str(uuid.uuid4()), "now": 3.0, "expires_at": 4.0})
+    row = await hot.one(COUNT, {"event": event})
+    assert row is not None and row["n"] == 2
+    # Held inserts go out before the next other statement, in order.
+    async with hot.transaction() as tx:
+        await tx.insert(statements.INSERT_AUDIT_EVENT, _audit(event, 5.0))
+        inside = await tx.one(COUNT, {"event": event})
+        assert inside is not None and inside["n"] == 3
 
 
 async def test_reads_inside_a_transaction_use_its_connection(hot: PostgresHot) -> None:

@@ -99,3 +99,19 @@ def test_keys_never_raise() -> None:
     for raw, _ in REFUSED.values():
         assert isinstance(username_key(raw), str)
     assert email_key(None) is None
+
+
+def test_ascii_names_never_load_the_confusables_tables() -> None:
+    # Issue 14's RSS budget: the TR39 tables cost every worker ~17 MB, so
+    # they are loaded on the first non-ASCII name only.
+    import subprocess
+    import sys
+
+    probe = ("import sys; from authcore.identifiers import enforce_username; "
+             "enforce_username('jdoe@corp.example'); "
+             "print('confusable_homoglyphs' in sys.modules); "
+             "enforce_username('jos\\u00e9'); "
+             "print('confusable_homoglyphs' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "True"]

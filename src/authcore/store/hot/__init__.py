@@ -42,6 +42,13 @@ class HotTx(ABC):
     async def execute(self, stmt: Stmt, params: Params) -> int:
         """Run a write; returns the number of rows it changed."""
 
+    async def insert(self, stmt: Stmt, params: Params) -> None:
+        """Run a write whose row count nobody reads (a session, an audit
+        row). The driver may hold it and send it with the next statement
+        or the commit: on PostgreSQL the writes held run as one statement,
+        and a transaction of nothing else needs no BEGIN and COMMIT."""
+        await self.execute(stmt, params)
+
     @abstractmethod
     async def one(self, stmt: Stmt, params: Params) -> Row | None: ...
 

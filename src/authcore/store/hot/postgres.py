@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -56,19 +58,60 @@ async def _no_reset(conn: Any) -> None:
     return None
 
 
+_NUMBERED = re.compile(r"\$(\d+)")
+
+
+@functools.lru_cache(maxsize=64)
+def _as_one_statement(stmts: tuple[Stmt, ...]) -> str:
+    """Several writes as one statement: each a data-modifying CTE of a
+    SELECT, so they commit or fail together in one round trip. PostgreSQL
+    runs every data-modifying CTE to completion whether or not the outer
+    query reads it; they see one snapshot, which is fine for inserts that
+    don't read each other's rows."""
+    if len(stmts) == 1:
+        return stmts[0].pg
+    parts, offset = [], 0
+    for i, stmt in enumerate(stmts):
+        def shift(match: re.Match[str], by: int = offset) -> str:
+            return f"${int(match.group(1)) + by}"
+        parts.append(f"w{i} AS ({_NUMBERED.sub(shift, stmt.pg)})")
+        offset += len(stmt.params)
+    return f"WITH {', '.join(parts)} SELECT 1"
+
+
 class _Tx(HotTx):
     """Begins on its first statement: a call whose transaction turns out to
     have nothing for PostgreSQL (its challenge lives in Redis) costs no
-    connection and no round trip."""
+    connection and no round trip. Inserts are held (`insert`) and go out
+    as one statement before the next other statement, or at the end; a
+    transaction of held inserts only is that one statement, with no BEGIN
+    and COMMIT (a single statement is atomic)."""
 
     def __init__(self, hot: PostgresHot) -> None:
         self._hot = hot
         self.conn: Any = None
+        self.held: list[tuple[Stmt, Params]] = []
 
     async def _conn(self) -> Any:
         if self.conn is None:
             self.conn = await self._hot._begin()
+        if self.held:
+            await self.flush(self.conn)
         return self.conn
+
+    async def insert(self, stmt: Stmt, params: Params) -> None:
+        self.held.append((stmt, params))
+
+    def held_statement(self) -> tuple[str, list[Any]]:
+        sql = _as_one_statement(tuple(stmt for stmt, _ in self.held))
+        args = [arg for stmt, params in self.held for arg in stmt.pg_args(params)]
+        return sql, args
+
+    async def flush(self, conn: Any) -> None:
+        sql, args = self.held_statement()
+        self.held = []
+        with _lost_as_stale():
+            await conn.execute(sql, *args)
 
     async def execute(self, stmt: Stmt, params: Params) -> int:
         conn = await self._conn()
@@ -180,7 +223,19 @@ class PostgresHot(HotDb):
                 yield tx
             finally:
                 _CURRENT.reset(token)
-            if tx.conn is not None:
+            if tx.conn is None:
+                if tx.held:
+                    # As a read, run once more on a fresh connection if the
+                    # pooled one was stale: a dead connection fails before
+                    # the statement reaches the server. (A connection lost
+                    # after the server ran it, before its reply, is the
+                    # lost-COMMIT-reply case any transaction has.)
+                    sql, args = tx.held_statement()
+                    tx.held = []
+                    await self._run(lambda conn: conn.execute(sql, *args))
+            else:
+                if tx.held:
+                    await tx.flush(tx.conn)
                 await tx.conn.execute("COMMIT")
         except BaseException:
             conn = tx.conn

@@ -367,7 +367,7 @@ async def insert_audit_event(tx: HotTx, *, event: str, outcome: str, now: float,
                              reason: str | None = None, application_id: str | None = None,
                              user_id: str | None = None, authenticator: str | None = None,
                              client_ip: str | None = None) -> None:
-    await tx.execute(q.INSERT_AUDIT_EVENT, {
+    await tx.insert(q.INSERT_AUDIT_EVENT, {
         "now": now, "event": event, "outcome": outcome, "reason": reason,
         "application_id": application_id, "user_id": user_id,
         "authenticator": authenticator, "client_ip": client_ip})
@@ -375,12 +375,12 @@ async def insert_audit_event(tx: HotTx, *, event: str, outcome: str, now: float,
 
 async def insert_session(tx: HotTx, *, session_id: str, user_pk: str, application_id: str,
                          now: float, expires_at: float) -> None:
-    await tx.execute(q.INSERT_SESSION, {"id": session_id, "user_pk": user_pk,
+    await tx.insert(q.INSERT_SESSION, {"id": session_id, "user_pk": user_pk,
                                         "application_id": application_id, "now": now,
                                         "expires_at": expires_at})
 
 
 async def insert_outbox_message(tx: HotTx, *, user_pk: str, channel: str, address: str,
                                 text: str, now: float) -> None:
-    await tx.execute(q.INSERT_OUTBOX_MESSAGE, {"user_pk": user_pk, "channel": channel,
+    await tx.insert(q.INSERT_OUTBOX_MESSAGE, {"user_pk": user_pk, "channel": channel,
                                                "address": address, "text": text, "now": now})
