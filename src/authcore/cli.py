@@ -1,4 +1,4 @@
-"""`authcore serve | migrate | admin create-key`."""
+"""`authcore serve | migrate | outbox | admin create-key`."""
 
 from __future__ import annotations
 
@@ -12,12 +12,9 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from authcore import logs, metrics_dir
 from authcore.config import Settings
 from authcore.state_files import make_data_dir, restrict_new_files, warn_if_too_open
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
-# With several processes writing to one stream, each line says which.
-LOG_FORMAT_WORKERS = "%(asctime)s %(levelname)s [%(process)d] %(name)s %(message)s"
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -44,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
     serve.add_argument("--demo-application-id", help=argparse.SUPPRESS)
     sub.add_parser("migrate", help="apply database migrations")
+    outbox = sub.add_parser("outbox", help="list queued and delivered messages (no text)")
+    outbox.add_argument("--status", choices=("pending", "sent", "failed", "expired", "held"),
+                        help="only messages in this status")
+    outbox.add_argument("--user", metavar="USER_ID", help="only this user's messages")
     admin = sub.add_parser("admin", help="administration")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
     create_key = admin_sub.add_parser(
@@ -58,16 +59,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     serving = args.command == "serve"
     child = serving and (args.prepare or args.worker)
     supervisor = serving and not child and settings.effective_workers > 1
-    logging.basicConfig(level=settings.log_level,
-                        format=LOG_FORMAT_WORKERS if child or supervisor else LOG_FORMAT)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Every process of a `serve` (supervisor, --prepare child, workers) runs
+    # this, so all of them write the same format (authcore/logs.py).
+    logs.setup(level=settings.log_level, fmt=settings.log_format,
+               with_pid=child or supervisor)
     if not child:
         warn_if_too_open(settings.data_dir)
+    metrics_files = None
+    if serving and not child:
+        # Before anything imports prometheus_client; the workers inherit it.
+        metrics_files = metrics_dir.prepare(settings.data_dir)
     if supervisor:
         # Migrations and bootstrap run once, in its `--prepare` child.
         from authcore.workers import supervise
 
-        return asyncio.run(supervise(settings))
+        try:
+            return asyncio.run(supervise(settings))
+        finally:
+            metrics_dir.remove(metrics_files)
     if serving and args.worker:
         # The supervisor's `--prepare` child has migrated already.
         if args.ready_fd is None:
@@ -88,6 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         print("database is at the latest schema")
         return 0
+    if args.command == "outbox":
+        from authcore.delivery.listing import print_outbox
+
+        return asyncio.run(print_outbox(settings, status=args.status, user_id=args.user))
     if args.command == "admin":
         from authcore.bootstrap import create_admin_key
 
@@ -102,7 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from authcore.server import serve as run
 
-    asyncio.run(run(settings))
+    try:
+        asyncio.run(run(settings))
+    finally:
+        metrics_dir.remove(metrics_files)
     _exit_now()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 
@@ -35,6 +36,16 @@ def _lockout(env: dict[str, str], base: LockoutPolicy) -> LockoutPolicy:
         raise SystemExit("AUTHCORE_LOCKOUT_SECONDS must be between 0 (never expires) "
                          "and 31536000.")
     return LockoutPolicy(max_failures=failures, lockout_seconds=seconds)
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
 
 
 def _bool(env: dict[str, str], name: str) -> bool:
@@ -80,6 +91,36 @@ class DeliveryLimits:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """Where queued messages go (delivery/dispatcher.py). A medium with no
+    channel keeps its messages `held` in the outbox, readable through the
+    admin API: the development default."""
+
+    # smtp://user:pass@host:587?starttls=true or smtps://user:pass@host:465
+    # (credentials URL-encoded). Kept out of repr: it holds the password.
+    smtp_url: str | None = field(default=None, repr=False)
+    smtp_from: str | None = None
+    smtp_timeout_seconds: float = 10.0
+    # SMS and VOICE go to one gateway URL, PUSH to another, each request
+    # signed with the shared secret (delivery/webhook.py).
+    sms_webhook_url: str | None = field(default=None, repr=False)
+    push_webhook_url: str | None = field(default=None, repr=False)
+    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_timeout_seconds: float = 10.0
+    # A directory whose <kind>.subject / .txt / .html files replace the
+    # built-in email templates (delivery/templates/).
+    templates_dir: Path | None = None
+    # How often each process looks for messages queued by other processes
+    # (its own wake it at once).
+    poll_seconds: float = 1.0
+    # Retries: the first after about retry_seconds, doubling up to
+    # retry_max_seconds, at most max_attempts sends in all.
+    retry_seconds: float = 5.0
+    retry_max_seconds: float = 300.0
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("./var")
     database_url: str | None = None
@@ -90,6 +131,7 @@ class Settings:
     issuer: str = "authcore"
     rate_limits: RateLimits = field(default_factory=RateLimits)
     delivery_limits: DeliveryLimits = field(default_factory=DeliveryLimits)
+    delivery: Delivery = field(default_factory=Delivery)
     argon2: Argon2Params = field(default_factory=Argon2Params)
     shutdown_grace_seconds: float = 10.0
     # The directory's lockout policy: one per user, whichever application
@@ -98,6 +140,8 @@ class Settings:
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
     max_body_bytes: int = 1 << 20
     log_level: str = "INFO"
+    # "text" (the default) or "json": one JSON object per line (authcore/logs.py).
+    log_format: str = "text"
     # The URL clients reach this server at (SCIM's meta.location and
     # Location headers). Defaults to http://<http_addr>; set it behind a
     # load balancer or TLS terminator.
@@ -128,6 +172,10 @@ class Settings:
     # Prefix of every Redis key, so deployments (or test servers) can share
     # one Redis.
     redis_key_prefix: str = "authcore:"
+    # Redis replicas that must confirm a challenge claim or a counted
+    # failure (WAIT) before it is answered, so a failover can't lose it
+    # (store/redis_ha.py); 0: not waited for.
+    redis_wait_replicas: int = 0
     # Worker processes sharing the gRPC and HTTP ports (SO_REUSEPORT);
     # 0 means one per CPU core.
     workers: int = 0
@@ -135,6 +183,11 @@ class Settings:
     # hot paths' asyncpg pool, and SQLAlchemy's, which bursts may grow by
     # twice as many more), so a process holds at most 4 x db_pool_size.
     db_pool_size: int = 10
+    # /metrics (authcore/operations.py): None serves it on the HTTP port,
+    # where it needs this token or an admin key; a host:port of its own
+    # (e.g. 127.0.0.1:9464) serves it there, open unless the token is set.
+    metrics_addr: str | None = None
+    metrics_token: str | None = field(default=None, repr=False)
 
     @property
     def effective_database_url(self) -> str:
@@ -204,6 +257,26 @@ class Settings:
                 per_ip_per_hour=_int(env, "AUTHCORE_DELIVERY_IP_PER_HOUR",
                                      base.delivery_limits.per_ip_per_hour),
             ),
+            delivery=Delivery(
+                smtp_url=env.get("AUTHCORE_SMTP_URL") or None,
+                smtp_from=env.get("AUTHCORE_SMTP_FROM") or None,
+                smtp_timeout_seconds=_float(env, "AUTHCORE_SMTP_TIMEOUT_SECONDS",
+                                            base.delivery.smtp_timeout_seconds),
+                sms_webhook_url=env.get("AUTHCORE_SMS_WEBHOOK_URL") or None,
+                push_webhook_url=env.get("AUTHCORE_PUSH_WEBHOOK_URL") or None,
+                webhook_secret=env.get("AUTHCORE_WEBHOOK_SECRET") or None,
+                webhook_timeout_seconds=_float(env, "AUTHCORE_WEBHOOK_TIMEOUT_SECONDS",
+                                               base.delivery.webhook_timeout_seconds),
+                templates_dir=_path(env, "AUTHCORE_DELIVERY_TEMPLATES_DIR"),
+                poll_seconds=_float(env, "AUTHCORE_DELIVERY_POLL_SECONDS",
+                                    base.delivery.poll_seconds),
+                retry_seconds=_float(env, "AUTHCORE_DELIVERY_RETRY_SECONDS",
+                                     base.delivery.retry_seconds),
+                retry_max_seconds=_float(env, "AUTHCORE_DELIVERY_RETRY_MAX_SECONDS",
+                                         base.delivery.retry_max_seconds),
+                max_attempts=_int(env, "AUTHCORE_DELIVERY_MAX_ATTEMPTS",
+                                  base.delivery.max_attempts),
+            ),
             argon2=Argon2Params(
                 time_cost=_int(env, "AUTHCORE_ARGON2_TIME_COST", base.argon2.time_cost),
                 memory_cost_kib=_int(env, "AUTHCORE_ARGON2_MEMORY_KIB",
@@ -215,6 +288,7 @@ class Settings:
             ),
             lockout=_lockout(env, base.lockout),
             log_level=env.get("AUTHCORE_LOG_LEVEL") or base.log_level,
+            log_format=(env.get("AUTHCORE_LOG_FORMAT") or base.log_format).strip().lower(),
             public_url=(env.get("AUTHCORE_PUBLIC_URL") or "").rstrip("/") or None,
             sandbox=_bool(env, "AUTHCORE_SANDBOX"),
             clock_offset_file=_path(env, "AUTHCORE_CLOCK_OFFSET_FILE"),
@@ -227,8 +301,12 @@ class Settings:
                                                base.consumer_access_token_seconds),
             redis_url=env.get("AUTHCORE_REDIS_URL") or None,
             redis_key_prefix=env.get("AUTHCORE_REDIS_KEY_PREFIX") or base.redis_key_prefix,
+            redis_wait_replicas=_int(env, "AUTHCORE_REDIS_WAIT_REPLICAS",
+                                     base.redis_wait_replicas),
             workers=_int(env, "AUTHCORE_WORKERS", base.workers),
             db_pool_size=_int(env, "AUTHCORE_DB_POOL_SIZE", base.db_pool_size),
+            metrics_addr=(env.get("AUTHCORE_METRICS_ADDR") or "").strip() or None,
+            metrics_token=(env.get("AUTHCORE_METRICS_TOKEN") or "").strip() or None,
             kerberos_keytab=_path(env, "AUTHCORE_KERBEROS_KEYTAB"),
             kerberos_principal=env.get("AUTHCORE_KERBEROS_PRINCIPAL") or None,
             kerberos_realms=tuple(r.strip() for r in
@@ -247,12 +325,83 @@ class Settings:
             raise SystemExit("AUTHCORE_WORKERS must be 0 (one per core) or more.")
         if self.db_pool_size < 1:
             raise SystemExit("AUTHCORE_DB_POOL_SIZE must be 1 or more.")
+        if self.database_url:
+            from authcore.store.pg_urls import sqlalchemy_url
+
+            try:
+                sqlalchemy_url(self.database_url)
+            except ValueError as exc:  # a host list it can't use; never the URL itself
+                raise SystemExit(f"AUTHCORE_DATABASE_URL: {exc}") from None
+        if not 0 <= self.redis_wait_replicas <= 16:
+            raise SystemExit("AUTHCORE_REDIS_WAIT_REPLICAS must be between 0 and 16.")
+        if self.redis_wait_replicas and not self.redis_url:
+            raise SystemExit("AUTHCORE_REDIS_WAIT_REPLICAS needs AUTHCORE_REDIS_URL.")
+        self._check_metrics()
         limits = self.delivery_limits
         for name, value in (("RESEND_SECONDS", limits.resend_seconds),
                             ("ADDRESS_PER_HOUR", limits.per_address_per_hour),
                             ("IP_PER_HOUR", limits.per_ip_per_hour)):
             if value < 0:
                 raise SystemExit(f"AUTHCORE_DELIVERY_{name} must be 0 (off) or more.")
+        self._check_delivery()
+
+    @property
+    def separate_metrics_addr(self) -> str | None:
+        """AUTHCORE_METRICS_ADDR when it is a listener of its own (not the
+        HTTP address itself)."""
+        if self.metrics_addr is None or self.metrics_addr == self.http_addr:
+            return None
+        return self.metrics_addr
+
+    def _check_metrics(self) -> None:
+        if self.metrics_token is not None and len(self.metrics_token.encode()) < 16:
+            raise SystemExit("AUTHCORE_METRICS_TOKEN must be at least 16 bytes "
+                             "(e.g. `openssl rand -hex 32`).")
+        addr = self.separate_metrics_addr
+        if addr is None:
+            return
+        try:
+            port = split_addr(addr)[1]
+        except SystemExit:
+            raise SystemExit(f"AUTHCORE_METRICS_ADDR must be host:port (e.g. 127.0.0.1:9464), "
+                             f"got {addr!r}") from None
+        for name, other in (("AUTHCORE_GRPC_ADDR", self.grpc_addr),
+                            ("AUTHCORE_HTTP_ADDR", self.http_addr)):
+            if port != 0 and port == split_addr(other)[1]:
+                raise SystemExit(f"AUTHCORE_METRICS_ADDR needs a port of its own; {port} is "
+                                 f"{name}'s.")
+
+    def _check_delivery(self) -> None:
+        d = self.delivery
+        if d.smtp_url and not d.smtp_from:
+            raise SystemExit("AUTHCORE_SMTP_URL needs AUTHCORE_SMTP_FROM (the sender address).")
+        if (d.sms_webhook_url or d.push_webhook_url) and not d.webhook_secret:
+            raise SystemExit("AUTHCORE_SMS_WEBHOOK_URL / AUTHCORE_PUSH_WEBHOOK_URL need "
+                             "AUTHCORE_WEBHOOK_SECRET (the requests' signing key).")
+        # What delivery/webhook.WebhookChannel refuses, said before it starts
+        # (not imported here: the supervisor loads settings only). The URL is
+        # not echoed, it may hold credentials.
+        if d.webhook_secret and len(d.webhook_secret.encode()) < 16:
+            raise SystemExit("AUTHCORE_WEBHOOK_SECRET must be at least 16 bytes "
+                             "(e.g. `openssl rand -hex 32`).")
+        for name, url in (("SMS_WEBHOOK_URL", d.sms_webhook_url),
+                          ("PUSH_WEBHOOK_URL", d.push_webhook_url)):
+            if url and (urlsplit(url).scheme not in ("http", "https")
+                        or not urlsplit(url).hostname):
+                raise SystemExit(f"AUTHCORE_{name} must be an http:// or https:// URL "
+                                 "with a host.")
+        for name, seconds in (("SMTP_TIMEOUT_SECONDS", d.smtp_timeout_seconds),
+                              ("WEBHOOK_TIMEOUT_SECONDS", d.webhook_timeout_seconds),
+                              ("DELIVERY_POLL_SECONDS", d.poll_seconds),
+                              ("DELIVERY_RETRY_SECONDS", d.retry_seconds),
+                              ("DELIVERY_RETRY_MAX_SECONDS", d.retry_max_seconds)):
+            if not 0 < seconds <= 86400:
+                raise SystemExit(f"AUTHCORE_{name} must be more than 0 and at most 86400.")
+        if not 1 <= d.max_attempts <= 100:
+            raise SystemExit("AUTHCORE_DELIVERY_MAX_ATTEMPTS must be between 1 and 100.")
+        if d.templates_dir is not None and not d.templates_dir.is_dir():
+            raise SystemExit(f"AUTHCORE_DELIVERY_TEMPLATES_DIR {d.templates_dir} is not a "
+                             "directory.")
 
 
 def _cores() -> int:

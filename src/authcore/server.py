@@ -22,23 +22,27 @@ import signal
 import socket
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 import uvicorn
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from authcore import metrics
 from authcore.axidian.v5 import logon_pb2, logon_pb2_grpc
 from authcore.bootstrap import bootstrap
 from authcore.config import SANDBOX_WARNING, Settings, split_addr
 from authcore.consumer.v1 import consumer_pb2, consumer_pb2_grpc
 from authcore.crypto.seal import Sealer, derive_key, load_or_create_master_key
 from authcore.delivery import outbox
+from authcore.delivery.channels import Channel
+from authcore.delivery.dispatcher import Dispatcher
+from authcore.delivery.setup import build_channels
 from authcore.drain import (
     GOAWAY_SECONDS,
     CloseAfterResponse,
@@ -52,6 +56,7 @@ from authcore.flows.challenges import RedisChallengeStore
 from authcore.flows.consumer import ConsumerFlow
 from authcore.flows.context import Core, FileOffsetClock, hashing_executor
 from authcore.flows.ghosts import RedisGhostLockouts
+from authcore.flows.kerberos import startup_warning as kerberos_startup_warning
 from authcore.flows.lockouts import RedisLockoutStore
 from authcore.flows.loginid import LoginIdFlow
 from authcore.flows.management import ManagementFlow
@@ -60,6 +65,8 @@ from authcore.flows.self_service import SelfServiceFlow
 from authcore.interceptors import AdminAuthInterceptor, ErrorInterceptor
 from authcore.limits.memory import MemoryRateLimiter
 from authcore.limits.redis import RedisRateLimiter
+from authcore.operations import MetricsAccess, Readiness, metrics_app, migration_heads, stop_watch
+from authcore.operations import routes as operation_routes
 from authcore.scim.v2 import scim_pb2, scim_pb2_grpc
 from authcore.services.authentication import AuthenticationService
 from authcore.services.axidian import LogonService, TemplateSessionService
@@ -76,6 +83,7 @@ from authcore.store.hot.sqlite import SqliteHot
 from authcore.store.models import Application
 from authcore.store.redis import RedisKeys, durability_warnings
 from authcore.store.redis import connect as connect_redis
+from authcore.store.redis_ha import replica_warnings
 from authcore.store.write_lock import SqliteWriteLock
 from authcore.tokens.jwt import TokenSigner
 from authcore.v1 import (
@@ -92,6 +100,7 @@ from authcore.workers import READY, announce
 from rest_bridge import InProcessInvoker, create_app, generic_handlers_for, resolve_handlers
 from rest_bridge.cors import CachedOrigins, CorsPolicy
 from rest_bridge.pages import page_routes
+from rest_bridge.request_ids import RequestIds
 
 # How often each worker drops the text of old outbox messages.
 OUTBOX_PRUNE_SECONDS = 300.0
@@ -124,6 +133,8 @@ class Runtime:
     new_application_id: str | None
     # Set in the production topology (AUTHCORE_REDIS_URL); closed at shutdown.
     redis: Redis | None = None
+    # The delivery channels by medium (delivery/setup.py); none: all held.
+    channels: dict[str, Channel] = field(default_factory=dict)
 
 
 async def _open_redis(settings: Settings) -> Redis | None:
@@ -140,7 +151,8 @@ async def _open_redis(settings: Settings) -> Redis | None:
         # the client reconnects by itself.
         log.warning("Redis (AUTHCORE_REDIS_URL) does not answer yet: %s", exc)
     else:
-        for warning in await durability_warnings(client):
+        for warning in [*await durability_warnings(client),
+                        *await replica_warnings(client, settings.redis_wait_replicas)]:
             log.warning("%s", warning)
     return client
 
@@ -166,6 +178,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     await asyncio.to_thread(aaguids.preload)
     redis = await _open_redis(settings)
     write_lock = SqliteWriteLock(settings.sqlite_file) if settings.is_sqlite else None
+    channels = build_channels(settings)
     core = Core(
         settings=settings,
         db=db,
@@ -174,6 +187,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         signer=TokenSigner(boot.signing_keys, issuer=settings.issuer),
         limiter=MemoryRateLimiter(),
         hot=open_hot_db(settings, write_lock),
+        outbox=outbox.Outbox(sealer, media=channels),
         executor=hashing_executor(settings.hashing_threads),
         write_lock=write_lock,
     )
@@ -183,10 +197,11 @@ async def build_runtime(settings: Settings) -> Runtime:
         # Production topology: counters and challenge state shared by replicas.
         keys = RedisKeys(settings.redis_key_prefix)
         core.limiter = RedisRateLimiter(redis, keys=keys)
-        core.lockouts = RedisLockoutStore(redis, keys=keys)
-        core.ghosts = RedisGhostLockouts(redis, keys=keys)
-        core.challenges = RedisChallengeStore(redis, keys=keys)
-        core.redis_hot = RedisHot(redis, keys=keys)
+        acks = settings.redis_wait_replicas
+        core.lockouts = RedisLockoutStore(redis, keys=keys, ack_replicas=acks)
+        core.ghosts = RedisGhostLockouts(redis, keys=keys, ack_replicas=acks)
+        core.challenges = RedisChallengeStore(redis, keys=keys, ack_replicas=acks)
+        core.redis_hot = RedisHot(redis, keys=keys, ack_replicas=acks)
     axidian = AxidianFlow(core)
     handlers = [
         *generic_handlers_for(AuthenticationService(AuthenticationFlow(core)),
@@ -216,7 +231,8 @@ async def build_runtime(settings: Settings) -> Runtime:
         (f"/{svc.full_name}/{m.name}" for svc in SERVICES for m in svc.methods))
     return Runtime(core=core, engine=engine, handlers=handlers, interceptors=interceptors,
                    resolved=resolved, new_admin_key=boot.new_admin_key,
-                   new_application_id=boot.new_application_id, redis=redis)
+                   new_application_id=boot.new_application_id, redis=redis,
+                   channels=channels)
 
 
 @dataclass(frozen=True)
@@ -252,13 +268,16 @@ async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None
     rt = await build_runtime(settings)
     if settings.sandbox and worker is None:
         log.warning(SANDBOX_WARNING)
+    if (kerberos_warning := kerberos_startup_warning(settings)) is not None:
+        log.warning("%s", kerberos_warning)
     # Alone, a taken port must fail loudly, not be shared with whoever holds it.
     # No interceptors: rt.resolved has them applied already.
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0 if worker is None else 1)])
     # The gRPC server's calls pass a gate that holds them while a shutdown
     # quietens the clients (authcore.drain); the REST bridge's do not.
     gate = GrpcGate()
-    server.add_generic_rpc_handlers([gate.wrap(rt.resolved)])
+    # Each transport counts its own calls (authcore.metrics.instrument).
+    server.add_generic_rpc_handlers([gate.wrap(metrics.instrument(rt.resolved, "grpc"))])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [s.full_name for s in SERVICES]
@@ -271,17 +290,22 @@ async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None
     if grpc_port == 0:
         raise SystemExit(f"cannot bind gRPC to {settings.grpc_addr}")
     sockets = None if worker is None else reuse_port_sockets(settings.http_addr)
+    readiness = Readiness(engine=rt.engine, heads=migration_heads(), redis=rt.redis,
+                          hot=rt.core.hot)
     await server.start()
-    for name in ["", *names]:
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    # Overall ("") and per service: what /readyz says, kept so by `watching`.
+    health_names = ["", *names]
+    await readiness.apply(health_servicer, health_names, await readiness.check())
 
     demo_application_id = (rt.new_application_id if worker is None
                            else worker.demo_application_id)
-    app = CloseAfterResponse(create_app(
-        InProcessInvoker([rt.resolved]), SERVICES,
+    # RequestIds outside FastAPI, so that its own 500s carry X-Request-Id too.
+    app = CloseAfterResponse(RequestIds(create_app(
+        InProcessInvoker([metrics.instrument(rt.resolved, "rest")]), SERVICES,
         max_body_bytes=settings.max_body_bytes, title="authcore",
         cors=cors_policy(rt.core.db),
-        pages=page_routes(demo_application_id=demo_application_id)))
+        pages=[*page_routes(demo_application_id=demo_application_id),
+               *operation_routes(readiness, _main_port_metrics_access(settings, rt.core.hot))])))
     host, port = split_addr(settings.http_addr)
     web = DrainingUvicorn(uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, lifespan="off",
@@ -299,6 +323,9 @@ async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None
             await web_task
             raise SystemExit(f"cannot bind HTTP to {settings.http_addr}")
         await asyncio.sleep(0.02)
+    metrics_web, metrics_task = await _start_metrics_listener(settings, readiness, rt.core.hot,
+                                                              shared=worker is not None)
+    watching = asyncio.create_task(readiness.watch(health_servicer, health_names))
 
     freeze_startup_objects()
     orphan_watch: asyncio.Task[None] | None = None
@@ -311,9 +338,13 @@ async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None
         os.close(worker.ready_fd)
         orphan_watch = asyncio.create_task(_stop_when_orphaned(stop))
     pruning = asyncio.create_task(_prune_outbox(rt.core))
+    dispatcher, dispatching = _start_dispatcher(rt)
     await stop.wait()
     deadline = loop.time() + settings.shutdown_grace_seconds
     pruning.cancel()
+    if dispatcher is not None:
+        # No new claims; sends under way finish while the listeners drain.
+        dispatcher.stop()
     log.info("shutting down: finishing in-flight calls (grace %.0fs)",
              settings.shutdown_grace_seconds)
     if orphan_watch is not None:
@@ -322,16 +353,24 @@ async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None
     # stops accepting and answers with Connection: close; once the gRPC
     # clients are quiet, stop() sends the GOAWAY; the held calls go on.
     gate.hold()
+    readiness.draining = True  # /readyz: 503 "draining"
+    await stop_watch(watching)
     await health_servicer.enter_graceful_shutdown()
     app.closing = True
     web.deadline = deadline
     web.should_exit = True
+    if metrics_web is not None:
+        metrics_web.deadline = deadline
+        metrics_web.should_exit = True
     await gate.quiet()
     grpc_stop = asyncio.create_task(server.stop(max(0.0, deadline - loop.time())))
     await asyncio.sleep(GOAWAY_SECONDS)
     gate.release()
-    await asyncio.gather(grpc_stop, web_task, return_exceptions=True)
+    await asyncio.gather(grpc_stop, web_task, *([metrics_task] if metrics_task else []),
+                         return_exceptions=True)
     await rt.engine.dispose()
+    if dispatcher is not None and dispatching is not None:
+        await _stop_dispatcher(dispatcher, dispatching, max(1.0, deadline - loop.time()))
     await rt.core.hot.close()
     if rt.redis is not None:
         await rt.redis.aclose()
@@ -340,6 +379,68 @@ async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None
     if rt.core.write_lock is not None:
         rt.core.write_lock.close()
     log.info("stopped")
+
+
+def _main_port_metrics_access(settings: Settings, hot: HotDb) -> MetricsAccess | None:
+    """/metrics on the HTTP port (no AUTHCORE_METRICS_ADDR of its own):
+    never open there, the port faces the clients."""
+    if settings.separate_metrics_addr is not None:
+        return None
+    return MetricsAccess(token=settings.metrics_token, hot=hot)
+
+
+async def _start_metrics_listener(
+    settings: Settings, readiness: Readiness, hot: HotDb, *, shared: bool,
+) -> tuple[DrainingUvicorn | None, asyncio.Task[None] | None]:
+    """AUTHCORE_METRICS_ADDR's listener (/metrics, /healthz, /readyz), shared
+    by the workers like the HTTP port; open unless AUTHCORE_METRICS_TOKEN is
+    set (the operator chose the interface)."""
+    addr = settings.separate_metrics_addr
+    if addr is None:
+        return None, None
+    access = MetricsAccess(token=settings.metrics_token, hot=hot,
+                           open=settings.metrics_token is None)
+    host, port = split_addr(addr)
+    web = DrainingUvicorn(uvicorn.Config(
+        metrics_app(readiness, access), host=host, port=port, log_config=None,
+        access_log=False, lifespan="off", server_header=False,
+    ), grace_seconds=settings.shutdown_grace_seconds)
+    sockets = reuse_port_sockets(addr) if shared else None
+    task = asyncio.create_task(web.serve(sockets=sockets))
+    while not web.started:
+        if task.done():
+            await task
+            raise SystemExit(f"cannot bind metrics to {addr}")
+        await asyncio.sleep(0.02)
+    return web, task
+
+
+def _start_dispatcher(rt: Runtime) -> tuple[Dispatcher | None, asyncio.Task[None] | None]:
+    """Every serving process delivers (delivery/dispatcher.py); with no
+    channel configured there is nothing to deliver and no task."""
+    if not rt.channels:
+        return None, None
+    # The flows' clock stamps the rows (the sandbox's may run ahead), so it
+    # decides what is due and expired too.
+    dispatcher = Dispatcher(hot=rt.core.hot, outbox=rt.core.outbox, channels=rt.channels,
+                            settings=rt.core.settings.delivery, clock=rt.core.clock)
+    return dispatcher, asyncio.create_task(dispatcher.run())
+
+
+async def _stop_dispatcher(dispatcher: Dispatcher, task: asyncio.Task[None],
+                           seconds: float) -> None:
+    """Let the sends under way finish (their timeouts bound them); a send
+    still going after `seconds` is cancelled, and its lease hands the
+    message to another process later."""
+    try:
+        await asyncio.wait_for(asyncio.shield(task), seconds)
+    except TimeoutError:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    except Exception as exc:
+        log.warning("delivery: the dispatcher stopped with %s", type(exc).__name__)
+    await dispatcher.close()
 
 
 async def _prune_outbox(core: Core) -> None:

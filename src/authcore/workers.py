@@ -46,6 +46,8 @@ from pathlib import Path
 from typing import Any
 
 from authcore.config import SANDBOX_WARNING, Settings, split_addr
+from authcore.delivery.setup import describe as describe_delivery
+from authcore.metrics_dir import mark_dead
 
 log = logging.getLogger("authcore.workers")
 
@@ -87,6 +89,7 @@ def announce(settings: Settings, grpc_port: int, *, new_admin_key: str | None,
     lines = [
         listening,
         f"database: {'SQLite in ' + str(settings.data_dir) if settings.is_sqlite else 'external'}",
+        describe_delivery(settings),
     ]
     if new_admin_key:
         path = write_admin_key(settings.data_dir, new_admin_key)
@@ -134,6 +137,13 @@ def check_addresses(settings: Settings) -> None:
     # gRPC binds IPv6 wildcards dual-stack; asyncio (the HTTP side) binds v6-only.
     _check_free("gRPC", settings.grpc_addr, grpc_host, grpc_port, v6only=False)
     _check_free("HTTP", settings.http_addr, http_host, http_port, v6only=True)
+    metrics_addr = settings.separate_metrics_addr
+    if metrics_addr is not None:
+        metrics_host, metrics_port = split_addr(metrics_addr)
+        if metrics_port == 0:
+            raise SystemExit("--workers above 1 needs an explicit AUTHCORE_METRICS_ADDR port, "
+                             "not port 0")
+        _check_free("metrics", metrics_addr, metrics_host, metrics_port, v6only=True)
 
 
 def _check_free(what: str, addr: str, host: str, port: int, *, v6only: bool) -> None:
@@ -180,6 +190,7 @@ async def _run_prepare(settings: Settings) -> dict[str, str | None]:
         *_serve_argv(settings, "--prepare"), stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, process_group=0)
     out, _ = await proc.communicate()
+    mark_dead(proc.pid)
     if proc.returncode != 0:
         # The child printed why on stderr (it shares ours).
         raise SystemExit(proc.returncode if proc.returncode and proc.returncode > 0 else 1)
@@ -264,6 +275,12 @@ async def _ready(worker: _Worker) -> bool:
         os.close(fd)
 
 
+def _marks_dead(pid: int) -> Any:
+    def done(_: asyncio.Future[Any]) -> None:
+        mark_dead(pid)
+    return done
+
+
 # Exit statuses of a worker that was asked to stop.
 _STOPPED = {0, -signal.SIGTERM, -signal.SIGINT}
 
@@ -299,6 +316,9 @@ async def supervise(settings: Settings) -> int:
     for _ in range(count):
         workers.append(await _spawn(settings, prepared.get("new_application_id")))
     exits = {asyncio.create_task(w.proc.wait()): w for w in workers}
+    for task, w in exits.items():
+        # Its live gauges stop counting in the scrapes the others answer.
+        task.add_done_callback(_marks_dead(w.pid))
     readiness = asyncio.ensure_future(asyncio.gather(*(_ready(w) for w in workers)))
     stopping = asyncio.create_task(stop.wait())
 

@@ -16,10 +16,12 @@ import authcore
 
 logger = logging.getLogger(__name__)
 
-# src/authcore/__init__.py -> the repository root -> generated/authcore.binpb
-DEFAULT_DESCRIPTOR_SET = (
-    Path(authcore.__file__).resolve().parents[2] / "generated" / "authcore.binpb"
-)
+# In a checkout: src/authcore/__init__.py -> the repository root ->
+# generated/authcore.binpb. Installed from a wheel: next to authcore's
+# __init__.py (setup.py copies it there).
+_CHECKOUT_SET = Path(authcore.__file__).resolve().parents[2] / "generated" / "authcore.binpb"
+DEFAULT_DESCRIPTOR_SET = (_CHECKOUT_SET if _CHECKOUT_SET.is_file()
+                          else Path(authcore.__file__).resolve().parent / "authcore.binpb")
 
 # Field numbers of FileDescriptorProto / DescriptorProto / ... used in
 # SourceCodeInfo.Location.path.

@@ -19,6 +19,7 @@ from google.protobuf.message import Message
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from authcore import logs
 from authcore.errors import AuthcoreError, InvalidArgument, internal_status
 from rest_bridge.codec import (
     CodecError,
@@ -29,7 +30,7 @@ from rest_bridge.codec import (
 )
 from rest_bridge.codec_scalars import scalar_encoder
 from rest_bridge.errors import ErrorRenderer, RequestTooLarge, dump_json
-from rest_bridge.invoker import CallError, Invoker
+from rest_bridge.invoker import CallError, Invoker, method_path
 from rest_bridge.routes import Binding, FieldChain
 
 logger = logging.getLogger(__name__)
@@ -149,6 +150,7 @@ class RoutePlan:
         self._renderer = renderer
         self._limit = max_body_bytes
         self._method = binding.method
+        self._rpc = method_path(binding.method)
         self._request_cls = message_factory.GetMessageClass(binding.method.input_type)
         self._body_star = binding.body == "*"
         self._body_key = binding.body_field.json_name if binding.body_field else None
@@ -165,11 +167,14 @@ class RoutePlan:
                                   if h.header_only)
 
     async def handle(self, request: Request) -> Response:
+        ctx = logs.current()  # rest_bridge.request_ids made it
+        if ctx is not None:
+            ctx.rpc = self._rpc  # also named when the bridge refuses the request
         try:
             message = await self._build(request)
             client = request.client
             response = await self._invoker.unary(
-                self._method, message, metadata=self._metadata(request),
+                self._method, message, metadata=self._metadata(request, ctx),
                 peer=client.host if client else "")
             return self._respond(response)
         except AuthcoreError as err:  # the bridge refused the request
@@ -184,10 +189,17 @@ class RoutePlan:
             return self._renderer.render(internal_status())
 
     @staticmethod
-    def _metadata(request: Request) -> list[tuple[str, str]]:
+    def _metadata(request: Request, ctx: logs.RequestContext | None
+                  ) -> list[tuple[str, str]]:
         headers = request.headers
-        return [(key, value) for key in FORWARDED_HEADERS
-                if (value := headers.get(key)) is not None]
+        pairs = [(key, value) for key in FORWARDED_HEADERS
+                 if (value := headers.get(key)) is not None]
+        if ctx is not None:
+            # The id this request answers with, not the raw header (which may
+            # have been replaced): a RemoteInvoker's core logs the same one.
+            pairs = [(k, v) for k, v in pairs if k != logs.REQUEST_ID_HEADER]
+            pairs.append((logs.REQUEST_ID_HEADER, ctx.request_id))
+        return pairs
 
     async def _build(self, request: Request) -> Message:
         message: Message = self._request_cls()

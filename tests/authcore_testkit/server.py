@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -22,10 +22,20 @@ import httpx
 ADMIN_KEY = "test-admin-key-" + "x" * 32
 
 
+# Ports free_port has handed out in this process: the kernel may offer a
+# port again as soon as it is closed, and a test that picks one (e.g. for
+# AUTHCORE_METRICS_ADDR) before run_server picks its own would get a clash.
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 @dataclass
@@ -38,6 +48,9 @@ class RunningServer:
     process: subprocess.Popen[str]
     backend: str
     output: list[str]
+    # With run_server(split_stderr=True): `output` is stdout only and this
+    # is stderr (the logs), line by line, live.
+    stderr: list[str] = field(default_factory=list)
 
 
 def postgres_base_url() -> str | None:
@@ -102,8 +115,8 @@ def fresh_postgres_database() -> Iterator[str]:
 
 @contextmanager
 def run_server(*, backend: str = "sqlite", env: dict[str, str] | None = None,
-               database_url: str | None = None, workers: int = 1
-               ) -> Iterator[RunningServer]:
+               database_url: str | None = None, workers: int = 1,
+               split_stderr: bool = False) -> Iterator[RunningServer]:
     data_dir = Path(tempfile.mkdtemp(prefix="authcore-test-"))
     http_port, grpc_port = free_port(), free_port()
     full_env = {
@@ -133,16 +146,24 @@ def run_server(*, backend: str = "sqlite", env: dict[str, str] | None = None,
         full_env["AUTHCORE_DATABASE_URL"] = database_url
     proc = subprocess.Popen(
         [sys.executable, "-m", "authcore.cli", "serve"],
-        env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=full_env, stdout=subprocess.PIPE, text=True,
+        stderr=subprocess.PIPE if split_stderr else subprocess.STDOUT,
     )
     output: list[str] = []
     lines: list[str] = []
+    errors: list[str] = []
     assert proc.stdout is not None
     stream = proc.stdout
     # A reader thread drains stdout so the server never blocks on a full pipe.
     reader = threading.Thread(target=lambda: lines.extend(iter(stream.readline, "")),
                               daemon=True)
     reader.start()
+    error_reader = None
+    if proc.stderr is not None:
+        error_stream = proc.stderr
+        error_reader = threading.Thread(
+            target=lambda: errors.extend(iter(error_stream.readline, "")), daemon=True)
+        error_reader.start()
     app_id = ""
     deadline = time.monotonic() + 60
     try:
@@ -155,7 +176,7 @@ def run_server(*, backend: str = "sqlite", env: dict[str, str] | None = None,
                 break
             if proc.poll() is not None:
                 reader.join(timeout=5)
-                raise RuntimeError("authcore exited early:\n" + "".join(lines))
+                raise RuntimeError("authcore exited early:\n" + "".join(lines + errors))
             if time.monotonic() > deadline:
                 raise RuntimeError("authcore did not start:\n" + buf)
             time.sleep(0.05)
@@ -164,7 +185,7 @@ def run_server(*, backend: str = "sqlite", env: dict[str, str] | None = None,
             http_url=f"http://127.0.0.1:{http_port}",
             grpc_target=f"127.0.0.1:{grpc_port}",
             admin_key=ADMIN_KEY, demo_application_id=app_id, data_dir=data_dir,
-            process=proc, backend=backend, output=output,
+            process=proc, backend=backend, output=output, stderr=errors,
         )
         httpx.get(server.http_url + "/openapi.json", timeout=10).raise_for_status()
         # Self sign-up is off by default, on every application; the LoginID
@@ -184,4 +205,6 @@ def run_server(*, backend: str = "sqlite", env: dict[str, str] | None = None,
                 proc.kill()
                 proc.wait()
         reader.join(timeout=5)
+        if error_reader is not None:
+            error_reader.join(timeout=5)
         output[:] = ["".join(lines)]

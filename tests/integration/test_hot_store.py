@@ -132,7 +132,7 @@ async def test_a_connection_lost_mid_transaction_raises_its_own_error(
 def _audit(event: str, now: float) -> dict[str, Any]:
     return {"now": now, "event": event, "outcome": "ok", "reason": None,
             "application_id": None, "user_id": None, "authenticator": None,
-            "client_ip": None}
+            "client_ip": None, "request_id": None}
 
 
 async def test_held_inserts_go_out_as_one_atomic_statement(

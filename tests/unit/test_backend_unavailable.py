@@ -74,6 +74,12 @@ class _Context:
     def __init__(self) -> None:
         self.aborted: tuple[Any, ...] | None = None
 
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return ()
+
+    def peer(self) -> str:
+        return "ipv4:127.0.0.1:5000"
+
     async def abort(self, code: grpc.StatusCode, message: str,
                     trailing_metadata: tuple[tuple[str, bytes], ...] = ()) -> None:
         self.aborted = (code, message, dict(trailing_metadata))

@@ -380,24 +380,44 @@ class UnlockUserResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class ListOutboxRequest(_message.Message):
-    __slots__ = ("user_id",)
+    __slots__ = ("user_id", "status")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+    status: str
+    def __init__(self, user_id: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
 
 class OutboxMessage(_message.Message):
-    __slots__ = ("channel", "address", "text", "time", "medium")
+    __slots__ = ("channel", "address", "text", "time", "medium", "id", "status", "kind", "attempts", "last_error", "sent_at", "expires_at", "user_id", "application_id")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     MEDIUM_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    SENT_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     channel: _authenticators_pb2.OTPDeliveryType
     address: str
     text: str
     time: _timestamp_pb2.Timestamp
     medium: str
-    def __init__(self, channel: _Optional[_Union[_authenticators_pb2.OTPDeliveryType, str]] = ..., address: _Optional[str] = ..., text: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., medium: _Optional[str] = ...) -> None: ...
+    id: int
+    status: str
+    kind: str
+    attempts: int
+    last_error: str
+    sent_at: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    user_id: str
+    application_id: str
+    def __init__(self, channel: _Optional[_Union[_authenticators_pb2.OTPDeliveryType, str]] = ..., address: _Optional[str] = ..., text: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., medium: _Optional[str] = ..., id: _Optional[int] = ..., status: _Optional[str] = ..., kind: _Optional[str] = ..., attempts: _Optional[int] = ..., last_error: _Optional[str] = ..., sent_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., user_id: _Optional[str] = ..., application_id: _Optional[str] = ...) -> None: ...
 
 class ListOutboxResponse(_message.Message):
     __slots__ = ("messages",)

@@ -281,10 +281,13 @@ class ManagementServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListOutbox(self, request, context):
-        """List delivered messages.
+        """List the outbox.
 
-        The outbox holds what the EMAIL, SMS and VOICE channels delivered to a
-        user, newest last.
+        Every message authcore sends (EMAIL, SMS, VOICE, PUSH) is queued in the
+        outbox and delivered from it; this lists them, oldest first, filtered by
+        user and status. The text is shown only for `held` messages (no channel
+        is configured for their medium: the development outbox), never for a
+        message meant for a real channel.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

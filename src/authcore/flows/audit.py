@@ -1,4 +1,7 @@
-"""Audit events: one row per authentication decision, never with a secret."""
+"""Audit events: one row per authentication decision, never with a secret.
+
+Each row carries the id of the request that made it (authcore.logs), so a
+row leads to the request's log lines and back."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from authcore import logs, metrics
 from authcore.store.hot import HotTx
 from authcore.store.hot.queries import insert_audit_event
 from authcore.store.models import AuditEvent
@@ -35,8 +39,12 @@ def record(
             user_id=user_id,
             authenticator=authenticator,
             client_ip=client_ip,
+            request_id=logs.current_request_id(),
         )
     )
+    logs.note_application(application_id)
+    if event in AUTHENTICATION_EVENTS and outcome not in _UNDECIDED:
+        metrics.authentication(authenticator or "", outcome)
     log.info(
         "%s %s reason=%s app=%s user=%s authenticator=%s ip=%s",
         event, outcome, reason, application_id, user_id, authenticator, client_ip,
@@ -62,7 +70,11 @@ async def hot_record(
     line per login would cost a formatted write on every hot call."""
     await insert_audit_event(tx, event=event, outcome=outcome, now=now, reason=reason,
                              application_id=application_id, user_id=user_id,
-                             authenticator=authenticator, client_ip=client_ip)
+                             authenticator=authenticator, client_ip=client_ip,
+                             request_id=logs.current_request_id())
+    logs.note_application(application_id)
+    if event in AUTHENTICATION_EVENTS and outcome not in _UNDECIDED:
+        metrics.authentication(authenticator or "", outcome)
     level = logging.DEBUG if outcome in _ROUTINE else logging.INFO
     if log.isEnabledFor(level):
         log.log(level, "%s %s reason=%s app=%s user=%s authenticator=%s ip=%s",
@@ -70,3 +82,8 @@ async def hot_record(
 
 
 _ROUTINE = frozenset({"success", "issued"})
+# The events that are an authentication's decision (authcore_authentications):
+# not challenges issued, registrations or logouts.
+AUTHENTICATION_EVENTS = frozenset({"complete", "logon", "consumer_login", "consumer_stepup",
+                                   "passkey_auth", "passkey_tx", "auth_code_verify"})
+_UNDECIDED = frozenset({"started", "issued"})

@@ -35,6 +35,7 @@ from authcore.store.hot import statements as q
 from authcore.store.hot.queries import AppRow, ChallengeRecord, UserRow
 from authcore.store.models import Application, Challenge, User
 from authcore.store.redis import RedisKeys, redis_errors
+from authcore.store.redis_ha import AckedScript
 
 __all__ = [
     "ChallengeRecord",
@@ -480,11 +481,13 @@ def missing_token() -> Unauthenticated:
 
 
 class RedisChallengeStore(ChallengeStore):
-    def __init__(self, client: Redis, *, keys: RedisKeys | None = None) -> None:
+    def __init__(self, client: Redis, *, keys: RedisKeys | None = None,
+                 ack_replicas: int = 0) -> None:
         self._client = client
         self._keys = keys or RedisKeys()
         self._create = client.register_script(_CREATE)
-        self._claim = client.register_script(_CLAIM)
+        # A claim lost by a failover would let the challenge be used again.
+        self._claim = AckedScript(client, _CLAIM, replicas=ack_replicas)
         self._rekey = client.register_script(_REKEY)
         self._find_open = client.register_script(_FIND_OPEN)
 

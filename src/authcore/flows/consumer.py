@@ -29,7 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from authcore.config import Settings
 from authcore.consumer.v1 import consumer_pb2 as pb
-from authcore.delivery.outbox import deliver
+from authcore.delivery.channels import KIND_OTP, KIND_PUSH
+from authcore.delivery.outbox import Message
 from authcore.errors import (
     HTTP_BODY_PREFIX,
     HTTP_HEADER_PREFIX,
@@ -216,9 +217,12 @@ class ConsumerFlow:
         # rolls back the pending factor or step-up it was writing.
         await self.core.throttle_delivery("SMS", address=address, client_ip=client_ip)
         minutes = CODE_SECONDS // 60
-        deliver(db, user_pk=user_pk, channel="SMS", address=address,
-                text=f"Your verification code is {code}. It expires in {minutes} minutes.",
-                now=now)
+        self.core.outbox.add(db, Message(
+            user_pk=user_pk, medium="SMS", address=address, kind=KIND_OTP,
+            text=f"Your verification code is {code}. It expires in {minutes} minutes.",
+            values={"code": code, "minutes": str(minutes)},
+            application_id=self._settings.consumer_application_id,
+            expires_at=now + CODE_SECONDS), now=now)
 
     async def _burn_password_time(self, password: str) -> None:
         """Spend an argon2 verification on an unknown account, so response
@@ -813,10 +817,13 @@ class ConsumerFlow:
                           challenge=challenge, created_at=now, expires_at=now + PUSH_SECONDS,
                           answered_at=None))
             # The relay hands this to the device's push service.
-            deliver(db, user_pk=user.pk, channel="PUSH", address=factor.id, now=now,
-                    text=json.dumps({"type": "stepup", "id": step_id, "challenge": challenge,
-                                     "expiresAt": int(now + PUSH_SECONDS),
-                                     "pushToken": factor.push_token or ""}))
+            self.core.outbox.add(db, Message(
+                user_pk=user.pk, medium="PUSH", address=factor.id, kind=KIND_PUSH,
+                text=json.dumps({"type": "stepup", "id": step_id, "challenge": challenge,
+                                 "expiresAt": int(now + PUSH_SECONDS),
+                                 "pushToken": factor.push_token or ""}),
+                application_id=self._settings.consumer_application_id,
+                expires_at=now + PUSH_SECONDS), now=now)
             self._audit(db, "consumer_stepup", "started", user, now, caller,
                         authenticator="PUSH")
         return pb.StartPushStepUpResponse(id=step_id)

@@ -17,8 +17,10 @@ from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from authcore import metrics
 from authcore.config import Settings
 from authcore.crypto.seal import Sealer
+from authcore.delivery.outbox import Outbox
 from authcore.errors import ResourceExhausted
 from authcore.flows.challenges import (
     ChallengeRecord,
@@ -35,6 +37,7 @@ from authcore.flows.lockouts import LockoutStore, SqlLockoutStore
 from authcore.identifiers import email_key, username_key
 from authcore.limits.base import Decision, RateLimit, RateLimiter
 from authcore.limits.lockout import LockoutPolicy, LockoutState
+from authcore.store.db import take_after_commit
 from authcore.store.hot import HotDb, HotTx
 from authcore.store.hot.queries import AppRow, UserRow
 from authcore.store.hot.redis import RedisHot
@@ -89,6 +92,8 @@ def hashing_executor(threads: int) -> ThreadPoolExecutor:
 def _check_decision(decision: Decision,
                     refused: Callable[[float], Exception] | None = None) -> None:
     if not decision.allowed:
+        # Only throttle_delivery passes its own refusal.
+        metrics.rate_limited("auth" if refused is None else "delivery")
         if refused is not None:
             raise refused(decision.retry_after)
         raise ResourceExhausted("Too many requests; retry later.",
@@ -129,6 +134,8 @@ class Core:
     # The hot paths' statements on the raw driver (store/hot); `db` is the
     # ORM for everything else.
     hot: HotDb
+    # Where flows queue the messages they send (delivery/outbox.py).
+    outbox: Outbox
     executor: Executor | None = None
     clock: Callable[[], float] = field(default=time.time)
     # SQLite allows one writer: write transactions queue on this lock (see
@@ -157,6 +164,8 @@ class Core:
         async with self.db() as session:
             async with guard, session.begin():
                 yield session
+            for fn in take_after_commit(session):
+                fn()
 
     def _limits(self, client_ip: str, user_key: str) -> list[tuple[str, RateLimit]]:
         limits = self.settings.rate_limits

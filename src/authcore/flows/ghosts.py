@@ -36,11 +36,13 @@ from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
+from authcore import metrics
 from authcore.flows.lockouts import _RECORD_FAILURE, Counted
 from authcore.identifiers import username_key
 from authcore.limits.lockout import LockoutPolicy, LockoutState, after_failure, is_locked
 from authcore.store.hot.redis import float_text, parse_lockout
 from authcore.store.redis import RedisKeys, redis_errors
+from authcore.store.redis_ha import AckedScript
 from authcore.verify.password import (
     Argon2Params,
     PasswordVerificationError,
@@ -148,6 +150,8 @@ class MemoryGhostLockouts(GhostLockouts):
         if is_locked(state=current, now=now):
             return Counted(state=current, refused=True)
         new = after_failure(state=current, policy=policy, now=now)
+        if new.locked_at == now:  # counted as an account's would be: no tell
+            metrics.lockout(authenticator)
         key = (ghost, authenticator)
         self._rows.pop(key, None)  # re-inserted last: the dict is oldest-first
         if len(self._rows) >= self._max_keys:
@@ -174,10 +178,12 @@ class RedisGhostLockouts(GhostLockouts):
     """Shared counters: `ghost-lockout:<ghost id>`, a hash laid out like
     `lockout:<user_pk>`, expiring."""
 
-    def __init__(self, client: Redis, *, keys: RedisKeys | None = None) -> None:
+    def __init__(self, client: Redis, *, keys: RedisKeys | None = None,
+                 ack_replicas: int = 0) -> None:
         self._client = client
         self._keys = keys or RedisKeys()
-        self._record = client.register_script(_GHOST_FAILURE)
+        # As a real account's failures (flows/lockouts.py).
+        self._record = AckedScript(client, _GHOST_FAILURE, replicas=ack_replicas)
 
     def _key(self, ghost: str) -> str:
         return self._keys.key("ghost-lockout", ghost)
@@ -199,4 +205,7 @@ class RedisGhostLockouts(GhostLockouts):
         text = str(value)
         if text.startswith("L"):
             return Counted(state=parse_lockout(text[1:]), refused=True)
-        return Counted(state=parse_lockout(text))
+        state = parse_lockout(text)
+        if state.locked_at == now:  # counted as an account's would be: no tell
+            metrics.lockout(authenticator)
+        return Counted(state=state)

@@ -13,8 +13,11 @@ AUTHCORE_KERBEROS_REALMS, or, when that is empty, the realm of the acceptor's
 own principal (realms compare exactly, as Kerberos does). Principals with an instance (`a/b@R`) or
 escaped characters (enterprise names `a\\@b@R`) are refused.
 
-gssapi is imported on first use, so a server without Kerberos configured
-never needs the library.
+gssapi is an optional extra (`pip install 'authcore[kerberos]'`, built
+against MIT Kerberos' libkrb5-dev: no Linux wheels are published), imported
+on first use. Without it this call answers 501 `kerberos_not_installed`
+("Kerberos support is not installed on this server") and nothing else
+changes.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import importlib.util
 import logging
 import os
 from dataclasses import dataclass
@@ -58,6 +62,8 @@ MAX_HEADER_CHARS = 65_536
 KRB5_MECHS = frozenset({"1.2.840.113554.1.2.2", "1.2.840.48018.1.2.2"})
 NTLMSSP = b"NTLMSSP\0"
 NOT_CONFIGURED = "windows_auth_not_configured"
+NOT_INSTALLED = "kerberos_not_installed"
+INSTALL_HINT = "pip install 'authcore[kerberos]', which builds gssapi against libkrb5-dev"
 
 
 @dataclass(frozen=True)
@@ -152,13 +158,34 @@ def _not_configured(message: str) -> Unimplemented:
 # ------------------------------------------------------------------ gssapi
 
 
+_missing_logged = False
+
+
 def _require_gssapi() -> None:
+    global _missing_logged
     try:
         import gssapi  # noqa: F401
     except ImportError:
-        log.warning("AUTHCORE_KERBEROS_KEYTAB is set but python-gssapi can't be imported")
-        raise _not_configured("Windows authentication is not available on this server "
-                              "(the Kerberos library is missing).") from None
+        if not _missing_logged:  # once per process: it won't change while running
+            _missing_logged = True
+            log.warning("authenticateByWindowsToken refused: python-gssapi is not "
+                        "installed (%s)", INSTALL_HINT)
+        raise Unimplemented("Kerberos support is not installed on this server.",
+                            reason=NOT_INSTALLED) from None
+
+
+def startup_warning(settings: Settings) -> str | None:
+    """A keytab configured for a server without gssapi: said at start,
+    without importing the library (find_spec only locates it)."""
+    if settings.kerberos_keytab is None:
+        return None
+    try:
+        if importlib.util.find_spec("gssapi") is not None:
+            return None
+    except ImportError:
+        pass
+    return ("AUTHCORE_KERBEROS_KEYTAB is set but Kerberos support is not installed: "
+            f"authenticateByWindowsToken answers 501 until it is ({INSTALL_HINT})")
 
 
 def _keytab(settings: Settings) -> Path:
@@ -227,9 +254,10 @@ async def windows_logon(core: Core, req: pb.AuthenticateByWindowsTokenRequest,
         app = await get_application(db, req.application_id)
     require_allowed(app.authenticators, FACTOR)
     token = negotiate_token(authorization or "")
+    # Before the keytab: without the library no configuration would help.
+    _require_gssapi()
     settings = core.settings
     keytab = _keytab(settings)
-    _require_gssapi()
     await core.rate_limit(client_ip=caller.client_ip)
     try:
         accepted = await core.blocking(accept, keytab, settings.kerberos_principal, token)

@@ -18,6 +18,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from authcore import metrics
 from authcore.limits.lockout import (
     LockoutPolicy,
     LockoutState,
@@ -30,6 +31,7 @@ from authcore.store.hot import statements as q
 from authcore.store.hot.redis import float_text, parse_lockout
 from authcore.store.models import Lockout
 from authcore.store.redis import RedisKeys, redis_errors
+from authcore.store.redis_ha import AckedScript
 
 __all__ = ["Counted", "LockoutStore", "RedisLockoutStore", "SqlLockoutStore"]
 
@@ -129,6 +131,8 @@ class SqlLockoutStore(LockoutStore):
         if is_locked(state=current, now=now):
             return Counted(state=current, refused=True)
         new = after_failure(state=current, policy=policy, now=now)
+        if new.locked_at == now:  # this failure locked it
+            metrics.lockout(authenticator)
         await db.execute(
             update(Lockout)
             .where(Lockout.user_pk == user_pk, Lockout.authenticator == authenticator)
@@ -167,6 +171,8 @@ class SqlLockoutStore(LockoutStore):
         if is_locked(state=current, now=now):
             return Counted(state=current, refused=True)
         new = after_failure(state=current, policy=policy, now=now)
+        if new.locked_at == now:  # this failure locked it
+            metrics.lockout(authenticator)
         await tx.execute(q.RECORD_FAILURES, {
             **key, "failures": new.failures, "locked_at": new.locked_at,
             "lockout_expires_at": new.lockout_expires_at})
@@ -243,10 +249,12 @@ class RedisLockoutStore(LockoutStore):
     an unlock or an expired lockout resets it). A hash whose last field is
     reset disappears."""
 
-    def __init__(self, client: Redis, *, keys: RedisKeys | None = None) -> None:
+    def __init__(self, client: Redis, *, keys: RedisKeys | None = None,
+                 ack_replicas: int = 0) -> None:
         self._client = client
         self._keys = keys or RedisKeys()
-        self._record_failure = client.register_script(_RECORD_FAILURE)
+        # A failure lost by a failover would be a free extra guess.
+        self._record_failure = AckedScript(client, _RECORD_FAILURE, replicas=ack_replicas)
         self._record_success = client.register_script(_RECORD_SUCCESS)
 
     def _key(self, user_pk: str) -> str:
@@ -283,7 +291,10 @@ class RedisLockoutStore(LockoutStore):
         text = str(value)
         if text.startswith("L"):
             return Counted(state=parse_lockout(text[1:]), refused=True)
-        return Counted(state=parse_lockout(text))
+        state = parse_lockout(text)
+        if state.locked_at == now:  # this failure locked it (the script wrote `now`)
+            metrics.lockout(authenticator)
+        return Counted(state=state)
 
     async def record_success(self, db: AsyncSession, *, user_pk: str, authenticator: str,
                              now: float) -> LockoutState | None:

@@ -26,7 +26,8 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authcore.delivery.outbox import deliver
+from authcore.delivery.channels import KIND_EMAIL_VERIFICATION, KIND_OTP
+from authcore.delivery.outbox import Message
 from authcore.errors import (
     AuthcoreError,
     InvalidArgument,
@@ -305,9 +306,14 @@ class LoginIdFlow:
                                  factors=PASSKEY_FACTORS,
                                  extra={"passkey_id": done.passkey.id,
                                         "device": done.state.get("device")})
-            deliver(db, user_pk=user.pk, channel="EMAIL", address=address,
-                    text=f"Your code to finish signing up to {app.name} is {code}. It "
-                         f"expires in {CODE_TTL_SECONDS // 60} minutes.", now=now)
+            minutes = CODE_TTL_SECONDS // 60
+            self.core.outbox.add(db, Message(
+                user_pk=user.pk, medium="EMAIL", address=address,
+                kind=KIND_EMAIL_VERIFICATION,
+                text=f"Your code to finish signing up to {app.name} is {code}. It "
+                     f"expires in {minutes} minutes.",
+                values={"code": code, "minutes": str(minutes)}, application_id=app.id,
+                expires_at=now + CODE_TTL_SECONDS), now=now)
             audit.record(db, event="signup_verification_sent", outcome="success", now=now,
                          application_id=app.id, user_id=user.user_id,
                          authenticator="PASSKEY", client_ip=caller.client_ip)
@@ -565,9 +571,12 @@ class LoginIdFlow:
             if user is not None and address:
                 await self._new_code(db, user=user, app=app, channel=channel.lower(),
                                      code=code, now=now)
-                deliver(db, user_pk=user.pk, channel=channel, address=address,
-                        text=f"Your sign-in code is {code}. It expires in "
-                             f"{CODE_TTL_SECONDS // 60} minutes.", now=now)
+                minutes = CODE_TTL_SECONDS // 60
+                self.core.outbox.add(db, Message(
+                    user_pk=user.pk, medium=channel, address=address, kind=KIND_OTP,
+                    text=f"Your sign-in code is {code}. It expires in {minutes} minutes.",
+                    values={"code": code, "minutes": str(minutes)}, application_id=app.id,
+                    expires_at=now + CODE_TTL_SECONDS), now=now)
             else:
                 # The same work either way: the code is made, hashed and
                 # stored, bound to nobody (verify_auth_code finds codes by

@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from authcore.delivery import outbox
 from authcore.errors import AlreadyExists, InvalidArgument, NotFound
 from authcore.flows import audit, signup
 from authcore.flows.aaguids import lookup
@@ -37,7 +38,6 @@ from authcore.store.models import (
     GridCard,
     KbaAnswer,
     OtpToken,
-    OutboxMessage,
     PasskeyCredential,
     Password,
     TempAccessCode,
@@ -60,6 +60,28 @@ from authcore.verify.password import check_password_policy, hash_password
 from authcore.verify.temp_code import generate_temp_code, hash_temp_code
 
 _MAX_USER_ID = 255
+
+
+_OTP_CHANNELS = {"EMAIL": common.OTP_DELIVERY_TYPE_EMAIL, "SMS": common.OTP_DELIVERY_TYPE_SMS,
+                 "VOICE": common.OTP_DELIVERY_TYPE_VOICE}
+
+
+def outbox_message(m: outbox.Listed) -> mgmt.OutboxMessage:
+    msg = mgmt.OutboxMessage(
+        id=m.id, channel=_OTP_CHANNELS.get(m.medium, 0), medium=m.medium, address=m.address,
+        time=_ts(m.created_at), status=m.status, kind=m.kind, attempts=m.attempts,
+        user_id=m.user_id)
+    if m.text is not None:
+        msg.text = m.text
+    if m.last_error is not None:
+        msg.last_error = m.last_error
+    if m.application_id is not None:
+        msg.application_id = m.application_id
+    if m.sent_at is not None:
+        msg.sent_at.CopyFrom(_ts(m.sent_at))
+    if m.expires_at is not None:
+        msg.expires_at.CopyFrom(_ts(m.expires_at))
+    return msg
 
 
 def _ts(epoch: float) -> Timestamp:
@@ -455,20 +477,17 @@ class ManagementFlow:
     # -- outbox, tokens ----------------------------------------------------
 
     async def list_outbox(self, req: mgmt.ListOutboxRequest) -> mgmt.ListOutboxResponse:
+        status = req.status.strip().lower() or None
+        if status is not None and status not in outbox.STATUSES:
+            raise InvalidArgument(
+                f"status must be one of {', '.join(outbox.STATUSES)}.",
+                reason="invalid_outbox_status",
+                field_violations=[("status", f"must be one of {', '.join(outbox.STATUSES)}")])
         async with self.core.read() as db:
-            user = await get_user(db, req.user_id)
-            rows = (await db.execute(
-                select(OutboxMessage).where(OutboxMessage.user_pk == user.pk)
-                .order_by(OutboxMessage.id)
-            )).scalars()
-            channel = {"EMAIL": common.OTP_DELIVERY_TYPE_EMAIL,
-                       "SMS": common.OTP_DELIVERY_TYPE_SMS,
-                       "VOICE": common.OTP_DELIVERY_TYPE_VOICE}
-            return mgmt.ListOutboxResponse(messages=[
-                mgmt.OutboxMessage(channel=channel.get(m.channel, 0), address=m.address,
-                                   text=m.text, time=_ts(m.created_at), medium=m.channel)
-                for m in rows
-            ])
+            user_pk = (await get_user(db, req.user_id)).pk if req.user_id else None
+            listed = await outbox.list_messages(db, self.core.outbox, user_pk=user_pk,
+                                                status=status)
+        return mgmt.ListOutboxResponse(messages=[outbox_message(m) for m in listed])
 
     async def introspect(self, req: mgmt.IntrospectTokenRequest) -> mgmt.IntrospectTokenResponse:
         async with self.core.read() as db:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 from authcore.store import sqlite_inline
+from authcore.store.pg_urls import sqlalchemy_url
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -37,12 +39,28 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
                                      module=sqlite_inline.dbapi())
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=2 * pool_size,
-                               pool_pre_ping=True)
+    # A libpq host list (h1:5432,h2:5432) becomes SQLAlchemy's host= form.
+    return create_async_engine(sqlalchemy_url(url), pool_size=pool_size,
+                               max_overflow=2 * pool_size, pool_pre_ping=True)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+_AFTER_COMMIT = "authcore.after_commit"
+
+
+def after_commit(session: AsyncSession, fn: Callable[[], None]) -> None:
+    """Call `fn` once the `Core.write()` transaction of `session` has
+    committed (never after a rollback), as `HotTx.after_commit` does for
+    the hot paths. `fn` must be quick and must not raise."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(fn)
+
+
+def take_after_commit(session: AsyncSession) -> list[Callable[[], None]]:
+    fns: list[Callable[[], None]] = session.info.pop(_AFTER_COMMIT, [])
+    return fns
 
 
 def alembic_config(url: str) -> Config:
@@ -59,6 +77,10 @@ def alembic_config(url: str) -> Config:
 
 def migrate(url: str) -> None:
     """Bring the schema to head. Blocking; call before the event loop starts."""
+    try:
+        sqlalchemy_url(url)  # the first use of the URL: refuse a bad host list clearly
+    except ValueError as exc:
+        raise SystemExit(f"AUTHCORE_DATABASE_URL: {exc}") from None
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

@@ -297,15 +297,32 @@ class Session(Base):
 
 
 class OutboxMessage(Base):
+    """A message to deliver (migration 0007): the dispatcher claims `pending`
+    rows whose `next_attempt_at` has come; `held` rows have no channel
+    configured for their medium and stay readable through the admin API, as
+    the development outbox. `sealed_text` is AES-GCM under the master key and
+    is dropped once the message is sent, failed or expired."""
+
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_user_pk_id", "user_pk", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_user_pk_id", "user_pk", "id"),
+        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_pk: Mapped[str] = mapped_column(ForeignKey("users.pk", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(16))
     address: Mapped[str] = mapped_column(String(320))
-    text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(32), server_default="otp")
+    application_id: Mapped[str | None] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(16), server_default="held")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[float | None] = mapped_column(Float)
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    sent_at: Mapped[float | None] = mapped_column(Float)
+    expires_at: Mapped[float | None] = mapped_column(Float)
+    sealed_text: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class AuditEvent(Base):
@@ -320,6 +337,7 @@ class AuditEvent(Base):
     user_id: Mapped[str | None] = mapped_column(String(255))
     authenticator: Mapped[str | None] = mapped_column(String(32))
     client_ip: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class SigningKeyRow(Base):

@@ -16,6 +16,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
@@ -23,7 +24,9 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 
+from authcore import metrics
 from authcore.errors import Unavailable
+from authcore.store.redis_ha import connect_sentinel, is_sentinel_url
 
 __all__ = [
     "CONNECT_TIMEOUT_SECONDS",
@@ -67,18 +70,22 @@ def connect(url: str) -> Redis:
     which would double the wait). A retried command may have run once
     already (the reply was lost): each script here is either idempotent or
     errs on the closed side when run twice (a second claim fails, a
-    failure or a hit counts twice)."""
-    pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=MAX_CONNECTIONS,
-        timeout=SOCKET_TIMEOUT_SECONDS,
-        decode_responses=True,
-        socket_timeout=SOCKET_TIMEOUT_SECONDS,
-        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        health_check_interval=30,
-    )
-    return Redis.from_pool(pool)
+    failure or a hit counts twice).
+
+    A `redis+sentinel://` URL gives the same pool behind Redis Sentinel's
+    primary lookup (store/redis_ha.py)."""
+    options: dict[str, Any] = {
+        "max_connections": MAX_CONNECTIONS,
+        "timeout": SOCKET_TIMEOUT_SECONDS,
+        "decode_responses": True,
+        "socket_timeout": SOCKET_TIMEOUT_SECONDS,
+        "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        "health_check_interval": 30,
+    }
+    if is_sentinel_url(url):
+        return connect_sentinel(url, **options)
+    return Redis.from_pool(BlockingConnectionPool.from_url(url, **options))
 
 
 async def durability_warnings(client: Redis) -> list[str]:
@@ -140,9 +147,11 @@ def redis_errors(what: str) -> Iterator[None]:
     try:
         yield
     except ResponseError as exc:
+        metrics.redis_error()
         _throttle.log(log, "redis refused %s: %s", what, exc)
         raise backend_unavailable() from None
     except (RedisError, OSError, TimeoutError) as exc:
+        metrics.redis_error()
         _throttle.log(log, "redis unavailable during %s: %s: %s", what,
                       type(exc).__name__, exc)
         raise backend_unavailable() from None

@@ -382,7 +382,7 @@ async def test_openapi_document(client: httpx.AsyncClient) -> None:
         "schema"]["properties"]
     assert "204" in paths["/api/admin/v1/users/{user_id}"]["delete"]["responses"]
     outbox = paths["/api/admin/v1/outbox"]["get"]
-    assert [p["name"] for p in outbox["parameters"]] == ["userId"]
+    assert [p["name"] for p in outbox["parameters"]] == ["userId", "status"]
     assert outbox["security"] == [{"adminKey": []}]
     schemas = doc["components"]["schemas"]
     request = schemas["authcore.v1.QueryUserAuthenticatorsRequest"]["properties"]

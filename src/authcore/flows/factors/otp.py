@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from authcore.delivery.outbox import mask_email, mask_phone
+from authcore.delivery.channels import KIND_OTP
+from authcore.delivery.outbox import Message, mask_email, mask_phone
 from authcore.errors import InvalidArgument
 from authcore.flows.factors.base import Answer, Effect, FactorContext, Started, StartInput
 from authcore.store.hot import HotTx
-from authcore.store.hot.queries import UserRow, insert_outbox_message
+from authcore.store.hot.queries import UserRow
 from authcore.store.models import User
 from authcore.v1 import authentication_pb2 as authn
 from authcore.v1 import authenticators_pb2 as common
@@ -75,11 +76,17 @@ class OtpFactor:
         await ctx.core.throttle_delivery(channel, address=address, client_ip=inp.client_ip)
         code = generate_code(digits=ctx.policy.otp_digits)
         minutes = max(1, ctx.policy.otp_ttl_seconds // 60)
-        text = f"Your verification code is {code}. It expires in {minutes} minutes."
+        # The message lives as long as the challenge (_issue takes the shorter).
+        ttl = min(ctx.policy.otp_ttl_seconds, ctx.policy.challenge_seconds)
+        message = Message(
+            user_pk=user_pk, medium=channel, address=address, kind=KIND_OTP,
+            text=f"Your verification code is {code}. It expires in {minutes} minutes.",
+            values={"code": code, "minutes": str(minutes)}, application_id=ctx.app.id,
+            expires_at=now + ttl)
+        outbox = ctx.core.outbox
 
         async def queue(tx: HotTx) -> None:
-            await insert_outbox_message(tx, user_pk=user_pk, channel=channel, address=address,
-                                        text=text, now=now)
+            await outbox.queue(tx, message, now=now)
 
         return Started(
             state={"code_hash": hash_code(code=code, key=ctx.core.code_key)},

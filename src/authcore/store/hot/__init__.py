@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from authcore.store.hot.statements import Stmt
@@ -55,6 +55,17 @@ class HotTx(ABC):
     @abstractmethod
     async def all(self, stmt: Stmt, params: Params) -> Sequence[Row]: ...
 
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Call `fn` once the transaction has committed (never after a
+        rollback): e.g. wake the delivery dispatcher for a message it can
+        only see then. `fn` must be quick and must not raise."""
+        self.__dict__.setdefault("_after_commit", []).append(fn)
+
+    def take_after_commit(self) -> list[Callable[[], None]]:
+        """The drivers' side: what `after_commit` collected, now forgotten."""
+        fns: list[Callable[[], None]] = self.__dict__.pop("_after_commit", [])
+        return fns
+
 
 class HotDb(ABC):
     @abstractmethod
@@ -72,6 +83,11 @@ class HotDb(ABC):
         yielding to the loop, as long as nothing inside awaits I/O)."""
 
     async def close(self) -> None:
+        return None
+
+    def connections_in_use(self) -> int | None:
+        """Pooled connections checked out now, for the metrics; None where
+        the driver has no pool (SQLite's two fixed connections)."""
         return None
 
 

@@ -22,10 +22,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy.engine import make_url
 
 from authcore.store.hot import HotDb, HotTx, Params, Row
 from authcore.store.hot.statements import Stmt
+from authcore.store.pg_urls import asyncpg_dsn
 
 T = TypeVar("T")
 
@@ -47,11 +47,6 @@ IDLE_SECONDS = 30.0
 STALE = (asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.PostgresConnectionError,
          asyncpg.exceptions.InternalClientError, asyncpg.exceptions.OperatorInterventionError,
          ConnectionError)
-
-
-def asyncpg_dsn(url: str) -> str:
-    """The SQLAlchemy URL (`postgresql+asyncpg://...`) as asyncpg's DSN."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def _no_reset(conn: Any) -> None:
@@ -252,8 +247,16 @@ class PostgresHot(HotDb):
         finally:
             if tx.conn is not None:
                 await self._pool.release(tx.conn)
+        for fn in tx.take_after_commit():
+            fn()
 
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+    def connections_in_use(self) -> int | None:
+        pool = self._pool
+        if pool is None:
+            return 0
+        return int(pool.get_size() - pool.get_idle_size())

@@ -366,11 +366,12 @@ async def scim_user_values(db: Fetcher, user_pk: str) -> list[SimpleNamespace]:
 async def insert_audit_event(tx: HotTx, *, event: str, outcome: str, now: float,
                              reason: str | None = None, application_id: str | None = None,
                              user_id: str | None = None, authenticator: str | None = None,
-                             client_ip: str | None = None) -> None:
+                             client_ip: str | None = None,
+                             request_id: str | None = None) -> None:
     await tx.insert(q.INSERT_AUDIT_EVENT, {
         "now": now, "event": event, "outcome": outcome, "reason": reason,
         "application_id": application_id, "user_id": user_id,
-        "authenticator": authenticator, "client_ip": client_ip})
+        "authenticator": authenticator, "client_ip": client_ip, "request_id": request_id})
 
 
 async def insert_session(tx: HotTx, *, session_id: str, user_pk: str, application_id: str,
@@ -381,6 +382,11 @@ async def insert_session(tx: HotTx, *, session_id: str, user_pk: str, applicatio
 
 
 async def insert_outbox_message(tx: HotTx, *, user_pk: str, channel: str, address: str,
-                                text: str, now: float) -> None:
-    await tx.insert(q.INSERT_OUTBOX_MESSAGE, {"user_pk": user_pk, "channel": channel,
-                                               "address": address, "text": text, "now": now})
+                                kind: str, application_id: str | None, status: str,
+                                expires_at: float | None, sealed_text: bytes,
+                                now: float) -> None:
+    """A queued message (delivery/outbox.py `Outbox.queue` seals its text)."""
+    await tx.insert(q.INSERT_OUTBOX_MESSAGE, {
+        "user_pk": user_pk, "channel": channel, "address": address, "kind": kind,
+        "application_id": application_id, "status": status, "expires_at": expires_at,
+        "sealed_text": sealed_text, "now": now})

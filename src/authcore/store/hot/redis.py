@@ -25,9 +25,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from authcore import metrics
 from authcore.limits.base import Decision, RateLimit
 from authcore.limits.lockout import LockoutPolicy, LockoutState
 from authcore.store.redis import RedisKeys, redis_errors
+from authcore.store.redis_ha import AckedScript
 
 # As limits/redis.py.
 _EPSILON = 1e-3
@@ -191,11 +193,13 @@ def _pairs(flat: Sequence[Any]) -> dict[str, str]:
 
 
 class RedisHot:
-    def __init__(self, client: Redis, *, keys: RedisKeys) -> None:
+    def __init__(self, client: Redis, *, keys: RedisKeys, ack_replicas: int = 0) -> None:
         self._keys = keys
         self._hit_all = client.register_script(HIT_ALL)
         self._open = client.register_script(OPEN)
-        self._close = client.register_script(CLOSE)
+        # The claim and the counted failure must survive a failover
+        # (store/redis_ha.py); rate-limit hits may be lost.
+        self._close = AckedScript(client, CLOSE, replicas=ack_replicas)
 
     def _limit_args(self, limits: Sequence[tuple[str, RateLimit]]
                     ) -> tuple[list[str], list[str]]:
@@ -250,7 +254,10 @@ class RedisHot:
         if outcome == "F" and user_pk:
             if text.startswith("L"):
                 return Closed(claimed=True, lockout=parse_lockout(text[1:]), refused=True)
-            return Closed(claimed=True, lockout=parse_lockout(text), refused=False)
+            lockout = parse_lockout(text)
+            if lockout.locked_at == float(now):  # this failure locked it
+                metrics.lockout(authenticator)
+            return Closed(claimed=True, lockout=lockout, refused=False)
         if outcome == "S" and text:
             return Closed(claimed=True, lockout=parse_lockout(text), refused=True)
         return Closed(claimed=True, lockout=None, refused=False)

@@ -76,15 +76,19 @@ class SqliteHot(HotDb):
             try:
                 yield self._tx
             except BaseException:
+                self._tx.take_after_commit()
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+            callbacks = self._tx.take_after_commit()
             try:
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+        for fn in callbacks:
+            fn()
 
     async def close(self) -> None:
         self._read.close()

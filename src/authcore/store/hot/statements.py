@@ -292,15 +292,75 @@ SESSION_REVOKED_AT = _stmt("session_revoked_at", """
 
 INSERT_AUDIT_EVENT = _stmt("insert_audit_event", """
     INSERT INTO audit_events (ts, event, outcome, reason, application_id, user_id,
-                              authenticator, client_ip)
+                              authenticator, client_ip, request_id)
     VALUES (:now, :event, :outcome, :reason, :application_id, :user_id, :authenticator,
-            :client_ip)""")
+            :client_ip, :request_id)""")
+
+# -- the outbox (delivery/outbox.py) and its dispatcher (delivery/dispatcher.py)
 
 # Codes live at most OUTBOX_TEXT_SECONDS (delivery/outbox.py); after that a
-# message keeps only its metadata.
+# message keeps only its metadata, and one still waiting for a channel will
+# never go.
 PRUNE_OUTBOX_TEXT = _stmt("prune_outbox_text", """
-    UPDATE outbox SET text = '' WHERE created_at < :before AND text <> ''""")
+    UPDATE outbox SET sealed_text = NULL,
+                      status = CASE WHEN status = 'pending' THEN 'expired' ELSE status END
+    WHERE created_at < :before AND sealed_text IS NOT NULL""")
 
+# The message a challenge needs, written in the challenge's own transaction.
 INSERT_OUTBOX_MESSAGE = _stmt("insert_outbox_message", """
-    INSERT INTO outbox (user_pk, channel, address, text, created_at)
-    VALUES (:user_pk, :channel, :address, :text, :now)""")
+    INSERT INTO outbox (user_pk, channel, address, created_at, kind, application_id, status,
+                        attempts, next_attempt_at, expires_at, sealed_text)
+    VALUES (:user_pk, :channel, :address, :now, :kind, :application_id, :status, 0, :now,
+            :expires_at, :sealed_text)""")
+
+# The dispatcher's statements. `:m0`..`:m3` are the media this process has a
+# channel for (unused slots repeat one), so a replica without SMTP never
+# claims an email. A claimed message stays `pending` with `next_attempt_at`
+# moved a lease ahead: a process that dies while sending leaves it to be
+# tried again once the lease is over.
+_DUE = ("o.status = 'pending' AND o.next_attempt_at <= :now "
+        "AND o.channel IN (:m0, :m1, :m2, :m3)")
+
+# Whether anything is due, and how many messages wait (the queue-depth
+# gauge): a read on ix_outbox_status_next_attempt_at, so the poll of an idle
+# outbox takes no write lock.
+OUTBOX_PENDING = _stmt("outbox_pending", """
+    SELECT COUNT(*) AS waiting,
+           COALESCE(SUM(CASE WHEN o.next_attempt_at <= :now THEN 1 ELSE 0 END), 0) AS due
+    FROM outbox o
+    WHERE o.status = 'pending' AND o.channel IN (:m0, :m1, :m2, :m3)""")
+
+# Messages whose challenge has expired: never sent, text dropped. (No
+# subquery: PostgreSQL then re-checks every condition on a row a claim has
+# just leased, and leaves it.)
+EXPIRE_OUTBOX_MESSAGES = _stmt("expire_outbox_messages", f"""
+    UPDATE outbox AS o SET status = 'expired', sealed_text = NULL
+    WHERE {_DUE} AND o.expires_at <= :now""")
+
+# Due messages, oldest first; PostgreSQL skips rows another process has
+# locked in its claim, so concurrent claims never return one row twice.
+CLAIM_DUE_OUTBOX_MESSAGES = _stmt("claim_due_outbox_messages", f"""
+    SELECT o.id, o.user_pk, o.channel, o.address, o.kind, o.application_id, o.created_at,
+           o.expires_at, o.attempts, o.sealed_text, a.name AS application_name
+    FROM outbox o LEFT JOIN applications a ON a.id = o.application_id
+    WHERE {_DUE} AND (o.expires_at IS NULL OR o.expires_at > :now)
+    ORDER BY o.next_attempt_at, o.id LIMIT :limit""", pg_suffix=" FOR UPDATE OF o SKIP LOCKED")
+
+LEASE_OUTBOX_MESSAGE = _stmt("lease_outbox_message", """
+    UPDATE outbox SET next_attempt_at = :lease_until, attempts = attempts + 1
+    WHERE id = :id""")
+
+# The outcome of one attempt. `attempts` names the attempt: a process whose
+# lease ran out (and whose message another process claimed again) changes
+# nothing.
+MARK_OUTBOX_SENT = _stmt("mark_outbox_sent", """
+    UPDATE outbox SET status = 'sent', sent_at = :now, sealed_text = NULL, last_error = NULL
+    WHERE id = :id AND status = 'pending' AND attempts = :attempts""")
+
+RETRY_OUTBOX_MESSAGE = _stmt("retry_outbox_message", """
+    UPDATE outbox SET next_attempt_at = :next_attempt_at, last_error = :error
+    WHERE id = :id AND status = 'pending' AND attempts = :attempts""")
+
+FAIL_OUTBOX_MESSAGE = _stmt("fail_outbox_message", """
+    UPDATE outbox SET status = 'failed', sealed_text = NULL, last_error = :error
+    WHERE id = :id AND status = 'pending' AND attempts = :attempts""")
