@@ -51,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "create-key", help="create an admin key and print it (shown once)")
     create_key.add_argument("--name", required=True, help="who the key is for, e.g. okta")
     create_key.add_argument("--scope", action="append", required=True,
-                            help='a scope the key holds: "scim", "admin" or "*"; repeatable')
+                            help='a scope the key holds: "scim", "admin", "metrics" or "*"; '
+                                 'repeatable')
     args = parser.parse_args(argv)
     restrict_new_files()
 

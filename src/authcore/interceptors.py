@@ -190,7 +190,10 @@ def _unexpected_error_status(exc: Exception, method: str) -> status_pb2.Status:
 # request is wrong": 08 connection exception, 53 insufficient resources
 # (too many connections, disk full), 57P operator intervention (admin or
 # crash shutdown, starting up).
-_UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
+# Connection exceptions, insufficient resources, operator intervention, and
+# read_only_sql_transaction (a primary demoted by a failover; the pools then
+# drop their connections, store/db.py and store/hot/postgres.py).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P", "25006")
 _unavailable_log = Throttle()
 
 

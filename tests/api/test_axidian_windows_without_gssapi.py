@@ -14,7 +14,6 @@ import base64
 import os
 import subprocess
 import sys
-import textwrap
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -24,6 +23,7 @@ import pytest
 
 from authcore.axidian.v5 import logon_pb2 as pb
 from authcore.axidian.v5 import logon_pb2_grpc
+from authcore_testkit import no_gssapi
 from authcore_testkit.api import HTTP_FOR_GRPC, Admin, RestApi, error_reason
 from authcore_testkit.axidian import PASSWORD_MODE, AxidianClient
 from authcore_testkit.server import RunningServer, run_server
@@ -34,26 +34,11 @@ PASSWORD = "correct horse battery staple"
 NEGOTIATE = "Negotiate " + base64.b64encode(b"\x60\x82\x01\x00" + bytes(64)).decode()
 MESSAGE = "Kerberos support is not installed on this server."
 
-BLOCKER = textwrap.dedent('''
-    """Test only: python-gssapi is not importable in this process."""
-    import sys
-
-
-    class _NoGssapi:
-        def find_spec(self, name, path=None, target=None):
-            if name == "gssapi" or name.startswith("gssapi."):
-                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-            return None
-
-
-    sys.meta_path.insert(0, _NoGssapi())
-''')
-
 
 @pytest.fixture(scope="module")
 def blocked_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     site = tmp_path_factory.mktemp("no-gssapi")
-    (site / "sitecustomize.py").write_text(BLOCKER)
+    no_gssapi.write(site)
     keytab = site / "http.keytab"
     keytab.write_bytes(b"\x05\x02")  # configured, so "not configured" can't be the answer
     path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)

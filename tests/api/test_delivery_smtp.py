@@ -25,6 +25,7 @@ import asyncpg
 import pytest
 
 from authcore_testkit.api import Admin, RestApi
+from authcore_testkit.delivery import outbox_until
 from authcore_testkit.server import (
     RunningServer,
     fresh_postgres_database,
@@ -106,18 +107,6 @@ async def mails_to(smtp: SmtpServer, to: str, count: int = 1,
         if len(got) >= count or time.monotonic() > deadline:
             return got
         await asyncio.sleep(0.05)
-
-
-async def outbox_until(admin: Admin, user_id: str, status: str,
-                       timeout: float = 15.0) -> dict[str, Any]:  # noqa: ASYNC109
-    """The user's newest message once it has `status`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        messages = await admin.outbox(user_id)
-        if messages and messages[-1]["status"] == status:
-            return messages[-1]
-        assert time.monotonic() < deadline, messages
-        await asyncio.sleep(0.1)
 
 
 async def otp_challenge(api: RestApi, app_id: str, user_id: str) -> str:

@@ -40,8 +40,24 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # A libpq host list (h1:5432,h2:5432) becomes SQLAlchemy's host= form.
-    return create_async_engine(sqlalchemy_url(url), pool_size=pool_size,
-                               max_overflow=2 * pool_size, pool_pre_ping=True)
+    engine = create_async_engine(sqlalchemy_url(url), pool_size=pool_size,
+                                 max_overflow=2 * pool_size, pool_pre_ping=True)
+    event.listen(engine.sync_engine, "handle_error", _read_only_is_a_disconnect)
+    return engine
+
+
+# SQLSTATE read_only_sql_transaction: the server was a primary and is now a
+# standby (a failover), or is read-only for maintenance.
+READ_ONLY_SQLSTATE = "25006"
+
+
+def _read_only_is_a_disconnect(context: Any) -> None:
+    """A write refused as read-only means the pool's connections point at a
+    demoted server: treated as a disconnect, SQLAlchemy invalidates the
+    pool, so new connections look for the primary again (with
+    target_session_attrs=read-write) instead of failing until a restart."""
+    if getattr(context.original_exception, "sqlstate", None) == READ_ONLY_SQLSTATE:
+        context.is_disconnect = True
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

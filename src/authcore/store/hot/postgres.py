@@ -49,6 +49,13 @@ STALE = (asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.PostgresConnect
          ConnectionError)
 
 
+# A write on a server that is (now) a standby: every pooled connection
+# points at a demoted primary. The call fails (503, the client retries) and
+# the pool's connections are replaced, so the next ones look for the primary
+# (target_session_attrs=read-write) instead of failing until a restart.
+READ_ONLY = asyncpg.exceptions.ReadOnlySQLTransactionError
+
+
 async def _no_reset(conn: Any) -> None:
     return None
 
@@ -172,12 +179,16 @@ class PostgresHot(HotDb):
     async def _run(self, fn: Callable[[Any], Awaitable[T]]) -> T:
         pool = await self._get_pool()
         try:
+            try:
+                async with pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as conn:
+                    return await fn(conn)
+            except STALE:
+                await pool.expire_connections()
             async with pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as conn:
                 return await fn(conn)
-        except STALE:
+        except READ_ONLY:
             await pool.expire_connections()
-        async with pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as conn:
-            return await fn(conn)
+            raise
 
     async def one(self, stmt: Stmt, params: Params) -> Row | None:
         tx = _CURRENT.get()
@@ -232,7 +243,9 @@ class PostgresHot(HotDb):
                 if tx.held:
                     await tx.flush(tx.conn)
                 await tx.conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, READ_ONLY) and self._pool is not None:
+                await self._pool.expire_connections()
             conn = tx.conn
             if conn is not None:
                 try:
