@@ -75,6 +75,8 @@ async def test_register_a_new_user(loginid: LoginIdClient, app_id: str, origin: 
     assert done.body["deviceId"] == "dev-1"
     token = claims(done.body["jwtAccess"])
     assert (token["sub"], token["aud"], token["amr"]) == (username, app_id, ["passkey"])
+    # What LoginID's web SDK reads for getUser() and compares in addPasskey().
+    assert token["username"] == username
 
     listed = await loginid.call("list_passkeys", authorization=done.body["jwtAccess"])
     assert [p["id"] for p in listed.body] == [done.body["passkeyId"]]
@@ -169,6 +171,7 @@ async def test_sign_in_with_a_username(loginid: LoginIdClient, app_id: str, orig
     assert ok.body["userId"] == username and ok.body["passkeyId"] == done["passkeyId"]
     assert ok.body["deviceId"] == "dev-2"
     assert claims(ok.body["jwtAccess"])["sub"] == username
+    assert claims(ok.body["jwtAccess"])["username"] == username
 
     listed = await loginid.call("list_passkeys", authorization=ok.body["jwtAccess"])
     used = listed.body[0]

@@ -10,6 +10,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import jwt
+
 from authcore_testkit.api import Admin
 from authcore_testkit.loginid import LoginIdClient, assertion_result
 from authcore_testkit.soft_webauthn import SoftAuthenticator
@@ -46,6 +48,9 @@ async def test_cross_device_code(loginid: LoginIdClient, app_id: str, origin: st
     ok = await loginid.call("verify_code", verify_body(app_id, username, code))
     assert ok.status == 200 and ok.body["userId"] == username
     assert "passkeyId" not in ok.body
+    # A code-issued JWT names its user for the web SDK too (getUser()).
+    issued_claims = jwt.decode(ok.body["jwtAccess"], options={"verify_signature": False})
+    assert issued_claims["username"] == username and issued_claims["amr"] != ["passkey"]
     listed = await loginid.call("list_passkeys", authorization=ok.body["jwtAccess"])
     assert listed.status == 200 and len(listed.body) == 1
     # Single use.

@@ -182,7 +182,8 @@ class LoginIdFlow:
             db, self.core.signer, user_pk=user.pk, user_id=user.user_id,
             grant=grant(application_id=app.id, allowed=app.authenticators, factors=factors),
             amr=amr,
-            ttl_seconds=AppPolicy.from_json(app.settings).session_seconds, now=now)
+            ttl_seconds=AppPolicy.from_json(app.settings).session_seconds, now=now,
+            extra_claims=_username_claim(user.user_id))
         return _jwt_message(issued.token, user.user_id, passkey_id, device)
 
     async def _passkey_jwt(self, user: User, app: Application, passkey_id: str,
@@ -381,7 +382,8 @@ class LoginIdFlow:
             self.core.hot, self.core.signer, user_pk=user.pk, user_id=user.user_id,
             grant=grant(application_id=app.id, allowed=app.authenticators,
                         factors=PASSKEY_FACTORS),
-            amr=PASSKEY_AMR, ttl_seconds=app_policy(app.settings).session_seconds, now=now)
+            amr=PASSKEY_AMR, ttl_seconds=app_policy(app.settings).session_seconds, now=now,
+            extra_claims=_username_claim(user.user_id))
         try:
             async with self.core.hot.transaction() as tx:
                 await done.record(tx)
@@ -688,6 +690,13 @@ class LoginIdFlow:
 
 # The session JWT's amr as issued by each API, in the policy's vocabulary.
 _AMR_FACTORS = {"passkey": "PASSKEY", "otp": "OTP", "kerberos": "EXTERNAL", "pwd": "PASSWORD"}
+
+
+def _username_claim(username: str) -> dict[str, Any]:
+    """LoginID's web SDK reads the username from the session JWT
+    (`getUser()`), and drops a stored token whose `username` differs from
+    the one it is about to register a passkey for (`addPasskey`)."""
+    return {"username": username}
 
 
 def session_factors(claims: dict[str, Any]) -> tuple[str, ...]:
