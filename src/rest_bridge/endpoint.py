@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 # Request headers forwarded as gRPC metadata (Starlette keys are lower-case).
 FORWARDED_HEADERS = ("authorization", "user-agent", "x-request-id")
+FORWARDED_HOST = "x-forwarded-host"
 Setter = Callable[[Message, str], None]
 HeaderGetter = Callable[[Message], str | None]
 # What a header value may hold: no CR/LF/NUL (header injection) and nothing
@@ -194,6 +195,10 @@ class RoutePlan:
         headers = request.headers
         pairs = [(key, value) for key in FORWARDED_HEADERS
                  if (value := headers.get(key)) is not None]
+        # The host the client asked for: a proxy's X-Forwarded-Host, else Host.
+        host = headers.get(FORWARDED_HOST) or headers.get("host")
+        if host:
+            pairs.append((FORWARDED_HOST, host))
         if ctx is not None:
             # The id this request answers with, not the raw header (which may
             # have been replaced): a RemoteInvoker's core logs the same one.

@@ -151,12 +151,15 @@ class LoginIdClient:
 
     async def call(self, op_name: str, body: dict[str, Any] | None = None, *,
                    path: dict[str, str] | None = None, authorization: str | None = None,
-                   origin: str | None = None) -> Reply:
+                   origin: str | None = None, host: str | None = None) -> Reply:
+        """`host`: the host name the call is addressed to (REST: the Host
+        header; gRPC: `x-forwarded-host` metadata), as the web SDK's base URL
+        names its application."""
         op = OPS[op_name]
         if self.transport == "rest":
-            reply = await self._rest(op, body, path or {}, authorization, origin)
+            reply = await self._rest(op, body, path or {}, authorization, origin, host)
         else:
-            reply = await self._grpc(op, body, path or {}, authorization, origin)
+            reply = await self._grpc(op, body, path or {}, authorization, origin, host)
         if reply.ok:
             assert reply.status == op.success, (op_name, reply)
             if op.schema is not None:
@@ -166,8 +169,11 @@ class LoginIdClient:
         return reply
 
     async def _rest(self, op: Op, body: dict[str, Any] | None, path: dict[str, str],
-                    authorization: str | None, origin: str | None) -> Reply:
+                    authorization: str | None, origin: str | None,
+                    host: str | None = None) -> Reply:
         headers = {}
+        if host is not None:
+            headers["Host"] = host
         if authorization is not None:
             headers["Authorization"] = authorization
         if origin is not None:
@@ -183,12 +189,17 @@ class LoginIdClient:
         return Reply(r.status_code, data, code, dict(r.headers))
 
     async def _grpc(self, op: Op, body: dict[str, Any] | None, path: dict[str, str],
-                    authorization: str | None, origin: str | None) -> Reply:
+                    authorization: str | None, origin: str | None,
+                    host: str | None = None) -> Reply:
         data = {**(body or {}), **path}
         if origin is not None:
             data["origin"] = origin
         request = json_to_message(data, op.request)
-        metadata = (("authorization", authorization),) if authorization is not None else ()
+        metadata: tuple[tuple[str, str], ...] = ()
+        if authorization is not None:
+            metadata += (("authorization", authorization),)
+        if host is not None:
+            metadata += (("x-forwarded-host", host),)
         try:
             response = await getattr(self.stub, op.rpc)(request, metadata=metadata)
         except grpc.aio.AioRpcError as exc:

@@ -67,9 +67,13 @@ WEBAUTHN = ("FIDO", "PASSKEY")
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling, from the transport: used for rate limits and audit."""
+    """Who is calling, from the transport: used for rate limits and audit.
+    `host` is the host name the client asked for (REST's Host, or a proxy's
+    X-Forwarded-Host), where a flow reads it (LoginID finds its application
+    there, services/peer.loginid_caller); empty elsewhere."""
 
     client_ip: str
+    host: str = ""
 
 
 def _ms(epoch_seconds: float) -> int:

@@ -218,7 +218,7 @@ class LoginIdFlow:
 
     async def reg_init(self, req: fido2.RegInitRequest, authorization: str, caller: Caller
                        ) -> fido2.RegInitResponse:
-        app_id = _required(req.app.id, "app.id")
+        app_id = _app_id(req.app.id, caller, "app.id")
         username = valid_username(_required(req.user.username, "user.username"),
                                   "user.username")
         display_name = _optional(req.user.display_name, "user.displayName")
@@ -350,7 +350,7 @@ class LoginIdFlow:
 
     async def auth_init(self, req: fido2.AuthInitRequest, caller: Caller
                         ) -> fido2.AuthInitResponse:
-        app_id = _required(req.app.id, "app.id")
+        app_id = _app_id(req.app.id, caller, "app.id")
         username = _optional(req.user.username, "user.username")
         begun = await self._begin_auth(app_id=app_id, username=username, origin=req.origin,
                                        caller=caller, purpose="auth",
@@ -400,7 +400,7 @@ class LoginIdFlow:
     # -- transaction confirmation -----------------------------------------
 
     async def tx_init(self, req: fido2.TxInitRequest, caller: Caller) -> fido2.TxInitResponse:
-        app_id = _required(req.app_id, "appId")
+        app_id = _app_id(req.app_id, caller, "appId")
         username = _required(req.username, "username")
         tx_type = _required(req.tx_type, "txType")
         if not req.tx_payload:
@@ -544,7 +544,7 @@ class LoginIdFlow:
         """Always succeeds for a known application: whether the user exists or
         has an address for the channel is not revealed. Both paths run the
         same lookups, generate and hash a code, and write an audit row."""
-        app_id = _required(app_id, "appId")
+        app_id = _app_id(app_id, caller, "appId")
         username = _required(username, "user.username")
         await self.core.rate_limit(client_ip=caller.client_ip, user_key=username)
         now = self.core.clock()
@@ -596,7 +596,7 @@ class LoginIdFlow:
 
     async def verify_auth_code(self, req: fido2.VerifyAuthCodeRequest, caller: Caller
                                ) -> fido2.Jwt:
-        app_id = _required(req.app_id, "appId")
+        app_id = _app_id(req.app_id, caller, "appId")
         username = _required(req.user.username, "user.username")
         code = _required(req.auth_code.strip(), "authCode")
         await self.core.rate_limit(client_ip=caller.client_ip, user_key=username)
@@ -690,6 +690,32 @@ class LoginIdFlow:
 
 # The session JWT's amr as issued by each API, in the policy's vocabulary.
 _AMR_FACTORS = {"passkey": "PASSKEY", "otp": "OTP", "kerberos": "EXTERNAL", "pwd": "PASSWORD"}
+
+
+# An application id as the first label of a host name: LoginID's
+# `https://<appId>.api.loginid.io`, here `https://<appId>.auth.example.com`.
+_APP_LABEL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def app_id_from_host(host: str) -> str:
+    """The application id a host name starts with, or ""."""
+    label = host.strip().lower().split(".", 1)[0]
+    return label if "." in host and _APP_LABEL.fullmatch(label) else ""
+
+
+def _app_id(value: str, caller: Caller, field: str) -> str:
+    """The body's application id; without one, the host's (LoginID's SDK
+    sends none on tx/init and auth/otp/verify, and calls its app's own host).
+    Both name a public id, so neither is trusted more than the other; when
+    both are given they must agree."""
+    from_host = app_id_from_host(caller.host)
+    if not value:
+        return from_host or _required(value, field)
+    if from_host and value.strip().lower() != from_host:
+        raise InvalidArgument(f"{field} does not match the application of the host "
+                              f"{caller.host!r}.", reason="application_mismatch",
+                              field_violations=[(field, "does not match the host")])
+    return value
 
 
 def _username_claim(username: str) -> dict[str, Any]:

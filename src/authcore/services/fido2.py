@@ -7,7 +7,8 @@ from typing import TypeAlias
 import grpc
 
 from authcore.flows.loginid import LoginIdFlow
-from authcore.services.peer import authorization, caller
+from authcore.services.peer import authorization
+from authcore.services.peer import loginid_caller as caller
 from authcore.v1 import fido2_pb2 as fido2
 from authcore.v1 import fido2_pb2_grpc
 

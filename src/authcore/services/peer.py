@@ -23,6 +23,17 @@ def caller(context: grpc.aio.ServicerContext) -> Caller:
     return Caller(client_ip=client_ip(context))
 
 
+# The REST bridge's copy of the host the client asked for
+# (rest_bridge/endpoint.py); gRPC clients may send it too.
+HOST_METADATA = "x-forwarded-host"
+
+
+def loginid_caller(context: grpc.aio.ServicerContext) -> Caller:
+    """`caller`, with the requested host: LoginID's web SDK names its
+    application only by the base URL it calls (`https://<appId>.<domain>`)."""
+    return Caller(client_ip=client_ip(context), host=metadata_value(context, HOST_METADATA))
+
+
 def authorization(field_value: str, context: grpc.aio.ServicerContext) -> str:
     """The request field wins (REST fills it from the header); gRPC clients may
     send `authorization` metadata instead."""

@@ -227,11 +227,21 @@ async def test_metadata_and_peer_forwarded(client: httpx.AsyncClient, servicers:
     await client.post("/api/web/v1/authentication/logout", content=b"",
                       headers={"Authorization": "Bearer s", "User-Agent": "ua/1",
                                "X-Request-Id": "rid-1", "X-Other": "no"})
+    # The requested host goes along too (LoginID names its app by it).
     assert log[0] == ("details", "/authcore.v1.AuthenticationService/Logout",
                       {"authorization": "Bearer s", "user-agent": "ua/1",
-                       "x-request-id": "rid-1"})
+                       "x-request-id": "rid-1", "x-forwarded-host": "bridge"})
     assert log[1][0] == "call"
     assert log[1][1] == "ipv4:203.0.113.7:0"
+
+
+async def test_a_proxys_forwarded_host_is_forwarded(client: httpx.AsyncClient,
+                                                    servicers: Any) -> None:
+    log = servicers[2]
+    await client.post("/api/web/v1/authentication/logout", content=b"",
+                      headers={"Authorization": "Bearer s",
+                               "X-Forwarded-Host": "app.auth.example.com"})
+    assert log[0][2]["x-forwarded-host"] == "app.auth.example.com"
 
 
 async def test_empty_response_body(client: httpx.AsyncClient, servicers: Any) -> None:
