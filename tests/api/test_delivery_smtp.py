@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import time
@@ -21,13 +20,13 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import pytest
 
 from authcore_testkit.api import Admin, RestApi
 from authcore_testkit.delivery import outbox_until
 from authcore_testkit.server import (
     RunningServer,
+    database_rows,
     fresh_postgres_database,
     postgres_base_url,
     redis_base_url,
@@ -233,17 +232,10 @@ async def test_a_message_whose_challenge_expired_is_not_sent(
 # -- what is stored, shown and printed --------------------------------------------
 
 async def _rows(mail: MailServer, user_id: str) -> list[dict[str, Any]]:
-    sql = ("SELECT o.* FROM outbox o JOIN users u ON u.pk = o.user_pk "
-           "WHERE u.user_id = {} ORDER BY o.id")
-    if mail.database_url is None:
-        with sqlite3.connect(mail.server.data_dir / "authcore.db") as conn:
-            conn.row_factory = sqlite3.Row
-            return [dict(r) for r in conn.execute(sql.format("?"), (user_id,))]
-    conn = await asyncpg.connect(mail.database_url.replace("postgresql+asyncpg", "postgresql"))
-    try:
-        return [dict(r) for r in await conn.fetch(sql.format("$1"), user_id)]
-    finally:
-        await conn.close()
+    return await database_rows(
+        mail.server, mail.database_url,
+        "SELECT o.* FROM outbox o JOIN users u ON u.pk = o.user_pk "
+        "WHERE u.user_id = {} ORDER BY o.id", user_id)
 
 
 async def test_texts_are_sealed_at_rest_and_dropped_once_sent(

@@ -15,9 +15,9 @@ import uuid
 import httpx
 
 from authcore.flows.loginid import app_id_from_host
-from authcore_testkit.loginid import LoginIdClient
+from authcore_testkit.loginid import LoginIdClient, signed_up
 from authcore_testkit.server import RunningServer
-from authcore_testkit.soft_webauthn import SoftAuthenticator, unb64url
+from authcore_testkit.soft_webauthn import unb64url
 
 
 def host_of(app_id: str, server: RunningServer) -> str:
@@ -31,15 +31,6 @@ def test_app_id_from_host() -> None:
     for host in ("", "127.0.0.1:8080", "localhost", "auth.example.com", app,
                  f"x{app}.example.com", f"api.{app}.example.com"):
         assert app_id_from_host(host) == "", host
-
-
-async def signed_up(loginid: LoginIdClient, app_id: str, origin: str, username: str
-                    ) -> tuple[SoftAuthenticator, str]:
-    authenticator = SoftAuthenticator()
-    done = await loginid.register(app_id=app_id, username=username,
-                                  authenticator=authenticator, origin=origin)
-    assert done.status == 200, done
-    return authenticator, done.body["jwtAccess"]
 
 
 async def test_tx_init_without_app_id_uses_the_host(loginid: LoginIdClient, app_id: str,

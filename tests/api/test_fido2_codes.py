@@ -13,17 +13,7 @@ from typing import Any
 import jwt
 
 from authcore_testkit.api import Admin
-from authcore_testkit.loginid import LoginIdClient, assertion_result
-from authcore_testkit.soft_webauthn import SoftAuthenticator
-
-
-async def signed_up(loginid: LoginIdClient, app_id: str, origin: str, username: str
-                    ) -> tuple[SoftAuthenticator, str]:
-    authenticator = SoftAuthenticator()
-    done = await loginid.register(app_id=app_id, username=username,
-                                  authenticator=authenticator, origin=origin)
-    assert done.status == 200, done
-    return authenticator, done.body["jwtAccess"]
+from authcore_testkit.loginid import LoginIdClient, assertion_result, signed_up
 
 
 def verify_body(app_id: str, username: str, code: str) -> dict[str, Any]:

@@ -21,7 +21,6 @@ import binascii
 import json
 import re
 import secrets
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,7 +28,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 import grpc
 import httpx
 import pyotp
@@ -42,6 +40,7 @@ from authcore_testkit.consumer import ConsumerClient
 from authcore_testkit.server import (
     ADMIN_KEY,
     RunningServer,
+    database_rows,
     fresh_postgres_database,
     postgres_base_url,
     redis_base_url,
@@ -114,18 +113,10 @@ def access_line(request_id: str) -> Callable[[dict[str, Any]], bool]:
 
 
 async def audit_rows(logged: Logged, request_id: str) -> list[dict[str, Any]]:
-    sql = ("SELECT event, outcome, reason, application_id, user_id, request_id "
-           "FROM audit_events WHERE request_id = {} ORDER BY id")
-    if logged.database_url is None:
-        with sqlite3.connect(logged.server.data_dir / "authcore.db") as db:
-            db.row_factory = sqlite3.Row
-            return [dict(r) for r in db.execute(sql.format("?"), (request_id,))]
-    conn = await asyncpg.connect(logged.database_url.replace("postgresql+asyncpg://",
-                                                             "postgresql://"))
-    try:
-        return [dict(r) for r in await conn.fetch(sql.format("$1"), request_id)]
-    finally:
-        await conn.close()
+    return await database_rows(
+        logged.server, logged.database_url,
+        "SELECT event, outcome, reason, application_id, user_id, request_id "
+        "FROM audit_events WHERE request_id = {} ORDER BY id", request_id)
 
 
 def rid(prefix: str) -> str:

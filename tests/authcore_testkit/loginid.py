@@ -267,3 +267,13 @@ class LoginIdClient:
 
 __all__ = ["OPS", "LoginIdClient", "assertion_result", "awaits_proof", "check_error_body",
            "creation_result", "tx_result", "validate"]
+
+
+async def signed_up(loginid: LoginIdClient, app_id: str, origin: str, username: str
+                    ) -> tuple[SoftAuthenticator, str]:
+    """A new user with one passkey (address proved), and their JWT."""
+    authenticator = SoftAuthenticator()
+    done = await loginid.register(app_id=app_id, username=username,
+                                  authenticator=authenticator, origin=origin)
+    assert done.status == 200, done
+    return authenticator, done.body["jwtAccess"]

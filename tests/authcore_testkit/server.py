@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -16,7 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import httpx
 
 ADMIN_KEY = "test-admin-key-" + "x" * 32
@@ -51,6 +54,23 @@ class RunningServer:
     # With run_server(split_stderr=True): `output` is stdout only and this
     # is stderr (the logs), line by line, live.
     stderr: list[str] = field(default_factory=list)
+
+
+async def database_rows(server: RunningServer, database_url: str | None, sql: str,
+                        *args: object) -> list[dict[str, Any]]:
+    """Rows of `sql` straight from the server's database: its SQLite file,
+    or `database_url` (PostgreSQL). Each `{}` in `sql` is a parameter."""
+    if database_url is None:
+        with sqlite3.connect(server.data_dir / "authcore.db") as db:
+            db.row_factory = sqlite3.Row
+            query = sql.format(*("?" for _ in args))
+            return [dict(r) for r in db.execute(query, args)]
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        query = sql.format(*(f"${i}" for i in range(1, len(args) + 1)))
+        return [dict(r) for r in await conn.fetch(query, *args)]
+    finally:
+        await conn.close()
 
 
 def postgres_base_url() -> str | None:
