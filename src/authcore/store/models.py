@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
@@ -106,6 +107,12 @@ class User(Base):
     # such a user cannot sign in, SCIM never sees or adopts it, and a SCIM
     # or admin create of the same name replaces it (flows/signup.py).
     pending_since: Mapped[float | None] = mapped_column(Float)
+    # When the current address was proved by a code (LoginID profile/*/verify);
+    # changing the address clears it (migration 0008).
+    email_verified_at: Mapped[float | None] = mapped_column(Float)
+    phone_verified_at: Mapped[float | None] = mapped_column(Float)
+    # LoginID's messagingConsent: no SMS goes to a number without it.
+    phone_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Derived from user_id / email by the validator below on every ORM write,
     # so no write path can forget them. NULL only for rows written by raw SQL
     # (a few test fixtures): such a user matches no login, which fails closed.
@@ -469,3 +476,19 @@ class StepUp(Base):
     created_at: Mapped[float] = mapped_column(Float)
     expires_at: Mapped[float] = mapped_column(Float)
     answered_at: Mapped[float | None] = mapped_column(Float)
+
+
+class Device(Base):
+    """A client the user signed in from, by the SDK's `deviceInfo.deviceId`
+    (chosen by the client, so unique per user only and not secret)."""
+
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("user_pk", "device_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_pk: Mapped[str] = mapped_column(ForeignKey("users.pk", ondelete="CASCADE"))
+    device_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float)
+    last_used_at: Mapped[float | None] = mapped_column(Float)
