@@ -59,6 +59,8 @@ from authcore.flows.ghosts import RedisGhostLockouts
 from authcore.flows.kerberos import startup_warning as kerberos_startup_warning
 from authcore.flows.lockouts import RedisLockoutStore
 from authcore.flows.loginid import LoginIdFlow
+from authcore.flows.loginid_mgmt import LoginIdMgmtFlow
+from authcore.flows.loginid_profile import LoginIdProfileFlow
 from authcore.flows.management import ManagementFlow
 from authcore.flows.policy import WebAuthnPolicy
 from authcore.flows.self_service import SelfServiceFlow
@@ -72,6 +74,7 @@ from authcore.services.authentication import AuthenticationService
 from authcore.services.axidian import LogonService, TemplateSessionService
 from authcore.services.consumer import ConsumerService
 from authcore.services.fido2 import Fido2Service
+from authcore.services.fido2_profile import Fido2MgmtService, Fido2ProfileService
 from authcore.services.management import ManagementService
 from authcore.services.scim import ScimService
 from authcore.services.self_service import SelfService
@@ -89,8 +92,12 @@ from authcore.tokens.jwt import TokenSigner
 from authcore.v1 import (
     authentication_pb2,
     authentication_pb2_grpc,
+    fido2_mgmt_pb2,
+    fido2_mgmt_pb2_grpc,
     fido2_pb2,
     fido2_pb2_grpc,
+    fido2_profile_pb2,
+    fido2_profile_pb2_grpc,
     management_pb2,
     management_pb2_grpc,
     self_service_pb2,
@@ -111,6 +118,8 @@ SERVICES = (
     authentication_pb2.DESCRIPTOR.services_by_name["AuthenticationService"],
     management_pb2.DESCRIPTOR.services_by_name["ManagementService"],
     fido2_pb2.DESCRIPTOR.services_by_name["Fido2Service"],
+    fido2_profile_pb2.DESCRIPTOR.services_by_name["Fido2ProfileService"],
+    fido2_mgmt_pb2.DESCRIPTOR.services_by_name["Fido2MgmtService"],
     self_service_pb2.DESCRIPTOR.services_by_name["SelfService"],
     scim_pb2.DESCRIPTOR.services_by_name["ScimService"],
     consumer_pb2.DESCRIPTOR.services_by_name["ConsumerService"],
@@ -203,13 +212,18 @@ async def build_runtime(settings: Settings) -> Runtime:
         core.challenges = RedisChallengeStore(redis, keys=keys, ack_replicas=acks)
         core.redis_hot = RedisHot(redis, keys=keys, ack_replicas=acks)
     axidian = AxidianFlow(core)
+    loginid = LoginIdFlow(core)
     handlers = [
         *generic_handlers_for(AuthenticationService(AuthenticationFlow(core)),
                               authentication_pb2_grpc.add_AuthenticationServiceServicer_to_server),
         *generic_handlers_for(ManagementService(ManagementFlow(core)),
                               management_pb2_grpc.add_ManagementServiceServicer_to_server),
-        *generic_handlers_for(Fido2Service(LoginIdFlow(core)),
+        *generic_handlers_for(Fido2Service(loginid),
                               fido2_pb2_grpc.add_Fido2ServiceServicer_to_server),
+        *generic_handlers_for(Fido2ProfileService(LoginIdProfileFlow(loginid)),
+                              fido2_profile_pb2_grpc.add_Fido2ProfileServiceServicer_to_server),
+        *generic_handlers_for(Fido2MgmtService(LoginIdMgmtFlow(loginid)),
+                              fido2_mgmt_pb2_grpc.add_Fido2MgmtServiceServicer_to_server),
         *generic_handlers_for(SelfService(SelfServiceFlow(core)),
                               self_service_pb2_grpc.add_SelfServiceServicer_to_server),
         *generic_handlers_for(ScimService(core),

@@ -18,8 +18,10 @@ from typing import Any
 import grpc
 import httpx
 
+from authcore.v1 import fido2_mgmt_pb2 as fido2_mgmt
+from authcore.v1 import fido2_mgmt_pb2_grpc, fido2_pb2_grpc, fido2_profile_pb2_grpc
 from authcore.v1 import fido2_pb2 as fido2
-from authcore.v1 import fido2_pb2_grpc
+from authcore.v1 import fido2_profile_pb2 as profile
 from authcore_testkit.api import HTTP_FOR_GRPC, Reply, error_reason
 from authcore_testkit.schemas import LOGINID
 from authcore_testkit.server import RunningServer
@@ -54,9 +56,12 @@ class Op:
     path: str
     rpc: str
     request: Any
-    schema: str | None          # the spec's response schema for 2xx, None for 204
+    # The spec's response schema for 2xx; None for 204; "" for a path the
+    # published spec lacks (seed 002 only: profile, devices, mgmt, version).
+    schema: str | None
     unwrap: str | None = None   # the RPC's response_body field
     success: int = 200
+    service: str = "fido2"      # which stub serves it over gRPC
 
 
 OPS: dict[str, Op] = {
@@ -88,6 +93,31 @@ OPS: dict[str, Op] = {
                       fido2.VerifyAuthCodeRequest, "JWT", "jwt"),
     "client_event": Op("POST", "/fido2/v2/client-events/submit", "SubmitClientEvent",
                        fido2.SubmitClientEventRequest, "Session"),
+    "version": Op("GET", "/fido2/v2/version", "GetVersion", fido2.GetVersionRequest, ""),
+    # Seed 002's profile and devices (paths from the web SDK 1.6.0 bundle).
+    "delete_profile": Op("DELETE", "/fido2/v2/profile/{id}", "DeleteProfile",
+                         profile.DeleteProfileRequest, None, success=204, service="profile"),
+    "update_email": Op("POST", "/fido2/v2/profile/{id}/email", "UpdateEmail",
+                       profile.UpdateEmailRequest, None, success=204, service="profile"),
+    "update_phone": Op("POST", "/fido2/v2/profile/{id}/phone", "UpdatePhone",
+                       profile.UpdatePhoneRequest, None, success=204, service="profile"),
+    "delete_phone": Op("DELETE", "/fido2/v2/profile/{id}/phone", "DeletePhone",
+                       profile.DeletePhoneRequest, None, success=204, service="profile"),
+    "verify_email": Op("POST", "/fido2/v2/profile/email/verify", "VerifyEmail",
+                       profile.VerifyEmailRequest, None, success=204, service="profile"),
+    "verify_phone": Op("POST", "/fido2/v2/profile/phone/verify", "VerifyPhone",
+                       profile.VerifyPhoneRequest, None, success=204, service="profile"),
+    "list_devices": Op("GET", "/fido2/v2/devices", "ListDevices", profile.ListDevicesRequest,
+                       "", service="profile"),
+    "rename_device": Op("PUT", "/fido2/v2/devices/{deviceId}", "RenameDevice",
+                        profile.RenameDeviceRequest, None, success=204, service="profile"),
+    "delete_device": Op("DELETE", "/fido2/v2/devices/{deviceId}", "DeleteDevice",
+                        profile.DeleteDeviceRequest, None, success=204, service="profile"),
+    # The backend's calls, with an admin key (scope `loginid`).
+    "grant": Op("POST", "/fido2/v2/mgmt/grant", "CreateGrant", fido2_mgmt.CreateGrantRequest,
+                "", service="mgmt"),
+    "verify_token": Op("POST", "/fido2/v2/mgmt/token/verify", "VerifyToken",
+                       fido2_mgmt.VerifyTokenRequest, None, success=204, service="mgmt"),
 }
 
 
@@ -144,6 +174,11 @@ class LoginIdClient:
         self.http = httpx.AsyncClient(base_url=server.http_url, timeout=30)
         self.channel = grpc.aio.insecure_channel(server.grpc_target)
         self.stub = fido2_pb2_grpc.Fido2ServiceStub(self.channel)
+        self.stubs: dict[str, Any] = {
+            "fido2": self.stub,
+            "profile": fido2_profile_pb2_grpc.Fido2ProfileServiceStub(self.channel),
+            "mgmt": fido2_mgmt_pb2_grpc.Fido2MgmtServiceStub(self.channel),
+        }
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -162,9 +197,9 @@ class LoginIdClient:
             reply = await self._grpc(op, body, path or {}, authorization, origin, host)
         if reply.ok:
             assert reply.status == op.success, (op_name, reply)
-            if op.schema is not None:
+            if op.schema:
                 validate(reply.body, op.schema)
-            else:
+            elif op.schema is None:
                 assert reply.body is None
         return reply
 
@@ -201,7 +236,8 @@ class LoginIdClient:
         if host is not None:
             metadata += (("x-forwarded-host", host),)
         try:
-            response = await getattr(self.stub, op.rpc)(request, metadata=metadata)
+            response = await getattr(self.stubs[op.service], op.rpc)(request,
+                                                                     metadata=metadata)
         except grpc.aio.AioRpcError as exc:
             return Reply(HTTP_FOR_GRPC.get(exc.code(), 500), {"msg": exc.details()},
                          error_reason(exc))

@@ -9,6 +9,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class GetVersionRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetVersionResponse(_message.Message):
+    __slots__ = ("version", "server")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    server: str
+    def __init__(self, version: _Optional[str] = ..., server: _Optional[str] = ...) -> None: ...
+
 class LoginIdApplication(_message.Message):
     __slots__ = ("id", "token")
     ID_FIELD_NUMBER: _ClassVar[int]

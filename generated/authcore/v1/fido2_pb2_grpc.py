@@ -113,6 +113,11 @@ class Fido2ServiceStub:
                 request_serializer=authcore_dot_v1_dot_fido2__pb2.SubmitClientEventRequest.SerializeToString,
                 response_deserializer=authcore_dot_v1_dot_fido2__pb2.SubmitClientEventResponse.FromString,
                 _registered_method=True)
+        self.GetVersion = channel.unary_unary(
+                '/authcore.v1.Fido2Service/GetVersion',
+                request_serializer=authcore_dot_v1_dot_fido2__pb2.GetVersionRequest.SerializeToString,
+                response_deserializer=authcore_dot_v1_dot_fido2__pb2.GetVersionResponse.FromString,
+                _registered_method=True)
 
 
 class Fido2ServiceServicer:
@@ -268,6 +273,15 @@ class Fido2ServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetVersion(self, request, context):
+        """Show the server's version.
+
+        The SDK's version check; needs no credential.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_Fido2ServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -345,6 +359,11 @@ def add_Fido2ServiceServicer_to_server(servicer, server):
                     servicer.SubmitClientEvent,
                     request_deserializer=authcore_dot_v1_dot_fido2__pb2.SubmitClientEventRequest.FromString,
                     response_serializer=authcore_dot_v1_dot_fido2__pb2.SubmitClientEventResponse.SerializeToString,
+            ),
+            'GetVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVersion,
+                    request_deserializer=authcore_dot_v1_dot_fido2__pb2.GetVersionRequest.FromString,
+                    response_serializer=authcore_dot_v1_dot_fido2__pb2.GetVersionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -756,6 +775,33 @@ class Fido2Service:
             '/authcore.v1.Fido2Service/SubmitClientEvent',
             authcore_dot_v1_dot_fido2__pb2.SubmitClientEventRequest.SerializeToString,
             authcore_dot_v1_dot_fido2__pb2.SubmitClientEventResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/authcore.v1.Fido2Service/GetVersion',
+            authcore_dot_v1_dot_fido2__pb2.GetVersionRequest.SerializeToString,
+            authcore_dot_v1_dot_fido2__pb2.GetVersionResponse.FromString,
             options,
             channel_credentials,
             insecure,

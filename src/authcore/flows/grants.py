@@ -53,6 +53,8 @@ class Rights:
     application_id: str
     # The grant token's challenge row; None for a session JWT.
     grant_id: str | None = None
+    # The session row of a session JWT; None for a grant token.
+    session_id: str | None = None
 
     def require(self, needed: str) -> None:
         if needed not in self.grants:
@@ -94,13 +96,14 @@ async def mint_grant_token(core: Core, db: AsyncSession, *, application_id: str,
         ttl_seconds=ttl_seconds, now=now)
 
 
-async def verify_grant_token(core: Core, db: AsyncSession, token: str, *, application_id: str,
-                             now: float) -> Rights:
+async def verify_grant_token(core: Core, db: AsyncSession, token: str, *,
+                             application_id: str | None, now: float) -> Rights:
     """The rights a live grant token gives (401 when unknown, used or
-    expired). `application_id` is the one the request is for: a token of
-    another application is as good as none."""
+    expired). `application_id` is the one the request is for, when it names
+    one: a token of another application is as good as none."""
     record = await core.challenges.load(db, token=token, now=now)
-    if record.authenticator != GRANT or record.application_id != application_id:
+    if record.authenticator != GRANT or (application_id is not None
+                                         and record.application_id != application_id):
         raise Unauthenticated("The token is invalid or has expired.", reason="invalid_token")
     return Rights(username=str(record.state.get("username", "")),
                   grants=frozenset(record.state.get("grants") or ()),
@@ -114,9 +117,10 @@ async def consume_grant(core: Core, db: AsyncSession, rights: Rights, *, now: fl
     await core.challenges.claim(db, challenge_id=rights.grant_id, now=now)
 
 
-def session_rights(*, username: str, application_id: str) -> Rights:
+def session_rights(*, username: str, application_id: str, session_id: str) -> Rights:
     """A session JWT's rights: all of them, over its own user."""
-    return Rights(username=username, grants=ALL_GRANTS, application_id=application_id)
+    return Rights(username=username, grants=ALL_GRANTS, application_id=application_id,
+                  session_id=session_id)
 
 
 __all__ = [

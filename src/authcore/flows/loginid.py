@@ -36,7 +36,8 @@ from authcore.errors import (
     ResourceExhausted,
     Unauthenticated,
 )
-from authcore.flows import audit, passkeys, signup
+from authcore.flows import audit, devices, passkeys, signup
+from authcore.flows import grants as g
 from authcore.flows.aaguids import lookup as lookup_aaguid
 from authcore.flows.authentication import Caller
 from authcore.flows.challenges import bare_token
@@ -175,6 +176,37 @@ class LoginIdFlow:
             raise Unauthenticated("The token's user is not active.", reason="invalid_token")
         return signed, user
 
+    async def rights(self, db: AsyncSession, authorization: str, caller: Caller, now: float
+                     ) -> g.Rights:
+        """What the Authorization header allows: a session JWT every grant
+        over its own user, a grant token (mgmt/grant) only its own. 401
+        without a valid one."""
+        token = bare_token(authorization)
+        if not token:
+            raise Unauthenticated("A JWT is required in the Authorization header.",
+                                  reason="missing_token")
+        if g.looks_like_grant_token(token):
+            return await g.verify_grant_token(
+                self.core, db, token, application_id=app_id_from_host(caller.host) or None,
+                now=now)
+        signed = await self._signed(db, authorization, now)
+        user = await db.get(User, signed.session.user_pk)
+        if user is None or not user.active:
+            raise Unauthenticated("The token's user is not active.", reason="invalid_token")
+        return g.session_rights(username=user.user_id,
+                                application_id=signed.session.application_id,
+                                session_id=signed.session.id)
+
+    async def authorized_user(self, db: AsyncSession, authorization: str, need: str,
+                              caller: Caller, now: float) -> tuple[g.Rights, User]:
+        """The active user the token speaks for, when it holds `need`."""
+        rights = await self.rights(db, authorization, caller, now)
+        rights.require(need)
+        user = await find_user(db, rights.username)
+        if user is None or not user.active or user.pending_since is not None:
+            raise Unauthenticated("The token's user is not active.", reason="invalid_token")
+        return rights, user
+
     async def _jwt(self, db: AsyncSession, *, user: User, app: Application, amr: tuple[str, ...],
                    factors: tuple[str, ...], now: float, passkey_id: str | None = None,
                    device: dict[str, Any] | None = None) -> fido2.Jwt:
@@ -194,6 +226,7 @@ class LoginIdFlow:
             audit.record(db, event=event, outcome="success", now=now, application_id=app.id,
                          user_id=user.user_id, authenticator="PASSKEY",
                          client_ip=caller.client_ip)
+            await devices.record_use(db, user_pk=user.pk, device=device, now=now)
             return await self._jwt(db, user=user, app=app, amr=PASSKEY_AMR,
                                    factors=PASSKEY_FACTORS, now=now, passkey_id=passkey_id,
                                    device=device)
@@ -231,9 +264,12 @@ class LoginIdFlow:
             user = await find_user(db, username)
             if user is not None and user.pending_since is not None:
                 user = None  # an unproved sign-up: registering anew replaces it
-            if user is not None:
+            vouched = await self._vouched(db, app, username, authorization, caller, now)
+            if vouched and user is not None and not user.active:
+                raise _registration_denied()
+            if user is not None and not vouched:
                 await self._check_owner(db, user, app, authorization, now)
-            elif not app_policy(app.settings).self_sign_up:
+            elif user is None and not vouched and not app_policy(app.settings).self_sign_up:
                 # The same answer as for somebody else's account, so that a
                 # closed application tells nothing about which names exist.
                 raise _registration_denied()
@@ -246,6 +282,24 @@ class LoginIdFlow:
             action="proceed", session=begun.session,
             registration_request_options=_options(
                 begun.options, fido2.PublicKeyCredentialCreationOptions))
+
+    async def _vouched(self, db: AsyncSession, app: Application, username: str,
+                       authorization: str, caller: Caller, now: float) -> bool:
+        """A grant token with reg:write for this username (the backend
+        vouches for it): it may add a passkey to that user, or create them
+        where self sign-up is off."""
+        token = bare_token(authorization)
+        if not token or not g.looks_like_grant_token(token):
+            return False
+        try:
+            rights = await g.verify_grant_token(self.core, db, token, application_id=app.id,
+                                                now=now)
+        except Unauthenticated:
+            raise _registration_denied() from None
+        rights.require(g.REG_WRITE)
+        if not rights.covers(username):
+            raise _registration_denied()
+        return True
 
     async def _check_owner(self, db: AsyncSession, user: User, app: Application,
                            authorization: str, now: float) -> None:
@@ -461,13 +515,14 @@ class LoginIdFlow:
 
     # -- the user's passkeys ----------------------------------------------
 
-    async def list_passkeys(self, authorization: str) -> list[fido2.Passkey]:
+    async def list_passkeys(self, authorization: str, caller: Caller) -> list[fido2.Passkey]:
         now = self.core.clock()
         async with self.core.read() as db:
-            _, user = await self._signed_user(db, authorization, now)
+            _, user = await self.authorized_user(db, authorization, g.PASSKEY_READ, caller, now)
             return [passkey_message(p) for p in await passkeys.user_passkeys(db, user.pk)]
 
-    async def rename_passkey(self, passkey_id: str, name: str, authorization: str) -> None:
+    async def rename_passkey(self, passkey_id: str, name: str, authorization: str,
+                             caller: Caller) -> None:
         name = name.strip()
         if not name:
             raise _missing("name")
@@ -476,7 +531,7 @@ class LoginIdFlow:
                                   field_violations=[("name", "1 to 255 characters")])
         now = self.core.clock()
         async with self.core.read() as db:
-            _, user = await self._signed_user(db, authorization, now)
+            _, user = await self.authorized_user(db, authorization, g.PASSKEY_WRITE, caller, now)
         async with self.core.write() as db:
             result = await db.execute(
                 update(PasskeyCredential)
@@ -485,10 +540,11 @@ class LoginIdFlow:
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise _passkey_not_found()
 
-    async def delete_passkey(self, passkey_id: str, authorization: str) -> None:
+    async def delete_passkey(self, passkey_id: str, authorization: str, caller: Caller) -> None:
         now = self.core.clock()
         async with self.core.read() as db:
-            signed, user = await self._signed_user(db, authorization, now)
+            rights, user = await self.authorized_user(db, authorization, g.PASSKEY_WRITE, caller,
+                                                      now)
         async with self.core.write() as db:
             result = await db.execute(
                 delete(PasskeyCredential)
@@ -496,13 +552,13 @@ class LoginIdFlow:
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise _passkey_not_found()
             audit.record(db, event="passkey_delete", outcome="success", now=now,
-                         application_id=signed.session.application_id, user_id=user.user_id,
+                         application_id=rights.application_id, user_id=user.user_id,
                          authenticator="PASSKEY")
 
-    async def get_aaguid(self, aaguid: str, authorization: str) -> fido2.Aaguid:
+    async def get_aaguid(self, aaguid: str, authorization: str, caller: Caller) -> fido2.Aaguid:
         now = self.core.clock()
         async with self.core.read() as db:
-            await self._signed_user(db, authorization, now)
+            await self.authorized_user(db, authorization, g.PASSKEY_READ, caller, now)
         if not _UUID.fullmatch(aaguid):
             raise InvalidArgument("aaguid must be a UUID.", reason="invalid_field",
                                   field_violations=[("aaguid", "must be a UUID")])
@@ -527,6 +583,13 @@ class LoginIdFlow:
     async def request_auth_code(self, authorization: str, caller: Caller) -> fido2.AuthCode:
         now = self.core.clock()
         async with self.core.read() as db:
+            token = bare_token(authorization)
+            if token and g.looks_like_grant_token(token):
+                await self.rights(db, authorization, caller, now)  # 401 when not valid
+                # A code signs in with the factors of the session that made
+                # it, and a grant token proved none.
+                raise PermissionDenied("A sign-in code needs the user's session JWT, not a "
+                                       "grant token.", reason="session_required")
             signed, user = await self._signed_user(db, authorization, now)
             app = await get_application(db, signed.session.application_id)
         await self.core.rate_limit(client_ip=caller.client_ip, user_key=user.user_id)
@@ -649,10 +712,17 @@ class LoginIdFlow:
                     if not await signup.activate(db, user_pk=user.pk, now=now):
                         raise Unauthenticated("The code is invalid or has expired.",
                                               reason="invalid_code")
+                    await devices.record_use(db, user_pk=user.pk,
+                                             device=matched_state.get("device"), now=now)
                     return await self._jwt(
                         db, user=user, app=app, amr=PASSKEY_AMR, factors=factors, now=now,
                         passkey_id=matched_state.get("passkey_id"),
                         device=matched_state.get("device"))
+                proved = _PROVES.get(str(matched_state.get("channel")))
+                if proved is not None:
+                    # The code reached that address: it is the user's.
+                    await db.execute(update(User).where(User.pk == user.pk)
+                                     .values({proved: now}))
                 return await self._jwt(db, user=user, app=app, amr=CODE_AMR, factors=factors,
                                        now=now)
             refused = user_pk is not None and (await self.core.lockouts.record_failure(
@@ -674,19 +744,21 @@ class LoginIdFlow:
             raise _missing("event")
         await self.core.rate_limit(client_ip=caller.client_ip)
         now = self.core.clock()
-        signed: Signed | None = None
-        user_id: str | None = None
+        rights: g.Rights | None = None
         if bare_token(authorization):
             async with self.core.read() as db:
-                signed = await self._signed(db, authorization, now)
-            user_id = str(signed.claims.get("sub", ""))[:255] or None
+                rights = await self.rights(db, authorization, caller, now)
         async with self.core.write() as db:
             audit.record(db, event="client_event",
                          outcome="error" if req.is_error else "info",
                          reason=req.event[:CLIENT_EVENT_REASON_CHARS], now=now,
-                         application_id=signed.session.application_id if signed else None,
-                         user_id=user_id, client_ip=caller.client_ip)
+                         application_id=rights.application_id if rights else None,
+                         user_id=rights.username[:255] if rights else None,
+                         client_ip=caller.client_ip)
 
+
+# What a sign-in code sent on a channel proves, when it comes back.
+_PROVES = {"email": "email_verified_at", "sms": "phone_verified_at"}
 
 # The session JWT's amr as issued by each API, in the policy's vocabulary.
 _AMR_FACTORS = {"passkey": "PASSKEY", "otp": "OTP", "kerberos": "EXTERNAL", "pwd": "PASSWORD"}

@@ -30,6 +30,7 @@ from authcore.errors import (
 from authcore.flows import signup
 from authcore.flows.challenges import ChallengeRecord
 from authcore.flows.context import Core
+from authcore.flows.devices import default_name, device_id_of
 from authcore.flows.directory import get_application
 from authcore.flows.policy import WebAuthnPolicy
 from authcore.identifiers import username_key
@@ -344,6 +345,11 @@ async def finish_authentication(
                 "device": None if device is None else json.dumps(device)}) != 1:
             raise _rejected(WebAuthnVerificationError("sign_count_regression",
                                                       "concurrent use of the credential"))
+        device_id = device_id_of(device)
+        if device_id is not None and device is not None:
+            await tx.execute(q.RECORD_DEVICE_USE, {
+                "id": str(uuid.uuid4()), "user_pk": user.pk, "device_id": device_id,
+                "name": default_name(device), "info": json.dumps(device), "now": now})
 
     return Authenticated(user=user, passkey=used, state=ch.state, application=app,
                          record=record)

@@ -40,7 +40,9 @@ async def activate(db: AsyncSession, *, user_pk: str, now: float) -> bool:
     no longer pending (replaced or activated meanwhile)."""
     result = await db.execute(update(User).where(
         User.pk == user_pk, User.pending_since.is_not(None)
-    ).values(active=True, pending_since=None, updated_at=now, version=User.version + 1))
+    ).values(active=True, pending_since=None, updated_at=now, version=User.version + 1,
+             # The code went to the user's email address (LoginID reg/complete).
+             email_verified_at=now))
     return bool(getattr(result, "rowcount", 0))
 
 

@@ -6,6 +6,7 @@ from typing import TypeAlias
 
 import grpc
 
+from authcore import __version__
 from authcore.flows.loginid import LoginIdFlow
 from authcore.services.peer import authorization
 from authcore.services.peer import loginid_caller as caller
@@ -47,24 +48,28 @@ class Fido2Service(fido2_pb2_grpc.Fido2ServiceServicer):
 
     async def ListPasskeys(self, request: fido2.ListPasskeysRequest, context: Ctx
                            ) -> fido2.ListPasskeysResponse:
-        found = await self.flow.list_passkeys(authorization(request.authorization, context))
+        found = await self.flow.list_passkeys(authorization(request.authorization, context),
+                                               caller(context))
         return fido2.ListPasskeysResponse(passkeys=found)
 
     async def RenamePasskey(self, request: fido2.RenamePasskeyRequest, context: Ctx
                             ) -> fido2.RenamePasskeyResponse:
         await self.flow.rename_passkey(request.id, request.name,
-                                       authorization(request.authorization, context))
+                                       authorization(request.authorization, context),
+                                       caller(context))
         return fido2.RenamePasskeyResponse()
 
     async def DeletePasskey(self, request: fido2.DeletePasskeyRequest, context: Ctx
                             ) -> fido2.DeletePasskeyResponse:
-        await self.flow.delete_passkey(request.id, authorization(request.authorization, context))
+        await self.flow.delete_passkey(request.id, authorization(request.authorization, context),
+                                       caller(context))
         return fido2.DeletePasskeyResponse()
 
     async def GetAaguid(self, request: fido2.GetAaguidRequest, context: Ctx
                         ) -> fido2.GetAaguidResponse:
         found = await self.flow.get_aaguid(request.aaguid,
-                                           authorization(request.authorization, context))
+                                           authorization(request.authorization, context),
+                                           caller(context))
         return fido2.GetAaguidResponse(aaguid=found)
 
     async def RequestAuthCode(self, request: fido2.RequestAuthCodeRequest, context: Ctx
@@ -97,3 +102,7 @@ class Fido2Service(fido2_pb2_grpc.Fido2ServiceServicer):
         await self.flow.submit_client_event(
             request, authorization(request.authorization, context), caller(context))
         return fido2.SubmitClientEventResponse()
+
+    async def GetVersion(self, request: fido2.GetVersionRequest, context: Ctx
+                         ) -> fido2.GetVersionResponse:
+        return fido2.GetVersionResponse(version=__version__, server="authcore")

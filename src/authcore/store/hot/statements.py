@@ -204,6 +204,14 @@ RECORD_PASSKEY_USE_FROM_DEVICE = _stmt("record_passkey_use_from_device", """
                         last_used_at = :now, last_used_device = :device
     WHERE id = :id AND sign_count = :old_sign_count""")
 
+# The device a passkey was used from (flows/devices.py): made on first use,
+# touched after; the name stays what the user chose.
+RECORD_DEVICE_USE = _stmt("record_device_use", """
+    INSERT INTO devices (id, user_pk, device_id, name, info, created_at, last_used_at)
+    VALUES (:id, :user_pk, :device_id, :name, :info, :now, :now)
+    ON CONFLICT (user_pk, device_id)
+    DO UPDATE SET info = excluded.info, last_used_at = excluded.last_used_at""")
+
 FLAG_PASSKEY = _stmt("flag_passkey", """
     UPDATE passkeys SET flagged_at = :now WHERE id = :id""")
 
