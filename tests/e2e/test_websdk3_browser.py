@@ -18,6 +18,7 @@ missing ones fail instead of skipping, as do a missing Chromium or SDK).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -27,7 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -110,8 +111,8 @@ class Site:
         return f"http://localhost:{self.port}"
 
 
-@pytest.fixture(scope="module")
-def site() -> Iterator[Site]:
+@contextmanager
+def serving_site() -> Iterator[Site]:
     require(SDK_PACKAGE.exists() and UA_PARSER.exists(),
             f"{SDK_PACKAGE} is missing: run `npm install` (make node_modules/.installed)")
     installed = json.loads((SDK_PACKAGE / "package.json").read_text())["version"]
@@ -146,6 +147,19 @@ def site() -> Iterator[Site]:
         thread.join(timeout=5)
 
 
+@pytest.fixture(scope="module")
+def site() -> Iterator[Site]:
+    with serving_site() as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def other_site() -> Iterator[Site]:
+    """Another customer's site, of another application on the same server."""
+    with serving_site() as served:
+        yield served
+
+
 # ------------------------------------------------------------- the server
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres-redis-2-workers"])
@@ -165,18 +179,54 @@ def authcore_server(request: pytest.FixtureRequest) -> Iterator[RunningServer]:
     print(f"websdk3 on {request.param}: {time.monotonic() - started:.1f}s")
 
 
+async def new_app(admin: Admin, name: str, site: Site) -> str:
+    """An application for `site`: its origin, RP ID localhost, self sign-up on."""
+    created = await admin.req("POST", "/api/admin/v1/applications", {
+        "name": name, "access": {"selfSignUp": True},
+        "webauthn": {"rpId": "localhost", "origins": [site.origin]}})
+    return str(created["applicationId"])
+
+
+async def cors_allows(server: RunningServer, app_id: str, origin: str) -> None:
+    """Wait until a preflight to the app's host from `origin` passes: each
+    worker re-reads the allowed origins at most every 5 s."""
+    deadline = time.monotonic() + 15
+    while True:
+        # A new connection each time, so that either worker may answer.
+        async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as http:
+            r = await http.options("/fido2/v2/auth/init", headers={
+                "Host": urlsplit(sdk_base_url(server, app_id)).netloc, "Origin": origin,
+                "Access-Control-Request-Method": "POST"})
+        if r.status_code == 204:
+            return
+        assert time.monotonic() < deadline, (r.status_code, r.text)
+        await asyncio.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
-async def shop_app(authcore_server: RunningServer, site: Site) -> str:
-    """The customer's application: the site's origin, RP ID localhost,
-    self sign-up on."""
+async def applications(authcore_server: RunningServer, site: Site,
+                       other_site: Site) -> dict[str, str]:
+    """The shop's application and another customer's, created together
+    before any CORS request (so no worker's origin cache predates them)."""
     admin = Admin(authcore_server)
     try:
-        created = await admin.req("POST", "/api/admin/v1/applications", {
-            "name": "websdk3 shop", "access": {"selfSignUp": True},
-            "webauthn": {"rpId": "localhost", "origins": [site.origin]}})
+        apps = {"shop": await new_app(admin, "websdk3 shop", site),
+                "other": await new_app(admin, "websdk3 other shop", other_site)}
     finally:
         await admin.close()
-    return str(created["applicationId"])
+    await cors_allows(authcore_server, apps["shop"], site.origin)
+    await cors_allows(authcore_server, apps["other"], other_site.origin)
+    return apps
+
+
+@pytest.fixture(scope="module")
+def shop_app(applications: dict[str, str]) -> str:
+    return applications["shop"]
+
+
+@pytest.fixture(scope="module")
+def other_app(applications: dict[str, str]) -> str:
+    return applications["other"]
 
 
 def sdk_base_url(server: RunningServer, app_id: str) -> str:
@@ -554,19 +604,34 @@ async def test_confirm_a_transaction(new_device: Any, site: Site, shop_app: str,
     assert stored["lastUsedAt"]
 
 
-CROSS_ORIGIN_SIGN_IN = "async () => { try { await window.sdk.authenticateWithPasskey('x');" \
-    " return 'ok'; } catch (e) { return String(e); } }"
+CROSS_ORIGIN_SIGN_IN = """async () => {
+    try { await window.sdk.authenticateWithPasskey("x"); return "ok"; }
+    catch (e) { return String(e); }
+}"""
 
 
-async def test_a_site_the_application_does_not_list_cannot_call_it(
-        new_device: Any, authcore_server: RunningServer, shop_app: str) -> None:
-    """The browser's CORS check: the same page on an origin no application
-    lists (http://127.0.0.1:<site port>) is refused."""
-    device = await new_device()
-    await device.page.goto(f"http://127.0.0.1:{urlsplit(device.page.url).port}/")
-    await device.page.wait_for_function("Boolean(window.LoginIDWebSDK)")
-    await device.page.evaluate(
+async def test_cors_follows_the_application_the_host_names(
+        new_device: Any, authcore_server: RunningServer, shop_app: str, other_app: str,
+        other_site: Site) -> None:
+    """The browser's CORS check on the SDK's calls. Another application's
+    site may call its own application's host, but not the shop's: on
+    `<appId>.localhost` only that application's origins are allowed. Nor may
+    a site no application lists (the shop's page at http://127.0.0.1)."""
+    other = await new_device(origin_site=other_site, app_id=other_app)
+    registered = await other.call("registerWithPasskey", new_username(),
+                                  {"usernameType": "other"})
+    assert claims(registered["jwtAccess"])["aud"] == other_app
+
+    await other.open(other_site, sdk_base_url(authcore_server, shop_app))
+    assert "Failed to fetch" in await other.page.evaluate(CROSS_ORIGIN_SIGN_IN)
+    assert any("blocked by CORS policy" in line for line in other.console), other.console
+
+    unlisted = await new_device(with_authenticator=False)
+    await unlisted.page.goto(f"http://127.0.0.1:{urlsplit(unlisted.page.url).port}/")
+    await unlisted.page.wait_for_function("Boolean(window.LoginIDWebSDK)")
+    await unlisted.page.evaluate(
         "([baseUrl, appId]) => { window.sdk = new window.LoginIDWebSDK({baseUrl, appId}); }",
         [sdk_base_url(authcore_server, shop_app), shop_app])
-    assert "Failed to fetch" in await device.page.evaluate(CROSS_ORIGIN_SIGN_IN)
-    assert any("blocked by CORS policy" in line for line in device.console), device.console
+    assert "Failed to fetch" in await unlisted.page.evaluate(CROSS_ORIGIN_SIGN_IN)
+    assert any("blocked by CORS policy" in line for line in unlisted.console), \
+        unlisted.console
