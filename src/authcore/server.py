@@ -21,7 +21,6 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import grpc
@@ -58,7 +57,7 @@ from authcore.flows.context import Core, FileOffsetClock, hashing_executor
 from authcore.flows.ghosts import RedisGhostLockouts
 from authcore.flows.kerberos import startup_warning as kerberos_startup_warning
 from authcore.flows.lockouts import RedisLockoutStore
-from authcore.flows.loginid import LoginIdFlow
+from authcore.flows.loginid import LoginIdFlow, app_id_from_host
 from authcore.flows.loginid_mgmt import LoginIdMgmtFlow
 from authcore.flows.loginid_profile import LoginIdProfileFlow
 from authcore.flows.management import ManagementFlow
@@ -529,20 +528,24 @@ CORS_ORIGINS_TTL_SECONDS = 5.0
 
 
 def cors_policy(db: async_sessionmaker[AsyncSession]) -> CorsPolicy:
-    """A preflight carries no body, so the application isn't known: the
-    allowed origins are the union of every application's WebAuthn origins."""
+    """A preflight carries no body, so the body can't name the application.
+    A host that names one (`<appId>.<domain>`, as LoginID's web SDK is
+    configured; flows.loginid.app_id_from_host) allows that application's
+    WebAuthn origins alone, and a host of an unknown application none. Any
+    other host allows the union of every application's origins."""
 
-    async def load() -> Iterable[str]:
+    async def load() -> dict[str, set[str]]:
         async with db() as session:
-            rows = (await session.execute(select(Application.settings))).scalars().all()
-        origins: set[str] = set()
-        for app_settings in rows:
+            rows = (await session.execute(select(Application.id, Application.settings))).all()
+        origins: dict[str, set[str]] = {}
+        for app_id, app_settings in rows:
             try:
-                origins.update(WebAuthnPolicy.from_settings(app_settings or {}).origins)
+                origins[app_id] = set(WebAuthnPolicy.from_settings(app_settings or {}).origins)
             except (TypeError, ValueError):
                 continue  # one malformed application must not disable CORS for all
         return origins
 
-    return CorsPolicy(allowed_origin=CachedOrigins(load, ttl_seconds=CORS_ORIGINS_TTL_SECONDS),
+    check = CachedOrigins(load, scope_of=app_id_from_host, ttl_seconds=CORS_ORIGINS_TTL_SECONDS)
+    return CorsPolicy(allowed_origin=check,
                       path_prefixes=CORS_PATH_PREFIXES,
                       excluded_prefixes=CORS_EXCLUDED_PREFIXES)

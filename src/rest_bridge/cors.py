@@ -16,6 +16,12 @@ and on no others (admin paths never get CORS headers).
 * No Origin header (same-origin navigation, curl, server-to-server): passed
   through untouched.
 
+The callback gets the origin and the host the request was addressed to (a
+proxy's X-Forwarded-Host, else Host, as the bridge forwards it to the core),
+so an API that names its tenant by host can answer for that tenant's
+origins alone. A browser never lets a page set either header, so neither
+can widen what a page may call.
+
 Credentials mode is not supported (no Access-Control-Allow-Credentials): the
 APIs take bearer tokens in Authorization, never cookies.
 """
@@ -26,7 +32,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -35,7 +41,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 
-OriginCheck = Callable[[str], Awaitable[bool]]
+# (origin, requested host) -> allowed?
+OriginCheck = Callable[[str, str], Awaitable[bool]]
+# Allowed origins by scope (e.g. application id), for CachedOrigins.
+ScopedOrigins = Mapping[str, Iterable[str]]
 
 DEFAULT_METHODS = ("DELETE", "GET", "POST", "PUT")
 # Always allowed: what the SDKs send.
@@ -104,11 +113,12 @@ class CorsMiddleware:
         if origin is None:
             await self.app(scope, receive, send)
             return
+        host = requested_host(headers)
         if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
-            response = await self._preflight(scope["path"], origin, headers)
+            response = await self._preflight(scope["path"], origin, host, headers)
             await response(scope, receive, send)
             return
-        if not await self._allowed(origin):
+        if not await self._allowed(origin, host):
             await self.app(scope, receive, send)
             return
 
@@ -123,18 +133,19 @@ class CorsMiddleware:
 
         await self.app(scope, receive, send_with_cors)
 
-    async def _allowed(self, origin: str) -> bool:
+    async def _allowed(self, origin: str, host: str) -> bool:
         if origin == "null" or not origin:
             # Sandboxed frames and file: pages: never an application's origin.
             return False
         try:
-            return await self.policy.allowed_origin(origin)
+            return await self.policy.allowed_origin(origin, host)
         except Exception:
             logger.exception("origin check failed; refusing %r", origin)
             return False
 
-    async def _preflight(self, path: str, origin: str, headers: Headers) -> Response:
-        if not await self._allowed(origin):
+    async def _preflight(self, path: str, origin: str, host: str,
+                         headers: Headers) -> Response:
+        if not await self._allowed(origin, host):
             return self._refuse(path)
         methods = sorted(self._methods_for(path)) if self._methods_for else []
         allow_headers = list(BASE_ALLOW_HEADERS)
@@ -151,9 +162,19 @@ class CorsMiddleware:
         })
 
 
+def requested_host(headers: Headers) -> str:
+    """The host the client asked for, as rest_bridge.endpoint forwards it."""
+    return headers.get("x-forwarded-host") or headers.get("host") or ""
+
+
 class CachedOrigins:
     """An `allowed_origin` callback over a set `load` returns, reloaded at
     most every `ttl_seconds`.
+
+    `load` may instead return the origins by scope; then `scope_of(host)`
+    picks the scope a request's host names: that scope's origins alone
+    apply (none for a scope `load` did not name), and for a host naming no
+    scope ("") the union of all.
 
     The set is read on the request path, so it must be cheap: between reloads
     a check is one set lookup. A short TTL still picks up new or changed
@@ -162,20 +183,25 @@ class CachedOrigins:
     the next request after a second's pause tries again.
     """
 
-    def __init__(self, load: Callable[[], Awaitable[Iterable[str]]], *,
+    def __init__(self, load: Callable[[], Awaitable[Iterable[str] | ScopedOrigins]], *,
+                 scope_of: Callable[[str], str] | None = None,
                  ttl_seconds: float = 5.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._load = load
+        self._scope_of = scope_of
         self._ttl = ttl_seconds
         self._clock = clock
         self._origins: frozenset[str] = frozenset()
+        self._scoped: dict[str, frozenset[str]] = {}
         self._expires = -math.inf
         self._lock = asyncio.Lock()
 
-    async def __call__(self, origin: str) -> bool:
+    async def __call__(self, origin: str, host: str = "") -> bool:
         if self._clock() >= self._expires:
             await self._reload()
-        return normalize_origin(origin) in self._origins
+        scope = self._scope_of(host) if self._scope_of is not None else ""
+        allowed = self._scoped.get(scope, frozenset()) if scope else self._origins
+        return normalize_origin(origin) in allowed
 
     async def _reload(self) -> None:
         async with self._lock:
@@ -184,7 +210,13 @@ class CachedOrigins:
                 return  # another request reloaded while this one waited
             try:
                 loaded = await self._load()
-                self._origins = frozenset(normalize_origin(o) for o in loaded)
+                if isinstance(loaded, Mapping):
+                    scoped = {str(k).lower(): frozenset(normalize_origin(o) for o in v)
+                              for k, v in loaded.items()}
+                    self._scoped = scoped
+                    self._origins = frozenset().union(*scoped.values())
+                else:
+                    self._origins = frozenset(normalize_origin(o) for o in loaded)
                 self._expires = now + self._ttl
             except Exception:
                 logger.exception("cannot load the allowed CORS origins; keeping %d",

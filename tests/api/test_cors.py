@@ -113,3 +113,53 @@ async def test_a_new_applications_origin_is_allowed_within_seconds(
         await asyncio.sleep(0.25)
     assert pre.status_code == 204
     assert pre.headers["access-control-allow-origin"] == origin
+
+
+async def test_a_host_naming_an_application_allows_that_applications_origins_only(
+        server: RunningServer, http: httpx.AsyncClient, admin: Admin) -> None:
+    """LoginID's web SDK calls `<appId>.<domain>` (flows.loginid.app_id_from_host):
+    there the preflight and the response follow that application's origins,
+    not the union of all applications'."""
+    port = urlsplit(server.http_url).port
+    shop = f"https://shop-{uuid.uuid4().hex[:8]}.example"
+    created = await admin.req("POST", "/api/admin/v1/applications", {
+        "name": "per-host shop", "webauthn": {"rpId": urlsplit(shop).hostname,
+                                              "origins": [shop]}})
+    shop_host = f"{created['applicationId']}.localhost:{port}"
+    path = "/fido2/v2/auth/init"
+    deadline = time.monotonic() + 10  # the origins are re-read at most every 5 s
+    while True:
+        pre = await http.options(path, headers={**preflight(shop), "Host": shop_host})
+        if pre.status_code == 204 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.25)
+    assert pre.status_code == 204, pre.text
+    assert pre.headers["access-control-allow-origin"] == shop
+    r = await http.post(path, json={"user": {"username": "nobody"}},
+                        headers={"Origin": shop, "Host": shop_host})
+    assert r.status_code == 200, r.text  # the host named the application
+    assert r.headers["access-control-allow-origin"] == shop
+
+    # Another application's origin: allowed on the shared host, not on this one.
+    demo = demo_origin(server)
+    assert (await http.options(path, headers=preflight(demo))).status_code == 204
+    refused = await http.options(path, headers={**preflight(demo), "Host": shop_host})
+    assert refused.status_code == 403 and cors_headers(refused) == {}
+    r = await http.post(path, json={"user": {"username": "nobody"}},
+                        headers={"Origin": demo, "Host": shop_host})
+    assert cors_headers(r) == {}
+    demo_host = f"{server.demo_application_id}.localhost:{port}"
+    assert (await http.options(path, headers={**preflight(demo), "Host": demo_host})
+            ).status_code == 204
+    # The shop's origin on the shared host (the union) still works.
+    assert (await http.options(path, headers=preflight(shop))).status_code == 204
+
+    # Behind a proxy, the forwarded host decides, as it does for the app.
+    forwarded = await http.options(path, headers={**preflight(demo),
+                                                  "X-Forwarded-Host": shop_host})
+    assert forwarded.status_code == 403
+    # A host naming no application of this server allows nobody.
+    unknown = f"{uuid.uuid4()}.localhost:{port}"
+    for origin in (shop, demo):
+        assert (await http.options(path, headers={**preflight(origin), "Host": unknown})
+                ).status_code == 403

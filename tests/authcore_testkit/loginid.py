@@ -34,8 +34,19 @@ MSG_CODE_FOR_STATUS = {400: "bad_request", 401: "unauthorized", 403: "forbidden"
 
 # ------------------------------------------------------------------ schemas
 
+# Response fields the reference spec lacks but LoginID's web SDK 1.6.0 reads
+# (its generated client predates the spec's TxComplete.token): authcore sends
+# both forms. Each must be a non-empty string.
+SDK_1_6_FIELDS = {"TxComplete": ("jwtAccess", "txId", "txHash", "nonce")}
+
+
 def validate(body: Any, schema_name: str) -> None:
     """Raise jsonschema.ValidationError unless `body` fits LoginID's schema."""
+    legacy = SDK_1_6_FIELDS.get(schema_name, ())
+    if legacy and isinstance(body, dict):
+        for name in legacy:
+            assert isinstance(body.get(name), str) and body[name], (name, body)
+        body = {k: v for k, v in body.items() if k not in legacy}
     LOGINID.validate(body, schema_name)
 
 

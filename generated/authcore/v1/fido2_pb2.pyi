@@ -364,14 +364,22 @@ class Passkey(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., created_at: _Optional[str] = ..., aaguid: _Optional[str] = ..., credential_id: _Optional[str] = ..., credential_synced: _Optional[bool] = ..., last_used_at: _Optional[str] = ..., last_used_from_device: _Optional[_Union[DeviceInfo, _Mapping]] = ..., provider_name: _Optional[str] = ...) -> None: ...
 
 class TxCompleteResponse(_message.Message):
-    __slots__ = ("credential_id", "token", "auth_cred")
+    __slots__ = ("credential_id", "token", "auth_cred", "jwt_access", "tx_id", "tx_hash", "nonce")
     CREDENTIAL_ID_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     AUTH_CRED_FIELD_NUMBER: _ClassVar[int]
+    JWT_ACCESS_FIELD_NUMBER: _ClassVar[int]
+    TX_ID_FIELD_NUMBER: _ClassVar[int]
+    TX_HASH_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
     credential_id: str
     token: str
     auth_cred: Passkey
-    def __init__(self, credential_id: _Optional[str] = ..., token: _Optional[str] = ..., auth_cred: _Optional[_Union[Passkey, _Mapping]] = ...) -> None: ...
+    jwt_access: str
+    tx_id: str
+    tx_hash: str
+    nonce: str
+    def __init__(self, credential_id: _Optional[str] = ..., token: _Optional[str] = ..., auth_cred: _Optional[_Union[Passkey, _Mapping]] = ..., jwt_access: _Optional[str] = ..., tx_id: _Optional[str] = ..., tx_hash: _Optional[str] = ..., nonce: _Optional[str] = ...) -> None: ...
 
 class ListPasskeysRequest(_message.Message):
     __slots__ = ("authorization",)

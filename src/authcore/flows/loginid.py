@@ -491,27 +491,42 @@ class LoginIdFlow:
         try:
             done = await passkeys.finish_authentication(self.core, session=session,
                                                         credential=credential, purpose="tx")
-            async with self.core.hot.transaction() as tx:
-                await done.record(tx)
         except AuthcoreError as exc:
             await self._failed(exc, event="passkey_tx", caller=caller, now=now)
             raise
-        state = done.state
-        grant(application_id=done.application.id, allowed=done.application.authenticators,
-              factors=PASSKEY_FACTORS)
+        user, app, state = done.user, done.application, done.state
         # Not a session: its jti names no session row, so it can't be used as
         # an access token; a relying party checks tx_hash against the payload.
         token, _ = self.core.signer.sign({
-            "sub": done.user.user_id, "aud": done.application.id, "jti": state["tx_id"],
+            "sub": user.user_id, "aud": app.id, "jti": state["tx_id"],
             "tx_id": state["tx_id"], "tx_type": state["tx_type"], "nonce": state["nonce"],
             "tx_hash": state["tx_hash"], "amr": list(PASSKEY_AMR),
         }, ttl_seconds=TX_TOKEN_TTL_SECONDS, now=now)
+        # And a session, as auth/complete issues: web SDK 1.6.0 keeps the
+        # response's `jwtAccess` as its session for the next calls (and
+        # throws without one); the confirmation proved the passkey as a
+        # sign-in does.
+        signed = await sign_session(
+            self.core.hot, self.core.signer, user_pk=user.pk, user_id=user.user_id,
+            grant=grant(application_id=app.id, allowed=app.authenticators,
+                        factors=PASSKEY_FACTORS),
+            amr=PASSKEY_AMR, ttl_seconds=app_policy(app.settings).session_seconds, now=now,
+            extra_claims=_username_claim(user.user_id))
+        try:
+            async with self.core.hot.transaction() as tx:
+                await done.record(tx)
+                await signed.store(tx)
+        except AuthcoreError as exc:
+            await self._failed(exc, event="passkey_tx", caller=caller, now=now)
+            raise
         async with self.core.write() as db:
             audit.record(db, event="passkey_tx", outcome="success", now=now,
-                         application_id=done.application.id, user_id=done.user.user_id,
+                         application_id=app.id, user_id=user.user_id,
                          authenticator="PASSKEY", client_ip=caller.client_ip)
         return fido2.TxCompleteResponse(credential_id=done.passkey.credential_id, token=token,
-                                        auth_cred=passkey_message(done.passkey))
+                                        auth_cred=passkey_message(done.passkey),
+                                        jwt_access=signed.token, tx_id=state["tx_id"],
+                                        tx_hash=state["tx_hash"], nonce=state["nonce"])
 
     # -- the user's passkeys ----------------------------------------------
 

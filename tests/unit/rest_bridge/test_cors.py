@@ -26,9 +26,11 @@ class FakeOrigins:
     def __init__(self, *allowed: str) -> None:
         self.allowed = set(allowed)
         self.asked: list[str] = []
+        self.hosts: list[str] = []
 
-    async def __call__(self, origin: str) -> bool:
+    async def __call__(self, origin: str, host: str) -> bool:
         self.asked.append(origin)
+        self.hosts.append(host)
         return origin in self.allowed
 
 
@@ -128,7 +130,7 @@ async def test_opaque_origins_are_refused_without_asking(origin: str) -> None:
 
 
 async def test_a_failing_origin_check_refuses() -> None:
-    async def broken(origin: str) -> bool:
+    async def broken(origin: str, host: str) -> bool:
         raise RuntimeError("database down")
 
     app = CorsMiddleware(inner_app([]), policy=CorsPolicy(broken, ("/fido2/v2/",)))
@@ -190,6 +192,19 @@ async def test_paths_outside_the_prefixes_never_get_cors(path: str) -> None:
     assert cors_headers(pre) == {}
     assert cors_headers(actual) == {}
     assert check.asked == []
+
+
+async def test_the_check_is_given_the_requested_host() -> None:
+    """As rest_bridge.endpoint forwards it to the core: a proxy's
+    X-Forwarded-Host, else Host."""
+    check = FakeOrigins(GOOD)
+    app = CorsMiddleware(inner_app([]), policy=policy(check))
+    async with client(app) as c:
+        await c.options("/fido2/v2/auth/init", headers=preflight_headers(GOOD))
+        await c.post("/fido2/v2/auth/init", headers={"Origin": GOOD})
+        await c.options("/fido2/v2/auth/init", headers={
+            **preflight_headers(GOOD), "X-Forwarded-Host": "app-1.auth.example"})
+    assert check.hosts == ["api.test", "api.test", "app-1.auth.example"]
 
 
 # ------------------------------------------------------------ CachedOrigins
@@ -256,6 +271,27 @@ async def test_cached_origins_keep_the_last_set_when_a_reload_fails() -> None:
     fail = True
     clock.now += 10
     assert await check(GOOD)
+
+
+async def test_cached_origins_by_scope() -> None:
+    """A host that names a scope gets that scope's origins alone; one that
+    names an unknown scope none; any other host the union."""
+    async def load() -> dict[str, list[str]]:
+        return {"APP-A": ["https://a.example/"], "app-b": ["https://b.example"], "app-c": []}
+
+    def scope_of(host: str) -> str:
+        first = host.split(".", 1)[0]
+        return first if first.startswith("app-") else ""
+
+    check = CachedOrigins(load, scope_of=scope_of)
+    assert await check("https://a.example", "app-a.auth.example")
+    assert not await check("https://b.example", "app-a.auth.example")
+    assert await check("https://b.example", "app-b.auth.example")
+    assert not await check("https://a.example", "app-c.auth.example")
+    assert not await check("https://a.example", "app-z.auth.example")
+    assert await check("https://a.example", "auth.example")
+    assert await check("https://b.example", "")
+    assert not await check(EVIL, "auth.example")
 
 
 async def test_cached_origins_fail_closed_before_the_first_load() -> None:
