@@ -60,6 +60,8 @@ from authcore.flows.kerberos import startup_warning as kerberos_startup_warning
 from authcore.flows.lockouts import RedisLockoutStore
 from authcore.flows.loginid import LoginIdFlow
 from authcore.flows.management import ManagementFlow
+from authcore.flows.oidc_login import OidcLoginFlow
+from authcore.flows.oidc_providers import OidcProviderAdmin
 from authcore.flows.policy import WebAuthnPolicy
 from authcore.flows.self_service import SelfServiceFlow
 from authcore.interceptors import AdminAuthInterceptor, ErrorInterceptor
@@ -73,6 +75,7 @@ from authcore.services.axidian import LogonService, TemplateSessionService
 from authcore.services.consumer import ConsumerService
 from authcore.services.fido2 import Fido2Service
 from authcore.services.management import ManagementService
+from authcore.services.oidc import Fido2OidcService, OidcProviderService
 from authcore.services.scim import ScimService
 from authcore.services.self_service import SelfService
 from authcore.store.db import create_engine, session_factory
@@ -89,10 +92,14 @@ from authcore.tokens.jwt import TokenSigner
 from authcore.v1 import (
     authentication_pb2,
     authentication_pb2_grpc,
+    fido2_oidc_pb2,
+    fido2_oidc_pb2_grpc,
     fido2_pb2,
     fido2_pb2_grpc,
     management_pb2,
     management_pb2_grpc,
+    oidc_providers_pb2,
+    oidc_providers_pb2_grpc,
     self_service_pb2,
     self_service_pb2_grpc,
 )
@@ -111,6 +118,8 @@ SERVICES = (
     authentication_pb2.DESCRIPTOR.services_by_name["AuthenticationService"],
     management_pb2.DESCRIPTOR.services_by_name["ManagementService"],
     fido2_pb2.DESCRIPTOR.services_by_name["Fido2Service"],
+    fido2_oidc_pb2.DESCRIPTOR.services_by_name["Fido2OidcService"],
+    oidc_providers_pb2.DESCRIPTOR.services_by_name["OidcProviderService"],
     self_service_pb2.DESCRIPTOR.services_by_name["SelfService"],
     scim_pb2.DESCRIPTOR.services_by_name["ScimService"],
     consumer_pb2.DESCRIPTOR.services_by_name["ConsumerService"],
@@ -210,6 +219,10 @@ async def build_runtime(settings: Settings) -> Runtime:
                               management_pb2_grpc.add_ManagementServiceServicer_to_server),
         *generic_handlers_for(Fido2Service(LoginIdFlow(core)),
                               fido2_pb2_grpc.add_Fido2ServiceServicer_to_server),
+        *generic_handlers_for(Fido2OidcService(OidcLoginFlow(core)),
+                              fido2_oidc_pb2_grpc.add_Fido2OidcServiceServicer_to_server),
+        *generic_handlers_for(OidcProviderService(OidcProviderAdmin(core)),
+                              oidc_providers_pb2_grpc.add_OidcProviderServiceServicer_to_server),
         *generic_handlers_for(SelfService(SelfServiceFlow(core)),
                               self_service_pb2_grpc.add_SelfServiceServicer_to_server),
         *generic_handlers_for(ScimService(core),
