@@ -61,6 +61,8 @@ from authcore.flows.loginid import LoginIdFlow, app_id_from_host
 from authcore.flows.loginid_mgmt import LoginIdMgmtFlow
 from authcore.flows.loginid_profile import LoginIdProfileFlow
 from authcore.flows.management import ManagementFlow
+from authcore.flows.oidc_login import OidcLoginFlow
+from authcore.flows.oidc_providers import OidcProviderAdmin
 from authcore.flows.policy import WebAuthnPolicy
 from authcore.flows.self_service import SelfServiceFlow
 from authcore.interceptors import AdminAuthInterceptor, ErrorInterceptor
@@ -75,6 +77,7 @@ from authcore.services.consumer import ConsumerService
 from authcore.services.fido2 import Fido2Service
 from authcore.services.fido2_profile import Fido2MgmtService, Fido2ProfileService
 from authcore.services.management import ManagementService
+from authcore.services.oidc import Fido2OidcService, OidcProviderService
 from authcore.services.scim import ScimService
 from authcore.services.self_service import SelfService
 from authcore.store.db import create_engine, session_factory
@@ -93,12 +96,16 @@ from authcore.v1 import (
     authentication_pb2_grpc,
     fido2_mgmt_pb2,
     fido2_mgmt_pb2_grpc,
+    fido2_oidc_pb2,
+    fido2_oidc_pb2_grpc,
     fido2_pb2,
     fido2_pb2_grpc,
     fido2_profile_pb2,
     fido2_profile_pb2_grpc,
     management_pb2,
     management_pb2_grpc,
+    oidc_providers_pb2,
+    oidc_providers_pb2_grpc,
     self_service_pb2,
     self_service_pb2_grpc,
 )
@@ -119,6 +126,8 @@ SERVICES = (
     fido2_pb2.DESCRIPTOR.services_by_name["Fido2Service"],
     fido2_profile_pb2.DESCRIPTOR.services_by_name["Fido2ProfileService"],
     fido2_mgmt_pb2.DESCRIPTOR.services_by_name["Fido2MgmtService"],
+    fido2_oidc_pb2.DESCRIPTOR.services_by_name["Fido2OidcService"],
+    oidc_providers_pb2.DESCRIPTOR.services_by_name["OidcProviderService"],
     self_service_pb2.DESCRIPTOR.services_by_name["SelfService"],
     scim_pb2.DESCRIPTOR.services_by_name["ScimService"],
     consumer_pb2.DESCRIPTOR.services_by_name["ConsumerService"],
@@ -223,6 +232,10 @@ async def build_runtime(settings: Settings) -> Runtime:
                               fido2_profile_pb2_grpc.add_Fido2ProfileServiceServicer_to_server),
         *generic_handlers_for(Fido2MgmtService(LoginIdMgmtFlow(loginid)),
                               fido2_mgmt_pb2_grpc.add_Fido2MgmtServiceServicer_to_server),
+        *generic_handlers_for(Fido2OidcService(OidcLoginFlow(core)),
+                              fido2_oidc_pb2_grpc.add_Fido2OidcServiceServicer_to_server),
+        *generic_handlers_for(OidcProviderService(OidcProviderAdmin(core)),
+                              oidc_providers_pb2_grpc.add_OidcProviderServiceServicer_to_server),
         *generic_handlers_for(SelfService(SelfServiceFlow(core)),
                               self_service_pb2_grpc.add_SelfServiceServicer_to_server),
         *generic_handlers_for(ScimService(core),

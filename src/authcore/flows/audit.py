@@ -85,5 +85,6 @@ _ROUTINE = frozenset({"success", "issued"})
 # The events that are an authentication's decision (authcore_authentications):
 # not challenges issued, registrations or logouts.
 AUTHENTICATION_EVENTS = frozenset({"complete", "logon", "consumer_login", "consumer_stepup",
-                                   "passkey_auth", "passkey_tx", "auth_code_verify"})
+                                   "passkey_auth", "passkey_tx", "auth_code_verify",
+                                   "oidc_login"})
 _UNDECIDED = frozenset({"started", "issued"})

@@ -492,3 +492,38 @@ class Device(Base):
     info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[float] = mapped_column(Float)
     last_used_at: Mapped[float | None] = mapped_column(Float)
+
+
+class OidcProvider(Base):
+    """An OpenID provider an application's users may sign in with (LoginID
+    OIDC login). `id` is the public providerId, unique across applications so
+    that the login URLs need no application id. The client secret is sealed
+    with AAD `oidc_provider:<id>`."""
+
+    __tablename__ = "oidc_providers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    application_id: Mapped[str] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(2048))
+    client_id: Mapped[str] = mapped_column(String(255))
+    client_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class OidcLink(Base):
+    """A provider's subject (`sub`) linked to a user: OIDC Core 5.7 makes
+    (iss, sub) the only stable identifier, and a provider fixes the issuer.
+    Per provider rather than per issuer, so deleting a provider drops exactly
+    the links it made."""
+
+    __tablename__ = "oidc_links"
+
+    provider_id: Mapped[str] = mapped_column(
+        ForeignKey("oidc_providers.id", ondelete="CASCADE"), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_pk: Mapped[str] = mapped_column(ForeignKey("users.pk", ondelete="CASCADE"), index=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    last_login_at: Mapped[float | None] = mapped_column(Float)
