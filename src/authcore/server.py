@@ -59,6 +59,7 @@ from authcore.flows.ghosts import RedisGhostLockouts
 from authcore.flows.kerberos import startup_warning as kerberos_startup_warning
 from authcore.flows.lockouts import RedisLockoutStore
 from authcore.flows.loginid import LoginIdFlow
+from authcore.flows.loginid_mfa import LoginIdMfaFlow
 from authcore.flows.management import ManagementFlow
 from authcore.flows.policy import WebAuthnPolicy
 from authcore.flows.self_service import SelfServiceFlow
@@ -72,6 +73,7 @@ from authcore.services.authentication import AuthenticationService
 from authcore.services.axidian import LogonService, TemplateSessionService
 from authcore.services.consumer import ConsumerService
 from authcore.services.fido2 import Fido2Service
+from authcore.services.fido2_mfa import Fido2MfaService
 from authcore.services.management import ManagementService
 from authcore.services.scim import ScimService
 from authcore.services.self_service import SelfService
@@ -89,6 +91,8 @@ from authcore.tokens.jwt import TokenSigner
 from authcore.v1 import (
     authentication_pb2,
     authentication_pb2_grpc,
+    fido2_mfa_pb2,
+    fido2_mfa_pb2_grpc,
     fido2_pb2,
     fido2_pb2_grpc,
     management_pb2,
@@ -111,6 +115,7 @@ SERVICES = (
     authentication_pb2.DESCRIPTOR.services_by_name["AuthenticationService"],
     management_pb2.DESCRIPTOR.services_by_name["ManagementService"],
     fido2_pb2.DESCRIPTOR.services_by_name["Fido2Service"],
+    fido2_mfa_pb2.DESCRIPTOR.services_by_name["Fido2MfaService"],
     self_service_pb2.DESCRIPTOR.services_by_name["SelfService"],
     scim_pb2.DESCRIPTOR.services_by_name["ScimService"],
     consumer_pb2.DESCRIPTOR.services_by_name["ConsumerService"],
@@ -210,6 +215,8 @@ async def build_runtime(settings: Settings) -> Runtime:
                               management_pb2_grpc.add_ManagementServiceServicer_to_server),
         *generic_handlers_for(Fido2Service(LoginIdFlow(core)),
                               fido2_pb2_grpc.add_Fido2ServiceServicer_to_server),
+        *generic_handlers_for(Fido2MfaService(LoginIdMfaFlow(core)),
+                              fido2_mfa_pb2_grpc.add_Fido2MfaServiceServicer_to_server),
         *generic_handlers_for(SelfService(SelfServiceFlow(core)),
                               self_service_pb2_grpc.add_SelfServiceServicer_to_server),
         *generic_handlers_for(ScimService(core),
