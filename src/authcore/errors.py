@@ -25,6 +25,10 @@ HTTP_HEADER_PREFIX = "http_header:"
 # error body, for APIs that document data in an error answer (the consumer
 # API's temporary token on a 401 for an expired password).
 HTTP_BODY_PREFIX = "http_body:"
+# ErrorInfo metadata key whose value is a JSON object merged over the REST
+# error body, replacing its keys, for APIs whose documented error answer is
+# structured (LoginID MFA's 401 additional_auth_required carries MfaNext).
+HTTP_BODY_JSON_KEY = "http_body_json"
 
 
 class AuthcoreError(Exception):

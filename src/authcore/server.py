@@ -58,6 +58,7 @@ from authcore.flows.ghosts import RedisGhostLockouts
 from authcore.flows.kerberos import startup_warning as kerberos_startup_warning
 from authcore.flows.lockouts import RedisLockoutStore
 from authcore.flows.loginid import LoginIdFlow, app_id_from_host
+from authcore.flows.loginid_mfa import LoginIdMfaFlow
 from authcore.flows.loginid_mgmt import LoginIdMgmtFlow
 from authcore.flows.loginid_profile import LoginIdProfileFlow
 from authcore.flows.management import ManagementFlow
@@ -75,6 +76,7 @@ from authcore.services.authentication import AuthenticationService
 from authcore.services.axidian import LogonService, TemplateSessionService
 from authcore.services.consumer import ConsumerService
 from authcore.services.fido2 import Fido2Service
+from authcore.services.fido2_mfa import Fido2MfaService
 from authcore.services.fido2_profile import Fido2MgmtService, Fido2ProfileService
 from authcore.services.management import ManagementService
 from authcore.services.oidc import Fido2OidcService, OidcProviderService
@@ -94,6 +96,8 @@ from authcore.tokens.jwt import TokenSigner
 from authcore.v1 import (
     authentication_pb2,
     authentication_pb2_grpc,
+    fido2_mfa_pb2,
+    fido2_mfa_pb2_grpc,
     fido2_mgmt_pb2,
     fido2_mgmt_pb2_grpc,
     fido2_oidc_pb2,
@@ -128,6 +132,7 @@ SERVICES = (
     fido2_mgmt_pb2.DESCRIPTOR.services_by_name["Fido2MgmtService"],
     fido2_oidc_pb2.DESCRIPTOR.services_by_name["Fido2OidcService"],
     oidc_providers_pb2.DESCRIPTOR.services_by_name["OidcProviderService"],
+    fido2_mfa_pb2.DESCRIPTOR.services_by_name["Fido2MfaService"],
     self_service_pb2.DESCRIPTOR.services_by_name["SelfService"],
     scim_pb2.DESCRIPTOR.services_by_name["ScimService"],
     consumer_pb2.DESCRIPTOR.services_by_name["ConsumerService"],
@@ -236,6 +241,8 @@ async def build_runtime(settings: Settings) -> Runtime:
                               fido2_oidc_pb2_grpc.add_Fido2OidcServiceServicer_to_server),
         *generic_handlers_for(OidcProviderService(OidcProviderAdmin(core)),
                               oidc_providers_pb2_grpc.add_OidcProviderServiceServicer_to_server),
+        *generic_handlers_for(Fido2MfaService(LoginIdMfaFlow(core)),
+                              fido2_mfa_pb2_grpc.add_Fido2MfaServiceServicer_to_server),
         *generic_handlers_for(SelfService(SelfServiceFlow(core)),
                               self_service_pb2_grpc.add_SelfServiceServicer_to_server),
         *generic_handlers_for(ScimService(core),

@@ -24,6 +24,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from starlette.responses import Response
 
 from authcore.errors import (
+    HTTP_BODY_JSON_KEY,
     HTTP_BODY_PREFIX,
     HTTP_HEADER_PREFIX,
     HTTP_STATUS_KEY,
@@ -92,6 +93,8 @@ class ErrorParts:
     http_status: int | None = None  # the error's own HTTP status, when it names one
     headers: dict[str, str] = field(default_factory=dict)  # the error's own HTTP headers
     body_fields: dict[str, str] = field(default_factory=dict)  # extra top-level body keys
+    # Top-level body keys that replace the rendered ones (HTTP_BODY_JSON_KEY).
+    body_json: dict[str, Any] = field(default_factory=dict)
     details: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
 
 
@@ -118,12 +121,16 @@ def unpack_status(status: status_pb2.Status) -> ErrorParts:
                            if k.startswith(HTTP_BODY_PREFIX)}
             for key in body_fields:
                 del info.metadata[HTTP_BODY_PREFIX + key]
+            raw_json = info.metadata.get(HTTP_BODY_JSON_KEY)
+            if raw_json is not None:
+                del info.metadata[HTTP_BODY_JSON_KEY]
             if parts.reason is None:
                 # A value that could split the response is dropped.
                 parts.headers = {k: v for k, v in headers.items()
                                  if not any(c in k + v for c in "\r\n\0")}
                 parts.reason = info.reason
                 parts.body_fields = body_fields
+                parts.body_json = _json_object(raw_json)
                 # Sorted: protobuf maps iterate in no stable order.
                 parts.metadata = dict(sorted(info.metadata.items()))
                 if raw_status is not None and _HTTP_STATUS_RE.fullmatch(raw_status):
@@ -139,6 +146,18 @@ def unpack_status(status: status_pb2.Status) -> ErrorParts:
         else:
             parts.details.append((packed.type_url, None))
     return parts
+
+
+def _json_object(raw: str | None) -> dict[str, Any]:
+    """The core's JSON body object; anything else (a bug) is dropped rather
+    than rendered half."""
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _code_name(code: int) -> str:
@@ -311,6 +330,8 @@ class ErrorRenderer:
         body = self._body(parts, code)
         if parts.body_fields:
             body = {**body, **{k: v for k, v in parts.body_fields.items() if k not in body}}
+        if parts.body_json:
+            body = {**body, **parts.body_json}
         return Response(dump_json(body), status_code=code,
                         headers=out_headers, media_type=self.content_type)
 
