@@ -289,6 +289,21 @@ def _check(ratio: float, what: str) -> None:
     assert 0.9 <= ratio <= 1.1, f"{what}: median(unknown)/median(known) = {ratio:.3f}"
 
 
+async def _check_twice(known: Callable[[int], Awaitable[None]],
+                       unknown: Callable[[int], Awaitable[None]], what: str, *,
+                       pairs: int, warmup: int) -> None:
+    """`_check`, measuring once more when the first run lands outside the
+    band: under the full suite on 2 cores one run of 200 pairs came out at
+    0.898 (and the same test alone at 0.95-1.0). A real difference between
+    the paths fails both runs. Only for calls that can repeat without side
+    effects (no lockout counting)."""
+    ratio = await _ratio(known, unknown, pairs=pairs, warmup=warmup)
+    if not 0.9 <= ratio <= 1.1:
+        print(f"{what}: first run {ratio:.3f}, measuring again")  # seen with -s
+        ratio = await _ratio(known, unknown, pairs=pairs, warmup=warmup)
+    _check(ratio, what)
+
+
 PAIRS = 100
 # Each user (and ghost) takes at most this many wrong passwords, so no
 # lockout is reached while measuring.
@@ -379,7 +394,7 @@ async def test_timing_loginid_send_email(server: RunningServer, admin: Admin) ->
         async def u(i: int) -> None:
             await send("ghost-" + known)
 
-        _check(await _ratio(k, u, pairs=2 * PAIRS, warmup=20), "LoginID auth/otp/email")
+        await _check_twice(k, u, "LoginID auth/otp/email", pairs=2 * PAIRS, warmup=20)
     finally:
         await loginid.close()
 
@@ -406,6 +421,6 @@ async def test_timing_loginid_auth_init(server: RunningServer, admin: Admin) -> 
         async def u(i: int) -> None:
             await init("ghost-" + known)
 
-        _check(await _ratio(k, u, pairs=2 * PAIRS, warmup=20), "LoginID auth/init")
+        await _check_twice(k, u, "LoginID auth/init", pairs=2 * PAIRS, warmup=20)
     finally:
         await loginid.close()
