@@ -65,6 +65,7 @@ from authcore.flows.management import ManagementFlow
 from authcore.flows.oidc_login import OidcLoginFlow
 from authcore.flows.oidc_providers import OidcProviderAdmin
 from authcore.flows.policy import WebAuthnPolicy
+from authcore.flows.refresh import RefreshFlow
 from authcore.flows.self_service import SelfServiceFlow
 from authcore.interceptors import AdminAuthInterceptor, ErrorInterceptor
 from authcore.limits.memory import MemoryRateLimiter
@@ -241,7 +242,7 @@ async def build_runtime(settings: Settings) -> Runtime:
                               fido2_oidc_pb2_grpc.add_Fido2OidcServiceServicer_to_server),
         *generic_handlers_for(OidcProviderService(OidcProviderAdmin(core)),
                               oidc_providers_pb2_grpc.add_OidcProviderServiceServicer_to_server),
-        *generic_handlers_for(Fido2MfaService(LoginIdMfaFlow(core)),
+        *generic_handlers_for(Fido2MfaService(LoginIdMfaFlow(core), RefreshFlow(core)),
                               fido2_mfa_pb2_grpc.add_Fido2MfaServiceServicer_to_server),
         *generic_handlers_for(SelfService(SelfServiceFlow(core)),
                               self_service_pb2_grpc.add_SelfServiceServicer_to_server),

@@ -57,7 +57,13 @@ MFA_OPS: dict[str, MfaOp] = {
                      "MfaNext", "next"),
     "third_party": MfaOp("/fido2/v2/mfa/third-party/verify", "MfaThirdPartyAuthVerify",
                          mfa.MfaThirdPartyAuthVerifyRequest, "Mfa", "mfa"),
+    # authcore's own: LoginID documents no way to redeem a refresh token.
+    "token_refresh": MfaOp("/fido2/v2/mfa/token/refresh", "MfaTokenRefresh",
+                           mfa.MfaTokenRefreshRequest, None),
 }
+
+# What token/refresh answers, exactly.
+REFRESH_KEYS = {"accessToken", "idToken", "refreshToken"}
 
 
 def host_of(app_id: str, server: RunningServer) -> str:
@@ -113,8 +119,10 @@ class MfaClient:
             assert reply.status == op.success, (op_name, reply)
             if op.schema is not None:
                 validate(reply.body, op.schema)
-            else:
+            elif op.success == 204:
                 assert reply.body is None
+            else:
+                assert isinstance(reply.body, dict) and set(reply.body) == REFRESH_KEYS, reply
         elif is_next(reply):
             validate(reply.body, "MfaNext")
         return reply
@@ -178,5 +186,5 @@ def _mfa_next(exc: grpc.aio.AioRpcError) -> mfa.MfaNext | None:
     return None
 
 
-__all__ = ["MFA_OPS", "MfaClient", "action_of", "host_of", "is_next",
+__all__ = ["MFA_OPS", "REFRESH_KEYS", "MfaClient", "action_of", "host_of", "is_next",
            "names", "options_of"]

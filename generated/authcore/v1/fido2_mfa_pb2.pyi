@@ -269,3 +269,19 @@ class MfaThirdPartyAuthVerifyResponse(_message.Message):
     MFA_FIELD_NUMBER: _ClassVar[int]
     mfa: Mfa
     def __init__(self, mfa: _Optional[_Union[Mfa, _Mapping]] = ...) -> None: ...
+
+class MfaTokenRefreshRequest(_message.Message):
+    __slots__ = ("refresh_token",)
+    REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    refresh_token: str
+    def __init__(self, refresh_token: _Optional[str] = ...) -> None: ...
+
+class MfaTokenRefreshResponse(_message.Message):
+    __slots__ = ("access_token", "id_token", "refresh_token")
+    ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ID_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    access_token: str
+    id_token: str
+    refresh_token: str
+    def __init__(self, access_token: _Optional[str] = ..., id_token: _Optional[str] = ..., refresh_token: _Optional[str] = ...) -> None: ...

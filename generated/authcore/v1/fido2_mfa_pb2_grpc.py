@@ -86,6 +86,11 @@ class Fido2MfaServiceStub:
                 request_serializer=authcore_dot_v1_dot_fido2__mfa__pb2.MfaThirdPartyAuthVerifyRequest.SerializeToString,
                 response_deserializer=authcore_dot_v1_dot_fido2__mfa__pb2.MfaThirdPartyAuthVerifyResponse.FromString,
                 _registered_method=True)
+        self.MfaTokenRefresh = channel.unary_unary(
+                '/authcore.v1.Fido2MfaService/MfaTokenRefresh',
+                request_serializer=authcore_dot_v1_dot_fido2__mfa__pb2.MfaTokenRefreshRequest.SerializeToString,
+                response_deserializer=authcore_dot_v1_dot_fido2__mfa__pb2.MfaTokenRefreshResponse.FromString,
+                _registered_method=True)
 
 
 class Fido2MfaServiceServicer:
@@ -197,6 +202,20 @@ class Fido2MfaServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MfaTokenRefresh(self, request, context):
+        """Exchange a refresh token for new tokens.
+
+        The refreshToken of a completed flow answers a new access token and ID
+        token for the same session, and the next refresh token: each one works
+        once. Presenting a used one again revokes the session (two parties hold
+        it). The family ends `refreshSeconds` after the sign-in, or when the
+        session is revoked. LoginID's published API issues refresh tokens but
+        documents no way to redeem them; this is authcore's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_Fido2MfaServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -244,6 +263,11 @@ def add_Fido2MfaServiceServicer_to_server(servicer, server):
                     servicer.MfaThirdPartyAuthVerify,
                     request_deserializer=authcore_dot_v1_dot_fido2__mfa__pb2.MfaThirdPartyAuthVerifyRequest.FromString,
                     response_serializer=authcore_dot_v1_dot_fido2__mfa__pb2.MfaThirdPartyAuthVerifyResponse.SerializeToString,
+            ),
+            'MfaTokenRefresh': grpc.unary_unary_rpc_method_handler(
+                    servicer.MfaTokenRefresh,
+                    request_deserializer=authcore_dot_v1_dot_fido2__mfa__pb2.MfaTokenRefreshRequest.FromString,
+                    response_serializer=authcore_dot_v1_dot_fido2__mfa__pb2.MfaTokenRefreshResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -496,6 +520,33 @@ class Fido2MfaService:
             '/authcore.v1.Fido2MfaService/MfaThirdPartyAuthVerify',
             authcore_dot_v1_dot_fido2__mfa__pb2.MfaThirdPartyAuthVerifyRequest.SerializeToString,
             authcore_dot_v1_dot_fido2__mfa__pb2.MfaThirdPartyAuthVerifyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MfaTokenRefresh(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/authcore.v1.Fido2MfaService/MfaTokenRefresh',
+            authcore_dot_v1_dot_fido2__mfa__pb2.MfaTokenRefreshRequest.SerializeToString,
+            authcore_dot_v1_dot_fido2__mfa__pb2.MfaTokenRefreshResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,12 +42,14 @@ class LockoutPolicy(_message.Message):
     def __init__(self, max_failures: _Optional[int] = ..., lockout_seconds: _Optional[int] = ...) -> None: ...
 
 class TokenLifetimes(_message.Message):
-    __slots__ = ("session_seconds", "challenge_seconds")
+    __slots__ = ("session_seconds", "challenge_seconds", "refresh_seconds")
     SESSION_SECONDS_FIELD_NUMBER: _ClassVar[int]
     CHALLENGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    REFRESH_SECONDS_FIELD_NUMBER: _ClassVar[int]
     session_seconds: int
     challenge_seconds: int
-    def __init__(self, session_seconds: _Optional[int] = ..., challenge_seconds: _Optional[int] = ...) -> None: ...
+    refresh_seconds: int
+    def __init__(self, session_seconds: _Optional[int] = ..., challenge_seconds: _Optional[int] = ..., refresh_seconds: _Optional[int] = ...) -> None: ...
 
 class FactorSettings(_message.Message):
     __slots__ = ("totp_drift_steps", "hotp_look_ahead", "grid_challenge_cells", "kba_challenge_questions", "otp_digits", "otp_ttl_seconds")

@@ -68,6 +68,7 @@ from authcore.flows.loginid import (
     app_id_from_host,
 )
 from authcore.flows.policy import app_policy, grant
+from authcore.flows.refresh import sign_id_token, sign_refresh_token, start_family
 from authcore.limits.lockout import LockoutState, is_locked
 from authcore.store.hot import queries as hq
 from authcore.store.models import Application, User
@@ -93,10 +94,8 @@ SIGN_UP = "signUp"
 SIGN_IN = "signIn"
 NEXT_MSG = "Additional authentication is required."
 NEXT_CODE = "additional_auth_required"
-# JWT `typ`s that keep the ID token, refresh token and payload signature
-# from being taken for one another or for the access token.
-_ID_TYP = "id+jwt"
-_REFRESH_TYP = "refresh+jwt"
+# The payload signature's JWT `typ`, as flows/refresh.py's for the ID and
+# refresh tokens: none can be taken for another or for the access token.
 _PAYLOAD_TYP = "payload+jwt"
 AMR = {"PASSKEY": "passkey", "OTP": "otp", "EXTERNAL": "external"}
 
@@ -750,26 +749,29 @@ class LoginIdMfaFlow:
         # The factor that signed the user in decides, as on every API.
         decision = grant(application_id=app.id, allowed=app.authenticators, factors=(factor,))
         amr = list(dict.fromkeys(AMR[f] for f in done)) or [AMR[factor]]
-        ttl = app_policy(app.settings).session_seconds
+        policy = app_policy(app.settings)
+        ttl = policy.session_seconds
+        family = start_family(session_ttl=ttl, refresh_ttl=policy.refresh_seconds, now=now)
         async with self.core.write() as db:
             issued = await issue_session(
                 db, self.core.signer, user_pk=user.pk, user_id=user.user_id, grant=decision,
-                amr=amr, ttl_seconds=ttl, now=now, extra_claims=_username_claim(user.user_id))
+                amr=amr, ttl_seconds=ttl, now=now, extra_claims=_username_claim(user.user_id),
+                refresh_id=family.refresh_id, row_expires_at=family.expires_at)
             audit.record(db, event="mfa_complete", outcome="success", now=now,
                          application_id=app.id, user_id=user.user_id,
                          authenticator=factor, client_ip=caller.client_ip)
         await self._remember_trust(state, app.id, user, now)
         signer = self.core.signer
-        # Neither names a session row (random jti), so neither works as an
+        # Neither names a session row by its jti, so neither works as an
         # access token where verify_session checks the jti.
-        id_token, _ = signer.sign({
-            "sub": user.user_id, "aud": app.id, "jti": str(uuid.uuid4()), "amr": amr,
-            "auth_time": int(now), "sid": issued.session_id, **_username_claim(user.user_id),
-        }, ttl_seconds=ttl, now=now, token_type=_ID_TYP)
-        refresh_token, _ = signer.sign({
-            "sub": user.user_id, "aud": app.id, "jti": str(uuid.uuid4()),
-            "sid": issued.session_id, "token_use": "refresh",
-        }, ttl_seconds=ttl, now=now, token_type=_REFRESH_TYP)
+        id_token = sign_id_token(signer, user_id=user.user_id, application_id=app.id,
+                                 session_id=issued.session_id, amr=amr, auth_time=int(now),
+                                 ttl_seconds=ttl, now=now,
+                                 extra_claims=_username_claim(user.user_id))
+        refresh_token = sign_refresh_token(
+            signer, family, user_id=user.user_id, application_id=app.id,
+            session_id=issued.session_id, amr=amr, auth_time=int(now),
+            expires_at=family.expires_at, now=now, extra_claims=_username_claim(user.user_id))
         payload = str(state.get("payload") or "")
         payload_signature, _ = signer.sign({
             "sub": user.user_id, "aud": app.id, "jti": str(uuid.uuid4()), "amr": amr,

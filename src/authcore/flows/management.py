@@ -140,7 +140,8 @@ def application_message(app: Application, lockout: LockoutPolicy) -> mgmt.Applic
         access=mgmt.AccessSettings(self_sign_up=policy.self_sign_up,
                                    hide_user_existence=policy.hide_user_existence),
         token_lifetimes=mgmt.TokenLifetimes(session_seconds=policy.session_seconds,
-                                            challenge_seconds=policy.challenge_seconds),
+                                            challenge_seconds=policy.challenge_seconds,
+                                            refresh_seconds=policy.refresh_seconds),
         factor_settings=mgmt.FactorSettings(
             totp_drift_steps=policy.totp_drift_steps, hotp_look_ahead=policy.hotp_look_ahead,
             grid_challenge_cells=policy.grid_challenge_cells,

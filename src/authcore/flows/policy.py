@@ -32,6 +32,9 @@ class AppPolicy:
     ignored."""
 
     session_seconds: int = 3600
+    # How long a refresh token family (flows/refresh.py) lives from the
+    # sign-in; rotation never extends it.
+    refresh_seconds: int = 14 * 86400
     challenge_seconds: int = 300
     totp_drift_steps: int = 1
     hotp_look_ahead: int = 10
@@ -50,6 +53,7 @@ class AppPolicy:
     # (huge drift windows) or unusable (zero-second challenges).
     _BOUNDS = {
         "session_seconds": (30, 30 * 86400),
+        "refresh_seconds": (60, 90 * 86400),
         "challenge_seconds": (1, 86400),
         "totp_drift_steps": (0, 10),
         "hotp_look_ahead": (0, 100),

@@ -6,7 +6,9 @@ from typing import TypeAlias
 
 import grpc
 
+from authcore.flows.loginid import app_id_from_host
 from authcore.flows.loginid_mfa import LoginIdMfaFlow
+from authcore.flows.refresh import RefreshFlow
 from authcore.services.peer import authorization
 from authcore.services.peer import loginid_caller as caller
 from authcore.v1 import fido2_mfa_pb2 as mfa
@@ -16,8 +18,9 @@ Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 class Fido2MfaService(fido2_mfa_pb2_grpc.Fido2MfaServiceServicer):
-    def __init__(self, flow: LoginIdMfaFlow) -> None:
+    def __init__(self, flow: LoginIdMfaFlow, refresh: RefreshFlow) -> None:
         self.flow = flow
+        self.refresh = refresh
 
     async def MfaBegin(self, request: mfa.MfaBeginRequest, context: Ctx
                        ) -> mfa.MfaBeginResponse:
@@ -64,3 +67,13 @@ class Fido2MfaService(fido2_mfa_pb2_grpc.Fido2MfaServiceServicer):
                                       context: Ctx) -> mfa.MfaThirdPartyAuthVerifyResponse:
         return mfa.MfaThirdPartyAuthVerifyResponse(mfa=await self.flow.third_party_verify(
             request, authorization(request.authorization, context), caller(context)))
+
+    async def MfaTokenRefresh(self, request: mfa.MfaTokenRefreshRequest, context: Ctx
+                              ) -> mfa.MfaTokenRefreshResponse:
+        peer = caller(context)
+        done = await self.refresh.refresh(request.refresh_token,
+                                          application_id=app_id_from_host(peer.host),
+                                          caller=peer)
+        return mfa.MfaTokenRefreshResponse(access_token=done.access_token,
+                                           id_token=done.id_token,
+                                           refresh_token=done.refresh_token)

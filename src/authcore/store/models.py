@@ -301,6 +301,8 @@ class Session(Base):
     created_at: Mapped[float] = mapped_column(Float)
     expires_at: Mapped[float] = mapped_column(Float)
     revoked_at: Mapped[float | None] = mapped_column(Float)
+    # The jti of the session's one redeemable refresh token (flows/refresh.py).
+    refresh_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class OutboxMessage(Base):

@@ -29,14 +29,14 @@ class IssuedSession:
 
 
 def _claims(*, user_id: str, application_id: str, session_id: str, amr: Sequence[str],
-            now: float, groups: list[str], extra_claims: dict[str, Any] | None
-            ) -> dict[str, Any]:
+            now: float, groups: list[str], extra_claims: dict[str, Any] | None,
+            auth_time: int | None = None) -> dict[str, Any]:
     return {
         "sub": user_id,
         "aud": application_id,
         "jti": session_id,
         "amr": list(amr),
-        "auth_time": int(now),
+        "auth_time": int(now) if auth_time is None else auth_time,
         # Display names of the user's (SCIM) groups, for the relying party's
         # authorization; always present so consumers need no special case.
         "groups": groups,
@@ -55,9 +55,12 @@ async def issue_session(
     ttl_seconds: int,
     now: float,
     extra_claims: dict[str, Any] | None = None,
+    refresh_id: str | None = None,
+    row_expires_at: float | None = None,
 ) -> IssuedSession:
     """A session JWT and its row, for what `grant` (the application's policy
-    decision, flows/policy.grant) allows."""
+    decision, flows/policy.grant) allows. A session with a refresh token
+    (flows/refresh.py) names its jti, and its row outlives the first JWT."""
     application_id = grant.application_id
     session_id = str(uuid.uuid4())
     claims = _claims(user_id=user_id, application_id=application_id, session_id=session_id,
@@ -65,7 +68,8 @@ async def issue_session(
                      extra_claims=extra_claims)
     token, exp = signer.sign(claims, ttl_seconds=ttl_seconds, now=now)
     db.add(Session(id=session_id, user_pk=user_pk, application_id=application_id,
-                   created_at=now, expires_at=float(exp), revoked_at=None))
+                   created_at=now, expires_at=max(float(exp), row_expires_at or 0.0),
+                   revoked_at=None, refresh_id=refresh_id))
     return IssuedSession(token=token, expires_at=exp, session_id=session_id)
 
 
@@ -109,6 +113,18 @@ async def sign_session(
     token, exp = signer.sign(claims, ttl_seconds=ttl_seconds, now=now)
     return SignedSession(token=token, expires_at=exp, session_id=session_id, user_pk=user_pk,
                          application_id=application_id, now=now)
+
+
+async def resign_session(hot: Fetcher, signer: TokenSigner, *, session_id: str, user_pk: str,
+                         user_id: str, application_id: str, amr: Sequence[str],
+                         auth_time: int, ttl_seconds: int, now: float,
+                         extra_claims: dict[str, Any] | None = None) -> tuple[str, int]:
+    """A new JWT for an existing session (a refresh): same jti and sign-in
+    time, the groups read again, a new expiry."""
+    claims = _claims(user_id=user_id, application_id=application_id, session_id=session_id,
+                     amr=amr, now=now, groups=await hq.group_names(hot, user_pk),
+                     extra_claims=extra_claims, auth_time=auth_time)
+    return signer.sign(claims, ttl_seconds=ttl_seconds, now=now)
 
 
 async def group_names(db: AsyncSession, user_pk: str) -> list[str]:

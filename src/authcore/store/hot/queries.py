@@ -293,6 +293,35 @@ async def session_state(db: Fetcher, session_id: str
     return (False, None, None) if row is None else (True, row["revoked_at"], row["user_pk"])
 
 
+@dataclass(frozen=True, slots=True)
+class RefreshState:
+    revoked_at: float | None
+    refresh_id: str | None
+    application: AppRow
+    user: UserRow
+
+
+async def session_for_refresh(db: Fetcher, session_id: str) -> RefreshState | None:
+    row = await db.one(q.SESSION_FOR_REFRESH, {"id": session_id})
+    user = None if row is None else user_row(row)
+    if row is None or user is None:
+        return None
+    return RefreshState(revoked_at=row["revoked_at"], refresh_id=row["refresh_id"],
+                        application=app_row(row), user=user)
+
+
+async def rotate_refresh(tx: HotTx, *, session_id: str, old_id: str, new_id: str,
+                         expires_at: float) -> bool:
+    """Whether `old_id` was still the session's live refresh token (now `new_id`)."""
+    return await tx.execute(q.ROTATE_REFRESH, {"id": session_id, "old_id": old_id,
+                                                "new_id": new_id,
+                                                "expires_at": expires_at}) == 1
+
+
+async def revoke_session(tx: HotTx, *, session_id: str, now: float) -> None:
+    await tx.execute(q.REVOKE_SESSION, {"id": session_id, "now": now})
+
+
 async def consumer_login_user(db: Fetcher, login: str
                               ) -> tuple[UserRow, PasswordRow | None] | None:
     """The user a consumer login names, with their password: the single user

@@ -298,6 +298,23 @@ INSERT_SESSION = _stmt("insert_session", """
 SESSION_REVOKED_AT = _stmt("session_revoked_at", """
     SELECT revoked_at, user_pk, application_id FROM sessions WHERE id = :id""")
 
+# A refresh (flows/refresh.py): the session's state with its user and
+# application, in one statement.
+SESSION_FOR_REFRESH = _stmt("session_for_refresh", f"""
+    SELECT s.revoked_at, s.refresh_id, {_APP}, {_USER} FROM sessions s
+    JOIN users u ON u.pk = s.user_pk JOIN applications a ON a.id = s.application_id
+    WHERE s.id = :id""")
+
+# Rotation by compare-and-set: of two redemptions of one refresh token, one
+# moves the row on and the other finds it moved.
+ROTATE_REFRESH = _stmt("rotate_refresh", """
+    UPDATE sessions SET refresh_id = :new_id, expires_at = :expires_at
+    WHERE id = :id AND refresh_id = :old_id AND revoked_at IS NULL""")
+
+REVOKE_SESSION = _stmt("revoke_session", """
+    UPDATE sessions SET revoked_at = :now, refresh_id = NULL
+    WHERE id = :id AND revoked_at IS NULL""")
+
 INSERT_AUDIT_EVENT = _stmt("insert_audit_event", """
     INSERT INTO audit_events (ts, event, outcome, reason, application_id, user_id,
                               authenticator, client_ip, request_id)
