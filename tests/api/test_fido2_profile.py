@@ -11,6 +11,9 @@ from typing import Any
 
 from authcore_testkit.api import Admin
 from authcore_testkit.loginid import LoginIdClient, signed_up
+from authcore_testkit.loginid_mfa import MfaClient, host_of, names
+from authcore_testkit.scim import ScimRest, patch_op
+from authcore_testkit.server import RunningServer
 from authcore_testkit.soft_webauthn import SoftAuthenticator
 
 LAPTOP = {"clientType": "browser", "clientName": "Chrome", "osName": "Linux",
@@ -218,3 +221,84 @@ async def test_devices_are_listed_renamed_and_forgotten(
     assert (await loginid.call("delete_device", path={"deviceId": PHONE["deviceId"]},
                                authorization=other_jwt)).status == 404
     assert (await loginid.call("list_devices")).status == 401
+
+
+async def sms_sent(loginid: LoginIdClient, admin: Admin, app_id: str, origin: str,
+                   username: str) -> int:
+    """How many SMS messages `auth/otp/sms` queued for the user (always 204)."""
+    before = len([m for m in await admin.outbox(username) if m["channel"] == "SMS"])
+    sent = await loginid.call("send_sms", {"user": {"username": username}, "appId": app_id},
+                              origin=origin)
+    assert sent.status == 204, sent
+    return len([m for m in await admin.outbox(username) if m["channel"] == "SMS"]) - before
+
+
+async def test_a_declined_number_gets_no_sign_in_codes(
+        loginid: LoginIdClient, admin: Admin, app_id: str, origin: str, username: str) -> None:
+    _, jwt = await signed_up(loginid, app_id, origin, username)
+    # The user's own number, with messagingConsent false: kept, never texted.
+    set_phone = await loginid.call(
+        "update_phone", {"phoneNumber": "+14165550111", "requestVerification": False,
+                         "messagingConsent": False}, path={"id": username}, authorization=jwt)
+    assert set_phone.status == 204
+    assert (await get_user(admin, username))["phone"] == "+14165550111"
+    assert await sms_sent(loginid, admin, app_id, origin, username) == 0
+    # Agreeing later lets the codes go.
+    agreed = await loginid.call(
+        "update_phone", {"phoneNumber": "+14165550111", "requestVerification": False,
+                         "messagingConsent": True}, path={"id": username}, authorization=jwt)
+    assert agreed.status == 204
+    assert await sms_sent(loginid, admin, app_id, origin, username) == 1
+
+
+async def test_an_operators_number_is_texted(loginid: LoginIdClient, admin: Admin,
+                                             app_id: str, origin: str) -> None:
+    # Nobody asked this user (consent unknown): the operator's number, as
+    # LoginID documents ("sent if the phone is registered").
+    name = f"operator-{uuid.uuid4().hex[:8]}"
+    await admin.user(name, phone="+14165550122")
+    assert await sms_sent(loginid, admin, app_id, origin, name) == 1
+
+
+async def test_an_address_changed_elsewhere_is_no_longer_verified(
+        loginid: LoginIdClient, admin: Admin, server: RunningServer, app_id: str, origin: str,
+        username: str) -> None:
+    """A proof belongs to the address it proved: SCIM replacing the email or
+    phone clears it (and the number's consent), so MFA stops offering codes
+    to the new address."""
+    _, jwt = await signed_up(loginid, app_id, origin, username)
+    asked = await loginid.call("update_phone", {"phoneNumber": "+14165550133",
+                                                "messagingConsent": True},
+                               path={"id": username}, authorization=jwt)
+    assert asked.status == 204
+    code = await code_sent_to(admin, username, "+14165550133")
+    assert (await loginid.call("verify_phone", {"authCode": code, "username": username,
+                                                "appId": app_id})).status == 204
+
+    mfa = MfaClient(server, "rest")
+    scim = ScimRest(server)
+    try:
+        async def otp_actions() -> list[str]:
+            begun = await mfa.call("begin", {"user": {"username": username,
+                                                      "usernameType": "email"}},
+                                   host=host_of(app_id, server), origin=origin)
+            assert begun.status == 200, begun
+            return sorted(n for n in names(begun.body) if n.startswith("otp:"))
+
+        assert await otp_actions() == ["otp:email", "otp:sms"]
+        found = await scim.list("Users", filter=f'userName eq "{username}"')
+        assert found.status == 200 and found.body["totalResults"] == 1, found
+        rid = found.body["Resources"][0]["id"]
+        patched = await scim.patch("Users", rid, patch_op(
+            {"op": "replace", "path": "phoneNumbers",
+             "value": [{"value": "+14165550144", "type": "mobile", "primary": True}]}))
+        assert patched.ok, patched
+        assert await otp_actions() == ["otp:email"]
+        patched = await scim.patch("Users", rid, patch_op(
+            {"op": "replace", "path": "emails",
+             "value": [{"value": f"other-{username}", "type": "work", "primary": True}]}))
+        assert patched.ok, patched
+        assert await otp_actions() == []
+    finally:
+        await mfa.close()
+        await scim.close()

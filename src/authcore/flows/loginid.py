@@ -640,7 +640,11 @@ class LoginIdFlow:
                                           client_ip=caller.client_ip)
         address = None
         if user is not None and user.active:
-            address = user.email if channel == "EMAIL" else user.phone
+            # A number the user declined messages at (profile's
+            # messagingConsent false) is not texted; the operator's numbers
+            # (consent None: nobody asked) are, as LoginID documents.
+            address = user.email if channel == "EMAIL" else \
+                user.phone if user.phone_consent is not False else None
         throttled = False
         if address:
             try:

@@ -218,7 +218,7 @@ class LoginIdProfileFlow:
                       "email_verified_at": verified_at}
         else:
             values = {"phone": address, "phone_verified_at": verified_at,
-                      "phone_consent": consent and address is not None}
+                      "phone_consent": consent if address is not None else None}
         await db.execute(update(User).where(User.pk == user_pk).values(
             **values, updated_at=now, version=User.version + 1))
         await _set_primary_value(db, user_pk, "emails" if channel == EMAIL else "phoneNumbers",

@@ -23,9 +23,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    false,
     text,
 )
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from authcore.identifiers import email_key, username_key
@@ -108,24 +108,46 @@ class User(Base):
     # or admin create of the same name replaces it (flows/signup.py).
     pending_since: Mapped[float | None] = mapped_column(Float)
     # When the current address was proved by a code (LoginID profile/*/verify);
-    # changing the address clears it (migration 0008).
+    # changing the address clears it (migration 0008; `_address_changed`).
     email_verified_at: Mapped[float | None] = mapped_column(Float)
     phone_verified_at: Mapped[float | None] = mapped_column(Float)
-    # LoginID's messagingConsent: no SMS goes to a number without it.
-    phone_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # LoginID's messagingConsent for this number: True or False as the user
+    # answered (profile/{id}/phone), None where nobody asked (the admin API,
+    # SCIM, Entrust: the operator's number). False means no SMS from
+    # LoginID's API (migration 0010).
+    phone_consent: Mapped[bool | None] = mapped_column(Boolean)
     # Derived from user_id / email by the validator below on every ORM write,
     # so no write path can forget them. NULL only for rows written by raw SQL
     # (a few test fixtures): such a user matches no login, which fails closed.
     user_key: Mapped[str | None] = mapped_column(String(1024))
     email_key: Mapped[str | None] = mapped_column(String(1024))
 
-    @validates("user_id", "email")
+    @validates("user_id", "email", "phone")
     def _derive_keys(self, name: str, value: str | None) -> str | None:
         if name == "user_id":
             self.user_key = None if value is None else username_key(value)
-        else:
+            return value
+        if name == "email":
             self.email_key = email_key(value)
+        self._address_changed(name, value)
         return value
+
+    def _address_changed(self, name: str, value: str | None) -> None:
+        """A stored user's new address is not the one that was proved, nor
+        the one the user agreed to be texted at. (New rows are left alone:
+        a sign-up sets the address and its proof together.) Flows that
+        prove an address write it with its proof in one UPDATE statement,
+        which bypasses this."""
+        state = sa_inspect(self)
+        # loaded_value never loads (no I/O in a validator); an unloaded
+        # address counts as changed, which only ever clears a proof.
+        if not state.persistent or state.attrs[name].loaded_value == value:
+            return
+        if name == "email":
+            self.email_verified_at = None
+        else:
+            self.phone_verified_at = None
+            self.phone_consent = None
 
 
 class UserValue(Base):
