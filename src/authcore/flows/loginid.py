@@ -41,6 +41,7 @@ from authcore.flows import grants as g
 from authcore.flows.aaguids import lookup as lookup_aaguid
 from authcore.flows.authentication import Caller
 from authcore.flows.challenges import bare_token
+from authcore.flows.codes import count_wrong_code, matching_code, spend_code
 from authcore.flows.context import Core
 from authcore.flows.directory import find_user, get_application, valid_username
 from authcore.flows.ghosts import ghost_credential_id
@@ -53,7 +54,7 @@ from authcore.store.models import Application, PasskeyCredential, User
 from authcore.store.models import Session as SessionRow
 from authcore.tokens.sessions import issue_session, sign_session, verify_session
 from authcore.v1 import fido2_pb2 as fido2
-from authcore.verify.otp import OTPVerificationError, generate_code, hash_code, verify_code
+from authcore.verify.otp import generate_code, hash_code
 from rest_bridge.codec import CodecError, json_to_message, message_to_json
 
 AUTH_CODE = "AUTH_CODE"
@@ -690,69 +691,60 @@ class LoginIdFlow:
             # address (reg_complete mailed it).
             pending = user is not None and user.pending_since is not None
             user_pk = user.pk if user is not None and (user.active or pending) else None
-            rows = [(ch.id, ch.state) for ch in await self.core.challenges.find_open(
+            rows = await self.core.challenges.find_open(
                 db, application_id=app.id, user_pk=user_pk, authenticator=AUTH_CODE, now=now,
-                limit=MAX_LIVE_CODES)] if user_pk else []
+                limit=MAX_LIVE_CODES) if user_pk else []
             states = await self.core.lockouts.states(db, user_pk=user_pk) if user_pk else {}
         if user_pk and is_locked(state=states.get(AUTH_CODE, LockoutState.clear()), now=now):
             raise _codes_locked()
-        matched: str | None = None
-        factors = CODE_FACTORS
-        matched_state: dict[str, Any] = {}
-        for row_id, state in rows:
-            if pending != (state.get("channel") == "signup"):
-                continue
-            try:
-                verify_code(code=code, code_hash=str(state.get("code_hash", "")),
-                            key=self.core.code_key)
-            except OTPVerificationError:
-                continue
-            matched, matched_state = row_id, state
-            # A code made by a signed-in user carries that session's factors.
-            factors = tuple(state.get("factors") or CODE_FACTORS)
-            break
+        matched = matching_code(rows, code=code, key=self.core.code_key,
+                                accept=lambda state: pending == (state.get("channel") == "signup"))
+        matched_state: dict[str, Any] = {} if matched is None else matched.state
+        # A code made by a signed-in user carries that session's factors.
+        factors = tuple(matched_state.get("factors") or CODE_FACTORS)
         if matched is not None:
             # Before the code is used up: a refusal changes nothing.
             grant(application_id=app.id, allowed=app.authenticators, factors=factors)
         async with self.core.write() as db:
             if matched is not None and user is not None:
-                try:
-                    await self.core.challenges.claim(db, challenge_id=matched, now=now)
-                except Unauthenticated:  # used concurrently
-                    matched = None
-            if matched is not None and user is not None:
-                if AUTH_CODE in states and await self.core.lockouts.record_success(
-                        db, user_pk=user.pk, authenticator=AUTH_CODE, now=now):
+                spent = await spend_code(self.core, db, matched, user_pk=user.pk,
+                                         authenticator=AUTH_CODE, states=states, now=now)
+                if spent is None:
                     raise _codes_locked()
-                audit.record(db, event="auth_code_verify", outcome="success", now=now,
-                             application_id=app.id, user_id=user.user_id,
-                             authenticator=AUTH_CODE, client_ip=caller.client_ip)
-                if pending:
-                    if not await signup.activate(db, user_pk=user.pk, now=now):
-                        raise Unauthenticated("The code is invalid or has expired.",
-                                              reason="invalid_code")
-                    await devices.record_use(db, user_pk=user.pk,
-                                             device=matched_state.get("device"), now=now)
-                    return await self._jwt(
-                        db, user=user, app=app, amr=PASSKEY_AMR, factors=factors, now=now,
-                        passkey_id=matched_state.get("passkey_id"),
-                        device=matched_state.get("device"))
-                proved = _PROVES.get(str(matched_state.get("channel")))
-                if proved is not None:
-                    # The code reached that address: it is the user's.
-                    await db.execute(update(User).where(User.pk == user.pk)
-                                     .values({proved: now}))
-                return await self._jwt(db, user=user, app=app, amr=CODE_AMR, factors=factors,
-                                       now=now)
-            refused = user_pk is not None and (await self.core.lockouts.record_failure(
-                db, user_pk=user_pk, authenticator=AUTH_CODE, policy=self.core.settings.lockout,
-                now=now)).refused
+                if spent:
+                    return await self._code_signed_in(db, user=user, app=app, pending=pending,
+                                                      state=matched_state, factors=factors,
+                                                      caller=caller, now=now)
+            refused = user_pk is not None and await count_wrong_code(
+                self.core, db, user_pk=user_pk, authenticator=AUTH_CODE, now=now)
             audit.record(db, event="auth_code_verify", outcome="failure", reason="invalid_code",
                          now=now, application_id=app.id, user_id=username[:255],
                          authenticator=AUTH_CODE, client_ip=caller.client_ip)
         if refused:
             raise _codes_locked()
         raise Unauthenticated("The code is invalid or has expired.", reason="invalid_code")
+
+    async def _code_signed_in(self, db: AsyncSession, *, user: User, app: Application,
+                              pending: bool, state: dict[str, Any],
+                              factors: tuple[str, ...], caller: Caller, now: float
+                              ) -> fido2.Jwt:
+        """A spent sign-in code: the session, after the sign-up it proves."""
+        audit.record(db, event="auth_code_verify", outcome="success", now=now,
+                     application_id=app.id, user_id=user.user_id,
+                     authenticator=AUTH_CODE, client_ip=caller.client_ip)
+        if pending:
+            if not await signup.activate(db, user_pk=user.pk, now=now):
+                raise Unauthenticated("The code is invalid or has expired.",
+                                      reason="invalid_code")
+            await devices.record_use(db, user_pk=user.pk, device=state.get("device"), now=now)
+            return await self._jwt(db, user=user, app=app, amr=PASSKEY_AMR, factors=factors,
+                                   now=now, passkey_id=state.get("passkey_id"),
+                                   device=state.get("device"))
+        proved = _PROVES.get(str(state.get("channel")))
+        if proved is not None:
+            # The code reached that address: it is the user's.
+            await db.execute(update(User).where(User.pk == user.pk).values({proved: now}))
+        return await self._jwt(db, user=user, app=app, amr=CODE_AMR, factors=factors, now=now)
 
     # -- client events -----------------------------------------------------
 

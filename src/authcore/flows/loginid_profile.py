@@ -29,6 +29,7 @@ from authcore.errors import InvalidArgument, NotFound, PermissionDenied, Unauthe
 from authcore.flows import audit, devices
 from authcore.flows import grants as g
 from authcore.flows.authentication import Caller
+from authcore.flows.codes import count_wrong_code, matching_code, spend_code
 from authcore.flows.directory import find_user, get_application
 from authcore.flows.loginid import (
     CODE_DIGITS,
@@ -44,7 +45,7 @@ from authcore.identifiers import email_key, username_key
 from authcore.limits.lockout import LockoutState, is_locked
 from authcore.store.models import Device, User, UserValue
 from authcore.v1 import fido2_profile_pb2 as pb
-from authcore.verify.otp import OTPVerificationError, generate_code, hash_code, verify_code
+from authcore.verify.otp import generate_code, hash_code
 
 PROFILE_CODE = "PROFILE_CODE"
 EMAIL, SMS = "email", "sms"
@@ -246,38 +247,25 @@ class LoginIdProfileFlow:
             raise _bad_code()
         if is_locked(state=states.get(PROFILE_CODE, LockoutState.clear()), now=now):
             raise _codes_locked()
-        matched = None
-        for row in rows:
-            if row.state.get("channel") != channel:
-                continue
-            try:
-                verify_code(code=code, code_hash=str(row.state.get("code_hash", "")),
-                            key=self.core.code_key)
-            except OTPVerificationError:
-                continue
-            matched = row
-            break
+        matched = matching_code(rows, code=code, key=self.core.code_key,
+                                accept=lambda state: state.get("channel") == channel)
         async with self.core.write() as db:
             if matched is not None:
-                try:
-                    await self.core.challenges.claim(db, challenge_id=matched.id, now=now)
-                except Unauthenticated:  # used concurrently
-                    matched = None
-            if matched is not None:
-                if PROFILE_CODE in states and await self.core.lockouts.record_success(
-                        db, user_pk=user.pk, authenticator=PROFILE_CODE, now=now):
+                spent = await spend_code(self.core, db, matched, user_pk=user.pk,
+                                         authenticator=PROFILE_CODE, states=states, now=now)
+                if spent is None:
                     raise _codes_locked()
-                await self._write_address(db, user.pk, channel=channel,
-                                          address=str(matched.state["address"]),
-                                          consent=bool(matched.state.get("consent")),
-                                          verified_at=now, now=now)
-                audit.record(db, event=f"profile_{channel}_verify", outcome="success", now=now,
-                             application_id=app.id, user_id=user.user_id,
-                             authenticator=PROFILE_CODE, client_ip=caller.client_ip)
-                return
-            refused = (await self.core.lockouts.record_failure(
-                db, user_pk=user.pk, authenticator=PROFILE_CODE,
-                policy=self.core.settings.lockout, now=now)).refused
+                if spent:
+                    await self._write_address(db, user.pk, channel=channel,
+                                              address=str(matched.state["address"]),
+                                              consent=bool(matched.state.get("consent")),
+                                              verified_at=now, now=now)
+                    audit.record(db, event=f"profile_{channel}_verify", outcome="success",
+                                 now=now, application_id=app.id, user_id=user.user_id,
+                                 authenticator=PROFILE_CODE, client_ip=caller.client_ip)
+                    return
+            refused = await count_wrong_code(self.core, db, user_pk=user.pk,
+                                             authenticator=PROFILE_CODE, now=now)
             audit.record(db, event=f"profile_{channel}_verify", outcome="failure",
                          reason="invalid_code", now=now, application_id=app.id,
                          user_id=user.user_id, authenticator=PROFILE_CODE,
