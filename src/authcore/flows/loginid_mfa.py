@@ -53,19 +53,16 @@ from authcore.flows.context import Core
 from authcore.flows.directory import find_user, get_application, valid_username
 from authcore.flows.ghosts import ghost_credential_id
 from authcore.flows.grants import AUTH_WRITE, consume_grant, missing_grant, verify_grant_token
-from authcore.flows.loginid import (
-    AUTH_CODE,
-    CODE_DIGITS,
-    CODE_TTL_SECONDS,
-    MAX_TX_PAYLOAD_BYTES,
-    _assertion,
-    _codes_locked,
-    _device_json,
-    _missing,
-    _required,
-    _tx_challenge,
-    _username_claim,
+from authcore.flows.loginid import AUTH_CODE, CODE_DIGITS, CODE_TTL_SECONDS, MAX_TX_PAYLOAD_BYTES
+from authcore.flows.loginid_common import (
     app_id_from_host,
+    assertion_json,
+    codes_locked,
+    device_json,
+    missing_field,
+    required_field,
+    tx_challenge,
+    username_claim,
 )
 from authcore.flows.policy import app_policy, grant
 from authcore.limits.lockout import LockoutState, is_locked
@@ -326,7 +323,7 @@ class LoginIdMfaFlow:
                 nonce = secrets.token_urlsafe(16)
                 extra.update(tx_hash=hashlib.sha256(payload.encode()).hexdigest(), nonce=nonce,
                              tx_type="mfa", tx_id=str(uuid.uuid4()))
-                challenge = _tx_challenge(nonce, payload)
+                challenge = tx_challenge(nonce, payload)
             begun = await passkeys.begin_authentication(
                 self.core, app=app_row, user=user_row, now=now, purpose=kind, extra=extra,
                 challenge=challenge,
@@ -376,7 +373,7 @@ class LoginIdMfaFlow:
             raise InvalidArgument("The application is named by the host "
                                   "(https://<appId>.<domain>).", reason="missing_field",
                                   field_violations=[("host", "must start with the app id")])
-        username = valid_username(_required(req.user.username, "user.username"),
+        username = valid_username(required_field(req.user.username, "user.username"),
                                   "user.username")
         display_name = req.user.display_name[:255]
         payload = _payload(req.payload)
@@ -386,7 +383,7 @@ class LoginIdMfaFlow:
         now = self.core.clock()
         trusted = trust_items(req.trust_items, now)
         await self.core.rate_limit(client_ip=caller.client_ip, user_key=username)
-        device = _device_json(req)
+        device = device_json(req)
         async with self.core.read() as db:
             app = await get_application(db, app_id)
             passkeys.check_origin(app, req.origin)
@@ -433,17 +430,17 @@ class LoginIdMfaFlow:
     async def passkey_auth(self, req: mfa.MfaPasskeyAuthRequest | mfa.MfaPasskeyTxRequest,
                            authorization: str, caller: Caller, *, kind: str) -> mfa.Mfa:
         if not req.HasField("assertion_result"):
-            raise _missing("assertionResult")
+            raise missing_field("assertionResult")
         ar = req.assertion_result
         for value, field in ((ar.credential_id, "assertionResult.credentialId"),
                              (ar.client_data_json, "assertionResult.clientDataJSON"),
                              (ar.authenticator_data, "assertionResult.authenticatorData"),
                              (ar.signature, "assertionResult.signature")):
             if not value:
-                raise _missing(field)
-        credential = _assertion(ar.credential_id, ar.client_data_json, ar.authenticator_data,
-                                ar.signature,
-                                ar.user_handle if ar.HasField("user_handle") else None)
+                raise missing_field(field)
+        credential = assertion_json(ar.credential_id, ar.client_data_json,
+                                    ar.authenticator_data, ar.signature,
+                                    ar.user_handle if ar.HasField("user_handle") else None)
         now = self.core.clock()
         record = await self._load(authorization, caller, now)
         ceremony = record.state.get("passkey") or {}
@@ -468,13 +465,13 @@ class LoginIdMfaFlow:
     async def passkey_reg(self, req: mfa.MfaPasskeyRegRequest, authorization: str,
                           caller: Caller) -> mfa.Mfa:
         if not req.HasField("creation_result"):
-            raise _missing("creationResult")
+            raise missing_field("creationResult")
         cr = req.creation_result
         for value, field in ((cr.credential_id, "creationResult.credentialId"),
                              (cr.client_data_json, "creationResult.clientDataJSON"),
                              (cr.attestation_object, "creationResult.attestationObject")):
             if not value:
-                raise _missing(field)
+                raise missing_field(field)
         credential = {
             "id": cr.credential_id, "rawId": cr.credential_id, "type": "public-key",
             "response": {"clientDataJSON": cr.client_data_json,
@@ -513,7 +510,7 @@ class LoginIdMfaFlow:
 
     async def otp_request(self, req: mfa.MfaOtpRequestRequest, authorization: str,
                           caller: Caller) -> mfa.MfaOtpRequestResponse:
-        method = _required(req.method, "method").lower()
+        method = required_field(req.method, "method").lower()
         if method not in ("email", "sms"):
             raise InvalidArgument("method must be email or sms.", reason="invalid_field",
                                   field_violations=[("method", "must be email or sms")])
@@ -584,7 +581,7 @@ class LoginIdMfaFlow:
 
     async def otp_verify(self, req: mfa.MfaOtpVerifyRequest, authorization: str,
                          caller: Caller) -> mfa.Mfa:
-        otp = _required(req.otp.strip(), "otp")
+        otp = required_field(req.otp.strip(), "otp")
         if len(otp) > MAX_OTP_CHARS:
             raise InvalidArgument("otp is too long.", reason="invalid_field",
                                   field_violations=[("otp", "at most 16 characters")])
@@ -599,7 +596,7 @@ class LoginIdMfaFlow:
         async with self.core.read() as db:
             states = await self.core.lockouts.states(db, user_pk=user_pk)
         if is_locked(state=states.get(AUTH_CODE, LockoutState.clear()), now=now):
-            raise _codes_locked()
+            raise codes_locked()
         right = float(code.get("expires_at", 0)) > now
         try:
             verify_code(code=otp, code_hash=str(code.get("hash", "")), key=self.core.code_key)
@@ -616,7 +613,7 @@ class LoginIdMfaFlow:
                              user_id=str(record.state["username"])[:255],
                              authenticator=AUTH_CODE, client_ip=caller.client_ip)
             if refused:
-                raise _codes_locked()
+                raise codes_locked()
             # The session stays: a mistyped code may be tried again, within
             # the lockout's bound.
             raise Unauthenticated("The code is invalid or has expired.", reason="invalid_code")
@@ -627,7 +624,7 @@ class LoginIdMfaFlow:
                 raise _invalid_session() from None
             if AUTH_CODE in states and await self.core.lockouts.record_success(
                     db, user_pk=user_pk, authenticator=AUTH_CODE, now=now):
-                raise _codes_locked()
+                raise codes_locked()
             if code.get("proof"):
                 # The code proved the sign-up's address: the account is live.
                 if not await signup.activate(db, user_pk=user_pk, now=now):
@@ -648,7 +645,7 @@ class LoginIdMfaFlow:
 
     async def third_party_verify(self, req: mfa.MfaThirdPartyAuthVerifyRequest,
                                  authorization: str, caller: Caller) -> mfa.Mfa:
-        token = _required(req.token.strip(), "token")
+        token = required_field(req.token.strip(), "token")
         if len(token) > MAX_TOKEN_CHARS:
             raise InvalidArgument("token is too long.", reason="invalid_field",
                                   field_violations=[("token", "at most 512 characters")])
@@ -688,7 +685,7 @@ class LoginIdMfaFlow:
     async def payload_update(self, req: mfa.MfaPayloadUpdateRequest, authorization: str,
                              caller: Caller) -> mfa.MfaNext:
         if not req.payload:
-            raise _missing("payload")
+            raise missing_field("payload")
         payload = _payload(req.payload)
         now = self.core.clock()
         record = await self._load(authorization, caller, now)
@@ -754,7 +751,7 @@ class LoginIdMfaFlow:
         async with self.core.write() as db:
             issued = await issue_session(
                 db, self.core.signer, user_pk=user.pk, user_id=user.user_id, grant=decision,
-                amr=amr, ttl_seconds=ttl, now=now, extra_claims=_username_claim(user.user_id))
+                amr=amr, ttl_seconds=ttl, now=now, extra_claims=username_claim(user.user_id))
             audit.record(db, event="mfa_complete", outcome="success", now=now,
                          application_id=app.id, user_id=user.user_id,
                          authenticator=factor, client_ip=caller.client_ip)
@@ -764,7 +761,7 @@ class LoginIdMfaFlow:
         # access token where verify_session checks the jti.
         id_token, _ = signer.sign({
             "sub": user.user_id, "aud": app.id, "jti": str(uuid.uuid4()), "amr": amr,
-            "auth_time": int(now), "sid": issued.session_id, **_username_claim(user.user_id),
+            "auth_time": int(now), "sid": issued.session_id, **username_claim(user.user_id),
         }, ttl_seconds=ttl, now=now, token_type=_ID_TYP)
         refresh_token, _ = signer.sign({
             "sub": user.user_id, "aud": app.id, "jti": str(uuid.uuid4()),
@@ -820,7 +817,7 @@ class LoginIdMfaFlow:
         now = self.core.clock()
         items = trust_items(req.trust_items, now)
         if not items:
-            raise _missing("trustItems")
+            raise missing_field("trustItems")
         await self.core.rate_limit(client_ip=caller.client_ip)
         async with self.core.read() as db:
             app = await get_application(db, app_id)

@@ -33,13 +33,11 @@ from authcore.flows.directory import find_user, get_application
 from authcore.flows.loginid import (
     CODE_DIGITS,
     CODE_TTL_SECONDS,
-    MAX_FIELD_CHARS,
     MAX_LIVE_CODES,
     LoginIdFlow,
-    _app_id,
-    _required,
     rfc3339,
 )
+from authcore.flows.loginid_common import MAX_FIELD_CHARS, request_app_id, required_field
 from authcore.identifiers import email_key, username_key
 from authcore.limits.lockout import LockoutState, is_locked
 from authcore.store.models import Device, User, UserValue
@@ -227,9 +225,9 @@ class LoginIdProfileFlow:
     async def verify(self, *, channel: str, auth_code: str, username: str, app_id: str,
                      caller: Caller) -> None:
         """Unknown usernames and wrong codes answer alike (401)."""
-        app_id = _app_id(app_id, caller, "appId")
-        username = _required(username.strip(), "username")
-        code = _required(auth_code.strip(), "authCode")
+        app_id = request_app_id(app_id, caller, "appId")
+        username = required_field(username.strip(), "username")
+        code = required_field(auth_code.strip(), "authCode")
         await self.core.rate_limit(client_ip=caller.client_ip, user_key=username)
         now = self.core.clock()
         async with self.core.read() as db:
