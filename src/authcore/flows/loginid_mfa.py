@@ -19,6 +19,12 @@ on an application with self sign-up an unknown name gets `signUp` with
 passkey:reg. Otherwise an unknown name and a known one without passkeys get
 the same passkey:auth (a ghost credential listed, flows/ghosts.py) and
 external; only verified addresses add otp actions, by masked label.
+
+An application whose policy asks for two factors (`AppPolicy.mfa_factors`)
+gets, after the first, another 401 additional_auth_required listing the
+user's factors of other kinds (FACTOR_KINDS); a user with none is refused
+with 403 rather than let in on one. Only then is the user known to have
+authenticated, so nothing about their factors shows before.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import jwt as pyjwt
 from google.protobuf import any_pb2
@@ -46,7 +52,7 @@ from authcore.errors import (
     ResourceExhausted,
     Unauthenticated,
 )
-from authcore.flows import audit, passkeys, signup
+from authcore.flows import audit, devices, passkeys, signup
 from authcore.flows.authentication import Caller
 from authcore.flows.challenges import ChallengeRecord, bare_token
 from authcore.flows.context import Core
@@ -96,6 +102,9 @@ _ID_TYP = "id+jwt"
 _REFRESH_TYP = "refresh+jwt"
 _PAYLOAD_TYP = "payload+jwt"
 AMR = {"PASSKEY": "passkey", "OTP": "otp", "EXTERNAL": "external"}
+# The factors MFA counts, one kind each whatever the channel: a code by
+# email and one by SMS are both something the user receives.
+FACTOR_KINDS = tuple(AMR)
 
 
 # -- small pieces -------------------------------------------------------------
@@ -384,6 +393,12 @@ class LoginIdMfaFlow:
         trusted = trust_items(req.trust_items, now)
         await self.core.rate_limit(client_ip=caller.client_ip, user_key=username)
         device = device_json(req)
+        if device is not None and devices.device_id_of(device) is None:
+            # websdk3's MFA client sends a deviceId only once a completed
+            # flow has given it one (AppStore.persistDeviceId(mfa.deviceId)),
+            # so the server names the device; without this no SDK device
+            # would ever be recorded. Not secret: it only groups one client.
+            device["deviceId"] = str(uuid.uuid4())
         async with self.core.read() as db:
             app = await get_application(db, app_id)
             passkeys.check_origin(app, req.origin)
@@ -393,6 +408,11 @@ class LoginIdMfaFlow:
                 user = None
         allowed = list(app.authenticators)
         policy = app_policy(app.settings)
+        if sum(f in allowed for f in FACTOR_KINDS) < policy.mfa_factors:
+            # The application's own settings, the same for every username.
+            raise PermissionDenied(
+                f"The application asks for {policy.mfa_factors} MFA factors but allows fewer "
+                "kinds of factor.", reason="authenticator_not_allowed")
         actions: list[mfa.MfaAction] = []
         state: dict[str, Any] = {
             "username": username, "payload": payload, "device": device,
@@ -492,6 +512,12 @@ class LoginIdMfaFlow:
         except AuthcoreError as exc:
             await self._failed(exc, record, caller, now, "mfa_passkey_reg")
             raise
+        device = record.state.get("device")
+        if done.user.pending_since is None and devices.device_id_of(device) is not None:
+            # As LoginID's reg/complete does; a sign-up that must prove its
+            # address records it when the proof activates the account.
+            async with self.core.write() as db:
+                await devices.record_use(db, user_pk=done.user.pk, device=device, now=now)
         info = mfa.MfaPasskeyInfo(aaguid=done.passkey.aaguid, passkey_id=done.passkey.id,
                                   public_key=_b64url(done.passkey.public_key))
         state = {**record.state, "done": [*record.state.get("done", []), "PASSKEY"],
@@ -631,6 +657,10 @@ class LoginIdMfaFlow:
                     raise _invalid_session()
                 await db.execute(update(User).where(User.pk == user_pk)
                                  .values(email_verified_at=now))
+                # The device the passkey was registered from, as LoginID's
+                # auth/otp/verify does when a sign-up's code comes back.
+                await devices.record_use(db, user_pk=user_pk, device=record.state.get("device"),
+                                         now=now)
             audit.record(db, event="mfa_otp_verify", outcome="success", now=now,
                          application_id=record.application_id,
                          user_id=str(record.state["username"])[:255],
@@ -717,9 +747,10 @@ class LoginIdMfaFlow:
         async with self.core.read() as db:
             app = await get_application(db, app_id)
             user = await db.get(User, user_pk)
-            has_passkey = bool(await passkeys.user_passkeys(db, user_pk)) if user else False
+            held = list(await passkeys.user_passkeys(db, user_pk)) if user else []
         if user is None:
             raise _invalid_session()
+        has_passkey = bool(held)
         state = {k: v for k, v in state.items() if k not in ("passkey", "otp", "code")}
         if user.pending_since is not None:
             # A new email username proves its address before it signs in
@@ -732,6 +763,23 @@ class LoginIdMfaFlow:
             raise AdditionalAuthRequired(await self._open_next(
                 app=app, state=state, actions=actions, user_pk=user.pk, now=now))
         payload = str(state.get("payload") or "")
+        wanted = app_policy(app.settings).mfa_factors
+        done = [f for f in dict.fromkeys(state.get("done", [])) if f in FACTOR_KINDS]
+        if len(done) < wanted and state.get("proved") and "OTP" not in done \
+                and "OTP" in app.authenticators:
+            # A sign-up's address proof is a code sent and typed back: where
+            # two factors are asked for, it is the code factor (asking for
+            # another mail at once would prove nothing more).
+            state["done"] = [*state.get("done", []), "OTP"]
+            done.append("OTP")
+        if len(done) < wanted:
+            rp_id = passkeys.relying_party(app).rp_id
+            actions, state = await self._other_factors(
+                app, user, state, done, any(p.rp_id == rp_id for p in held), now)
+            if not actions:
+                await self._no_other_factor(app, user, caller, now, wanted)
+            raise AdditionalAuthRequired(await self._open_next(
+                app=app, state=state, actions=actions, user_pk=user.pk, now=now))
         if payload and not state.get("tx") and has_passkey and "PASSKEY" in app.authenticators:
             # The payload is confirmed by a passkey when the user has one.
             action, state["passkey"] = await self._passkey_action(
@@ -740,12 +788,51 @@ class LoginIdMfaFlow:
                 app=app, state=state, actions=[action], user_pk=user.pk, now=now))
         return await self._complete(state, app, user, caller, now)
 
+    async def _other_factors(self, app: Application, user: User, state: dict[str, Any],
+                             done: list[str], has_rp_passkey: bool, now: float
+                             ) -> tuple[list[mfa.MfaAction], dict[str, Any]]:
+        """The actions of the factor kinds not yet done that this user can
+        do now: their passkey of the application's RP (passkey:tx when a
+        payload waits, so one assertion is both), codes to verified
+        addresses, the backend's token. Only real factors: the user has
+        authenticated once, so there is nothing left to hide."""
+        allowed = list(app.authenticators)
+        state = dict(state)
+        actions: list[mfa.MfaAction] = []
+        payload = str(state.get("payload") or "")
+        if "PASSKEY" not in done and "PASSKEY" in allowed and has_rp_passkey:
+            kind = "tx" if payload and not state.get("tx") else "auth"
+            action, state["passkey"] = await self._passkey_action(
+                app, user, user.user_id, kind, payload, state.get("device"), "", now)
+            actions.append(action)
+        if "OTP" not in done:
+            otp_actions, state["otp"] = self._otp_actions(user, allowed)
+            actions.extend(otp_actions)
+        if "EXTERNAL" not in done:
+            actions.extend(self._external(allowed))
+        return actions, state
+
+    async def _no_other_factor(self, app: Application, user: User, caller: Caller, now: float,
+                               wanted: int) -> NoReturn:
+        """Refuse rather than sign in on fewer factors than the application
+        asks for. The step's session is already used up: the flow ends."""
+        async with self.core.write() as db:
+            audit.record(db, event="mfa_complete", outcome="failure",
+                         reason="second_factor_unavailable", now=now, application_id=app.id,
+                         user_id=user.user_id, client_ip=caller.client_ip)
+        raise PermissionDenied(
+            f"The application asks for {wanted} MFA factors and this user has no other factor "
+            "set up (a passkey, or a verified email address or phone number).",
+            reason="second_factor_unavailable")
+
     async def _complete(self, state: dict[str, Any], app: Application, user: User,
                         caller: Caller, now: float) -> mfa.Mfa:
         done = [f for f in state.get("done", []) if f in AMR]
         factor = done[-1] if done else "PASSKEY"
-        # The factor that signed the user in decides, as on every API.
-        decision = grant(application_id=app.id, allowed=app.authenticators, factors=(factor,))
+        # Every factor the flow went through must be one the application
+        # allows (flows/policy.grant), as on every API.
+        decision = grant(application_id=app.id, allowed=app.authenticators,
+                         factors=tuple(dict.fromkeys(done)) or (factor,))
         amr = list(dict.fromkeys(AMR[f] for f in done)) or [AMR[factor]]
         ttl = app_policy(app.settings).session_seconds
         async with self.core.write() as db:

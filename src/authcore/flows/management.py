@@ -138,7 +138,8 @@ def application_message(app: Application, lockout: LockoutPolicy) -> mgmt.Applic
         lockout_policy=mgmt.LockoutPolicy(max_failures=lockout.max_failures,
                                           lockout_seconds=lockout.lockout_seconds),
         access=mgmt.AccessSettings(self_sign_up=policy.self_sign_up,
-                                   hide_user_existence=policy.hide_user_existence),
+                                   hide_user_existence=policy.hide_user_existence,
+                                   mfa_factors=policy.mfa_factors),
         token_lifetimes=mgmt.TokenLifetimes(session_seconds=policy.session_seconds,
                                             challenge_seconds=policy.challenge_seconds),
         factor_settings=mgmt.FactorSettings(
