@@ -57,7 +57,8 @@ from authcore.flows.context import Core, FileOffsetClock, hashing_executor
 from authcore.flows.ghosts import RedisGhostLockouts
 from authcore.flows.kerberos import startup_warning as kerberos_startup_warning
 from authcore.flows.lockouts import RedisLockoutStore
-from authcore.flows.loginid import LoginIdFlow, app_id_from_host
+from authcore.flows.loginid import LoginIdFlow
+from authcore.flows.loginid_common import app_id_from_host
 from authcore.flows.loginid_mfa import LoginIdMfaFlow
 from authcore.flows.loginid_mgmt import LoginIdMgmtFlow
 from authcore.flows.loginid_profile import LoginIdProfileFlow
@@ -551,7 +552,7 @@ CORS_ORIGINS_TTL_SECONDS = 5.0
 def cors_policy(db: async_sessionmaker[AsyncSession]) -> CorsPolicy:
     """A preflight carries no body, so the body can't name the application.
     A host that names one (`<appId>.<domain>`, as LoginID's web SDK is
-    configured; flows.loginid.app_id_from_host) allows that application's
+    configured; flows.loginid_common.app_id_from_host) allows that application's
     WebAuthn origins alone, and a host of an unknown application none. Any
     other host allows the union of every application's origins."""
 

@@ -117,7 +117,7 @@ async def test_a_new_applications_origin_is_allowed_within_seconds(
 
 async def test_a_host_naming_an_application_allows_that_applications_origins_only(
         server: RunningServer, http: httpx.AsyncClient, admin: Admin) -> None:
-    """LoginID's web SDK calls `<appId>.<domain>` (flows.loginid.app_id_from_host):
+    """LoginID's web SDK calls `<appId>.<domain>` (flows.loginid_common.app_id_from_host):
     there the preflight and the response follow that application's origins,
     not the union of all applications'."""
     port = urlsplit(server.http_url).port

@@ -14,7 +14,7 @@ import uuid
 
 import httpx
 
-from authcore.flows.loginid import app_id_from_host
+from authcore.flows.loginid_common import app_id_from_host
 from authcore_testkit.loginid import LoginIdClient, signed_up
 from authcore_testkit.server import RunningServer
 from authcore_testkit.soft_webauthn import unb64url

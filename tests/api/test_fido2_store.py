@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from authcore.config import Settings
 from authcore.errors import AuthcoreError, InvalidArgument
-from authcore.flows import loginid as loginid_module
+from authcore.flows import loginid_common
 from authcore.flows.authentication import Caller
 from authcore.flows.loginid import LoginIdFlow
 from authcore.flows.management import create_application
@@ -205,14 +205,14 @@ async def test_client_events_are_audited(runtime: Runtime, flow: LoginIdFlow) ->
 
 def test_tx_challenge_commits_to_nonce_and_payload(monkeypatch: pytest.MonkeyPatch) -> None:
     salt = bytes(range(16))
-    monkeypatch.setattr(loginid_module.secrets, "token_bytes", lambda n: salt[:n])
-    got = loginid_module._tx_challenge("nonce-123", "pay €10")
+    monkeypatch.setattr(loginid_common.secrets, "token_bytes", lambda n: salt[:n])
+    got = loginid_common.tx_challenge("nonce-123", "pay €10")
     nonce, payload = b"nonce-123", "pay €10".encode()
     expected = hashlib.sha256(len(nonce).to_bytes(4, "big") + nonce
                               + len(payload).to_bytes(4, "big") + payload + salt).digest()
     assert got == expected
     # Length prefixes: moving bytes between nonce and payload changes the challenge.
-    assert loginid_module._tx_challenge("nonce-12", "3pay €10") != got
+    assert loginid_common.tx_challenge("nonce-12", "3pay €10") != got
 
 
 async def test_session_refusals_are_authcore_errors(flow: LoginIdFlow, app_id: str) -> None:

@@ -35,7 +35,8 @@ async def test_self_sign_up_is_off_by_default_and_says_nothing(
         loginid: LoginIdClient, admin: Admin, origin: str) -> None:
     app_id = await new_app(admin, origin)
     got = await admin.req("GET", f"/api/admin/v1/applications/{app_id}")
-    assert got["application"]["access"] == {"selfSignUp": False, "hideUserExistence": True}
+    assert got["application"]["access"] == {"selfSignUp": False, "hideUserExistence": True,
+                                            "mfaFactors": 1}
     existing = f"su-{uuid.uuid4().hex[:12]}"
     await admin.user(existing)
     unknown = await loginid.call("reg_init", reg_init_body(app_id, f"su-{uuid.uuid4().hex}"),

@@ -68,12 +68,14 @@ class FactorSettings(_message.Message):
     def __init__(self, totp_drift_steps: _Optional[int] = ..., hotp_look_ahead: _Optional[int] = ..., grid_challenge_cells: _Optional[int] = ..., kba_challenge_questions: _Optional[int] = ..., otp_digits: _Optional[int] = ..., otp_ttl_seconds: _Optional[int] = ...) -> None: ...
 
 class AccessSettings(_message.Message):
-    __slots__ = ("self_sign_up", "hide_user_existence")
+    __slots__ = ("self_sign_up", "hide_user_existence", "mfa_factors")
     SELF_SIGN_UP_FIELD_NUMBER: _ClassVar[int]
     HIDE_USER_EXISTENCE_FIELD_NUMBER: _ClassVar[int]
+    MFA_FACTORS_FIELD_NUMBER: _ClassVar[int]
     self_sign_up: bool
     hide_user_existence: bool
-    def __init__(self, self_sign_up: _Optional[bool] = ..., hide_user_existence: _Optional[bool] = ...) -> None: ...
+    mfa_factors: int
+    def __init__(self, self_sign_up: _Optional[bool] = ..., hide_user_existence: _Optional[bool] = ..., mfa_factors: _Optional[int] = ...) -> None: ...
 
 class WebAuthnSettings(_message.Message):
     __slots__ = ("rp_id", "rp_name", "origins", "user_verification", "resident_key", "require_attestation", "timeout_ms")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,6 +44,18 @@ from authcore.flows.codes import count_wrong_code, matching_code, spend_code
 from authcore.flows.context import Core
 from authcore.flows.directory import find_user, get_application, valid_username
 from authcore.flows.ghosts import ghost_credential_id
+from authcore.flows.loginid_common import (
+    MAX_FIELD_CHARS,
+    app_id_from_host,
+    assertion_json,
+    codes_locked,
+    device_json,
+    missing_field,
+    request_app_id,
+    required_field,
+    tx_challenge,
+    username_claim,
+)
 from authcore.flows.policy import AppPolicy, app_policy, grant, require_allowed
 from authcore.identifiers import username_key
 from authcore.limits.lockout import LockoutState, is_locked
@@ -55,7 +66,7 @@ from authcore.store.models import Session as SessionRow
 from authcore.tokens.sessions import issue_session, sign_session, verify_session
 from authcore.v1 import fido2_pb2 as fido2
 from authcore.verify.otp import generate_code, hash_code
-from rest_bridge.codec import CodecError, json_to_message, message_to_json
+from rest_bridge.codec import CodecError, json_to_message
 
 AUTH_CODE = "AUTH_CODE"
 CODE_DIGITS = 6
@@ -66,7 +77,6 @@ MAX_LIVE_CODES = 3
 TX_TOKEN_TTL_SECONDS = 300
 MAX_TX_PAYLOAD_BYTES = 64 * 1024
 MIN_NONCE_CHARS = 8
-MAX_FIELD_CHARS = 255
 CLIENT_EVENT_REASON_CHARS = 64
 PASSKEY_AMR = ("passkey",)
 CODE_AMR = ("otp",)
@@ -81,34 +91,8 @@ def rfc3339(epoch_seconds: float) -> str:
     return datetime.fromtimestamp(int(epoch_seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _required(value: str, field: str) -> str:
-    if not value:
-        raise InvalidArgument(f"{field} is required.", reason="missing_field",
-                              field_violations=[(field, "is required")])
-    if len(value) > MAX_FIELD_CHARS:
-        raise InvalidArgument(f"{field} is too long.", reason="invalid_field",
-                              field_violations=[(field, f"at most {MAX_FIELD_CHARS} characters")])
-    return value
-
-
 def _optional(value: str, field: str) -> str:
-    return _required(value, field) if value else ""
-
-
-def _device_json(req: Any) -> dict[str, Any] | None:
-    """deviceInfo as stored with a passkey: the JSON form, strings capped."""
-    if not req.HasField("device_info"):
-        return None
-    data = message_to_json(req.device_info)
-    return {k: v[:MAX_FIELD_CHARS] if isinstance(v, str) else v for k, v in data.items()}
-
-
-def _tx_challenge(nonce: str, payload: str) -> bytes:
-    """SHA-256(len || nonce || len || payload || 16 random bytes): the
-    WebAuthn challenge commits to exactly what the user confirms."""
-    parts = [nonce.encode(), payload.encode()]
-    framed = b"".join(len(p).to_bytes(4, "big") + p for p in parts)
-    return hashlib.sha256(framed + secrets.token_bytes(16)).digest()
+    return required_field(value, field) if value else ""
 
 
 def _options(data: dict[str, Any], cls: Any) -> Any:
@@ -216,7 +200,7 @@ class LoginIdFlow:
             grant=grant(application_id=app.id, allowed=app.authenticators, factors=factors),
             amr=amr,
             ttl_seconds=AppPolicy.from_json(app.settings).session_seconds, now=now,
-            extra_claims=_username_claim(user.user_id))
+            extra_claims=username_claim(user.user_id))
         return _jwt_message(issued.token, user.user_id, passkey_id, device)
 
     async def _passkey_jwt(self, user: User, app: Application, passkey_id: str,
@@ -252,8 +236,8 @@ class LoginIdFlow:
 
     async def reg_init(self, req: fido2.RegInitRequest, authorization: str, caller: Caller
                        ) -> fido2.RegInitResponse:
-        app_id = _app_id(req.app.id, caller, "app.id")
-        username = valid_username(_required(req.user.username, "user.username"),
+        app_id = request_app_id(req.app.id, caller, "app.id")
+        username = valid_username(required_field(req.user.username, "user.username"),
                                   "user.username")
         display_name = _optional(req.user.display_name, "user.displayName")
         await self.core.rate_limit(client_ip=caller.client_ip, user_key=username)
@@ -278,7 +262,7 @@ class LoginIdFlow:
             begun = await passkeys.begin_registration(
                 self.core, db, app=app, user_pk=user.pk if user else str(uuid.uuid4()),
                 username=username, display_name=display_name, existing=user is not None,
-                now=now, extra={"device": _device_json(req)})
+                now=now, extra={"device": device_json(req)})
         return fido2.RegInitResponse(
             action="proceed", session=begun.session,
             registration_request_options=_options(
@@ -320,7 +304,7 @@ class LoginIdFlow:
     async def reg_complete(self, req: fido2.RegCompleteRequest, caller: Caller) -> fido2.Jwt:
         session = _session_field(req.session)
         if not req.HasField("creation_result"):
-            raise _missing("creationResult")
+            raise missing_field("creationResult")
         cr = req.creation_result
         credential = {
             "id": cr.credential_id, "rawId": cr.credential_id, "type": "public-key",
@@ -405,11 +389,11 @@ class LoginIdFlow:
 
     async def auth_init(self, req: fido2.AuthInitRequest, caller: Caller
                         ) -> fido2.AuthInitResponse:
-        app_id = _app_id(req.app.id, caller, "app.id")
+        app_id = request_app_id(req.app.id, caller, "app.id")
         username = _optional(req.user.username, "user.username")
         begun = await self._begin_auth(app_id=app_id, username=username, origin=req.origin,
                                        caller=caller, purpose="auth",
-                                       extra={"device": _device_json(req)})
+                                       extra={"device": device_json(req)})
         return fido2.AuthInitResponse(
             action="proceed", session=begun.session, cross_auth_methods=[],
             fallback_methods=[],
@@ -418,11 +402,11 @@ class LoginIdFlow:
     async def auth_complete(self, req: fido2.AuthCompleteRequest, caller: Caller) -> fido2.Jwt:
         session = _session_field(req.session)
         if not req.HasField("assertion_result"):
-            raise _missing("assertionResult")
+            raise missing_field("assertionResult")
         ar = req.assertion_result
-        credential = _assertion(ar.credential_id, ar.client_data_json, ar.authenticator_data,
-                                ar.signature, ar.user_handle if ar.HasField("user_handle")
-                                else None)
+        credential = assertion_json(ar.credential_id, ar.client_data_json,
+                                    ar.authenticator_data, ar.signature,
+                                    ar.user_handle if ar.HasField("user_handle") else None)
         now = self.core.clock()
         try:
             done = await passkeys.finish_authentication(self.core, session=session,
@@ -438,7 +422,7 @@ class LoginIdFlow:
             grant=grant(application_id=app.id, allowed=app.authenticators,
                         factors=PASSKEY_FACTORS),
             amr=PASSKEY_AMR, ttl_seconds=app_policy(app.settings).session_seconds, now=now,
-            extra_claims=_username_claim(user.user_id))
+            extra_claims=username_claim(user.user_id))
         try:
             async with self.core.hot.transaction() as tx:
                 await done.record(tx)
@@ -455,16 +439,16 @@ class LoginIdFlow:
     # -- transaction confirmation -----------------------------------------
 
     async def tx_init(self, req: fido2.TxInitRequest, caller: Caller) -> fido2.TxInitResponse:
-        app_id = _app_id(req.app_id, caller, "appId")
-        username = _required(req.username, "username")
-        tx_type = _required(req.tx_type, "txType")
+        app_id = request_app_id(req.app_id, caller, "appId")
+        username = required_field(req.username, "username")
+        tx_type = required_field(req.tx_type, "txType")
         if not req.tx_payload:
-            raise _missing("txPayload")
+            raise missing_field("txPayload")
         payload = req.tx_payload.encode()
         if len(payload) > MAX_TX_PAYLOAD_BYTES:
             raise InvalidArgument("txPayload is too large.", reason="invalid_field",
                                   field_violations=[("txPayload", "at most 64 KiB")])
-        nonce = _required(req.nonce, "nonce")
+        nonce = required_field(req.nonce, "nonce")
         if len(nonce) < MIN_NONCE_CHARS:
             raise InvalidArgument("nonce is too short.", reason="invalid_field",
                                   field_violations=[("nonce", "at least 8 characters")])
@@ -473,7 +457,7 @@ class LoginIdFlow:
                  "nonce": nonce, "tx_id": tx_id}
         begun = await self._begin_auth(app_id=app_id, username=username, origin=req.origin,
                                        caller=caller, purpose="tx", extra=extra,
-                                       challenge=_tx_challenge(nonce, req.tx_payload))
+                                       challenge=tx_challenge(nonce, req.tx_payload))
         return fido2.TxInitResponse(
             tx_id=tx_id, session=begun.session,
             assertion_options=_options(begun.options, fido2.PublicKeyCredentialRequestOptions))
@@ -485,9 +469,9 @@ class LoginIdFlow:
                              (req.authenticator_data, "authenticatorData"),
                              (req.signature, "signature")):
             if not value:
-                raise _missing(field)
-        credential = _assertion(req.key_handle, req.client_data, req.authenticator_data,
-                                req.signature, None)
+                raise missing_field(field)
+        credential = assertion_json(req.key_handle, req.client_data, req.authenticator_data,
+                                    req.signature, None)
         now = self.core.clock()
         try:
             done = await passkeys.finish_authentication(self.core, session=session,
@@ -512,7 +496,7 @@ class LoginIdFlow:
             grant=grant(application_id=app.id, allowed=app.authenticators,
                         factors=PASSKEY_FACTORS),
             amr=PASSKEY_AMR, ttl_seconds=app_policy(app.settings).session_seconds, now=now,
-            extra_claims=_username_claim(user.user_id))
+            extra_claims=username_claim(user.user_id))
         try:
             async with self.core.hot.transaction() as tx:
                 await done.record(tx)
@@ -541,7 +525,7 @@ class LoginIdFlow:
                              caller: Caller) -> None:
         name = name.strip()
         if not name:
-            raise _missing("name")
+            raise missing_field("name")
         if len(name) > MAX_FIELD_CHARS:
             raise InvalidArgument("name is too long.", reason="invalid_field",
                                   field_violations=[("name", "1 to 255 characters")])
@@ -623,8 +607,8 @@ class LoginIdFlow:
         """Always succeeds for a known application: whether the user exists or
         has an address for the channel is not revealed. Both paths run the
         same lookups, generate and hash a code, and write an audit row."""
-        app_id = _app_id(app_id, caller, "appId")
-        username = _required(username, "user.username")
+        app_id = request_app_id(app_id, caller, "appId")
+        username = required_field(username, "user.username")
         await self.core.rate_limit(client_ip=caller.client_ip, user_key=username)
         now = self.core.clock()
         code = generate_code(digits=CODE_DIGITS)
@@ -679,9 +663,9 @@ class LoginIdFlow:
 
     async def verify_auth_code(self, req: fido2.VerifyAuthCodeRequest, caller: Caller
                                ) -> fido2.Jwt:
-        app_id = _app_id(req.app_id, caller, "appId")
-        username = _required(req.user.username, "user.username")
-        code = _required(req.auth_code.strip(), "authCode")
+        app_id = request_app_id(req.app_id, caller, "appId")
+        username = required_field(req.user.username, "user.username")
+        code = required_field(req.auth_code.strip(), "authCode")
         await self.core.rate_limit(client_ip=caller.client_ip, user_key=username)
         now = self.core.clock()
         async with self.core.read() as db:
@@ -696,7 +680,7 @@ class LoginIdFlow:
                 limit=MAX_LIVE_CODES) if user_pk else []
             states = await self.core.lockouts.states(db, user_pk=user_pk) if user_pk else {}
         if user_pk and is_locked(state=states.get(AUTH_CODE, LockoutState.clear()), now=now):
-            raise _codes_locked()
+            raise codes_locked()
         matched = matching_code(rows, code=code, key=self.core.code_key,
                                 accept=lambda state: pending == (state.get("channel") == "signup"))
         matched_state: dict[str, Any] = {} if matched is None else matched.state
@@ -710,7 +694,7 @@ class LoginIdFlow:
                 spent = await spend_code(self.core, db, matched, user_pk=user.pk,
                                          authenticator=AUTH_CODE, states=states, now=now)
                 if spent is None:
-                    raise _codes_locked()
+                    raise codes_locked()
                 if spent:
                     return await self._code_signed_in(db, user=user, app=app, pending=pending,
                                                       state=matched_state, factors=factors,
@@ -721,7 +705,7 @@ class LoginIdFlow:
                          now=now, application_id=app.id, user_id=username[:255],
                          authenticator=AUTH_CODE, client_ip=caller.client_ip)
         if refused:
-            raise _codes_locked()
+            raise codes_locked()
         raise Unauthenticated("The code is invalid or has expired.", reason="invalid_code")
 
     async def _code_signed_in(self, db: AsyncSession, *, user: User, app: Application,
@@ -752,7 +736,7 @@ class LoginIdFlow:
                                   caller: Caller) -> None:
         """Record what the SDK reports; never touches any flow's state."""
         if not req.event:
-            raise _missing("event")
+            raise missing_field("event")
         await self.core.rate_limit(client_ip=caller.client_ip)
         now = self.core.clock()
         rights: g.Rights | None = None
@@ -775,39 +759,6 @@ _PROVES = {"email": "email_verified_at", "sms": "phone_verified_at"}
 _AMR_FACTORS = {"passkey": "PASSKEY", "otp": "OTP", "kerberos": "EXTERNAL", "pwd": "PASSWORD"}
 
 
-# An application id as the first label of a host name: LoginID's
-# `https://<appId>.api.loginid.io`, here `https://<appId>.auth.example.com`.
-_APP_LABEL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def app_id_from_host(host: str) -> str:
-    """The application id a host name starts with, or ""."""
-    label = host.strip().lower().split(".", 1)[0]
-    return label if "." in host and _APP_LABEL.fullmatch(label) else ""
-
-
-def _app_id(value: str, caller: Caller, field: str) -> str:
-    """The body's application id; without one, the host's (LoginID's SDK
-    sends none on tx/init and auth/otp/verify, and calls its app's own host).
-    Both name a public id, so neither is trusted more than the other; when
-    both are given they must agree."""
-    from_host = app_id_from_host(caller.host)
-    if not value:
-        return from_host or _required(value, field)
-    if from_host and value.strip().lower() != from_host:
-        raise InvalidArgument(f"{field} does not match the application of the host "
-                              f"{caller.host!r}.", reason="application_mismatch",
-                              field_violations=[(field, "does not match the host")])
-    return value
-
-
-def _username_claim(username: str) -> dict[str, Any]:
-    """LoginID's web SDK reads the username from the session JWT
-    (`getUser()`), and drops a stored token whose `username` differs from
-    the one it is about to register a passkey for (`addPasskey`)."""
-    return {"username": username}
-
-
 def session_factors(claims: dict[str, Any]) -> tuple[str, ...]:
     """What the holder of a session proved, for a code it hands on: a code
     signs in with no more than the session that made it."""
@@ -822,14 +773,9 @@ def _registration_denied() -> PermissionDenied:
                             reason="forbidden")
 
 
-def _missing(field: str) -> InvalidArgument:
-    return InvalidArgument(f"{field} is required.", reason="missing_field",
-                           field_violations=[(field, "is required")])
-
-
 def _session_field(session: str) -> str:
     if not session:
-        raise _missing("session")
+        raise missing_field("session")
     return session
 
 
@@ -837,20 +783,4 @@ def _passkey_not_found() -> NotFound:
     return NotFound("The passkey was not found.", reason="passkey_not_found")
 
 
-def _assertion(credential_id: str, client_data: str, authenticator_data: str, signature: str,
-               handle: str | None) -> dict[str, Any]:
-    """LoginID's flat assertion as a standard AuthenticationResponseJSON."""
-    return {
-        "id": credential_id, "rawId": credential_id, "type": "public-key",
-        "response": {"clientDataJSON": client_data, "authenticatorData": authenticator_data,
-                     "signature": signature, "userHandle": handle or None},
-        "clientExtensionResults": {},
-    }
-
-
 __all__ = ["AUTH_CODE", "LoginIdFlow", "passkey_message", "rfc3339"]
-
-
-def _codes_locked() -> PermissionDenied:
-    return PermissionDenied("Too many failed attempts; sign-in codes are locked.",
-                            reason="authenticator_locked")

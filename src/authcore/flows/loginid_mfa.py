@@ -19,6 +19,12 @@ on an application with self sign-up an unknown name gets `signUp` with
 passkey:reg. Otherwise an unknown name and a known one without passkeys get
 the same passkey:auth (a ghost credential listed, flows/ghosts.py) and
 external; only verified addresses add otp actions, by masked label.
+
+An application whose policy asks for two factors (`AppPolicy.mfa_factors`)
+gets, after the first, another 401 additional_auth_required listing the
+user's factors of other kinds (FACTOR_KINDS); a user with none is refused
+with 403 rather than let in on one. Only then is the user known to have
+authenticated, so nothing about their factors shows before.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import jwt as pyjwt
 from google.protobuf import any_pb2
@@ -46,26 +52,23 @@ from authcore.errors import (
     ResourceExhausted,
     Unauthenticated,
 )
-from authcore.flows import audit, passkeys, signup
+from authcore.flows import audit, devices, passkeys, signup
 from authcore.flows.authentication import Caller
 from authcore.flows.challenges import ChallengeRecord, bare_token
 from authcore.flows.context import Core
 from authcore.flows.directory import find_user, get_application, valid_username
 from authcore.flows.ghosts import ghost_credential_id
 from authcore.flows.grants import AUTH_WRITE, consume_grant, missing_grant, verify_grant_token
-from authcore.flows.loginid import (
-    AUTH_CODE,
-    CODE_DIGITS,
-    CODE_TTL_SECONDS,
-    MAX_TX_PAYLOAD_BYTES,
-    _assertion,
-    _codes_locked,
-    _device_json,
-    _missing,
-    _required,
-    _tx_challenge,
-    _username_claim,
+from authcore.flows.loginid import AUTH_CODE, CODE_DIGITS, CODE_TTL_SECONDS, MAX_TX_PAYLOAD_BYTES
+from authcore.flows.loginid_common import (
     app_id_from_host,
+    assertion_json,
+    codes_locked,
+    device_json,
+    missing_field,
+    required_field,
+    tx_challenge,
+    username_claim,
 )
 from authcore.flows.policy import app_policy, grant
 from authcore.flows.refresh import sign_id_token, sign_refresh_token, start_family
@@ -98,6 +101,9 @@ NEXT_CODE = "additional_auth_required"
 # refresh tokens: none can be taken for another or for the access token.
 _PAYLOAD_TYP = "payload+jwt"
 AMR = {"PASSKEY": "passkey", "OTP": "otp", "EXTERNAL": "external"}
+# The factors MFA counts, one kind each whatever the channel: a code by
+# email and one by SMS are both something the user receives.
+FACTOR_KINDS = tuple(AMR)
 
 
 # -- small pieces -------------------------------------------------------------
@@ -325,7 +331,7 @@ class LoginIdMfaFlow:
                 nonce = secrets.token_urlsafe(16)
                 extra.update(tx_hash=hashlib.sha256(payload.encode()).hexdigest(), nonce=nonce,
                              tx_type="mfa", tx_id=str(uuid.uuid4()))
-                challenge = _tx_challenge(nonce, payload)
+                challenge = tx_challenge(nonce, payload)
             begun = await passkeys.begin_authentication(
                 self.core, app=app_row, user=user_row, now=now, purpose=kind, extra=extra,
                 challenge=challenge,
@@ -375,7 +381,7 @@ class LoginIdMfaFlow:
             raise InvalidArgument("The application is named by the host "
                                   "(https://<appId>.<domain>).", reason="missing_field",
                                   field_violations=[("host", "must start with the app id")])
-        username = valid_username(_required(req.user.username, "user.username"),
+        username = valid_username(required_field(req.user.username, "user.username"),
                                   "user.username")
         display_name = req.user.display_name[:255]
         payload = _payload(req.payload)
@@ -385,7 +391,13 @@ class LoginIdMfaFlow:
         now = self.core.clock()
         trusted = trust_items(req.trust_items, now)
         await self.core.rate_limit(client_ip=caller.client_ip, user_key=username)
-        device = _device_json(req)
+        device = device_json(req)
+        if device is not None and devices.device_id_of(device) is None:
+            # websdk3's MFA client sends a deviceId only once a completed
+            # flow has given it one (AppStore.persistDeviceId(mfa.deviceId)),
+            # so the server names the device; without this no SDK device
+            # would ever be recorded. Not secret: it only groups one client.
+            device["deviceId"] = str(uuid.uuid4())
         async with self.core.read() as db:
             app = await get_application(db, app_id)
             passkeys.check_origin(app, req.origin)
@@ -395,6 +407,11 @@ class LoginIdMfaFlow:
                 user = None
         allowed = list(app.authenticators)
         policy = app_policy(app.settings)
+        if sum(f in allowed for f in FACTOR_KINDS) < policy.mfa_factors:
+            # The application's own settings, the same for every username.
+            raise PermissionDenied(
+                f"The application asks for {policy.mfa_factors} MFA factors but allows fewer "
+                "kinds of factor.", reason="authenticator_not_allowed")
         actions: list[mfa.MfaAction] = []
         state: dict[str, Any] = {
             "username": username, "payload": payload, "device": device,
@@ -432,17 +449,17 @@ class LoginIdMfaFlow:
     async def passkey_auth(self, req: mfa.MfaPasskeyAuthRequest | mfa.MfaPasskeyTxRequest,
                            authorization: str, caller: Caller, *, kind: str) -> mfa.Mfa:
         if not req.HasField("assertion_result"):
-            raise _missing("assertionResult")
+            raise missing_field("assertionResult")
         ar = req.assertion_result
         for value, field in ((ar.credential_id, "assertionResult.credentialId"),
                              (ar.client_data_json, "assertionResult.clientDataJSON"),
                              (ar.authenticator_data, "assertionResult.authenticatorData"),
                              (ar.signature, "assertionResult.signature")):
             if not value:
-                raise _missing(field)
-        credential = _assertion(ar.credential_id, ar.client_data_json, ar.authenticator_data,
-                                ar.signature,
-                                ar.user_handle if ar.HasField("user_handle") else None)
+                raise missing_field(field)
+        credential = assertion_json(ar.credential_id, ar.client_data_json,
+                                    ar.authenticator_data, ar.signature,
+                                    ar.user_handle if ar.HasField("user_handle") else None)
         now = self.core.clock()
         record = await self._load(authorization, caller, now)
         ceremony = record.state.get("passkey") or {}
@@ -467,13 +484,13 @@ class LoginIdMfaFlow:
     async def passkey_reg(self, req: mfa.MfaPasskeyRegRequest, authorization: str,
                           caller: Caller) -> mfa.Mfa:
         if not req.HasField("creation_result"):
-            raise _missing("creationResult")
+            raise missing_field("creationResult")
         cr = req.creation_result
         for value, field in ((cr.credential_id, "creationResult.credentialId"),
                              (cr.client_data_json, "creationResult.clientDataJSON"),
                              (cr.attestation_object, "creationResult.attestationObject")):
             if not value:
-                raise _missing(field)
+                raise missing_field(field)
         credential = {
             "id": cr.credential_id, "rawId": cr.credential_id, "type": "public-key",
             "response": {"clientDataJSON": cr.client_data_json,
@@ -494,6 +511,12 @@ class LoginIdMfaFlow:
         except AuthcoreError as exc:
             await self._failed(exc, record, caller, now, "mfa_passkey_reg")
             raise
+        device = record.state.get("device")
+        if done.user.pending_since is None and devices.device_id_of(device) is not None:
+            # As LoginID's reg/complete does; a sign-up that must prove its
+            # address records it when the proof activates the account.
+            async with self.core.write() as db:
+                await devices.record_use(db, user_pk=done.user.pk, device=device, now=now)
         info = mfa.MfaPasskeyInfo(aaguid=done.passkey.aaguid, passkey_id=done.passkey.id,
                                   public_key=_b64url(done.passkey.public_key))
         state = {**record.state, "done": [*record.state.get("done", []), "PASSKEY"],
@@ -512,7 +535,7 @@ class LoginIdMfaFlow:
 
     async def otp_request(self, req: mfa.MfaOtpRequestRequest, authorization: str,
                           caller: Caller) -> mfa.MfaOtpRequestResponse:
-        method = _required(req.method, "method").lower()
+        method = required_field(req.method, "method").lower()
         if method not in ("email", "sms"):
             raise InvalidArgument("method must be email or sms.", reason="invalid_field",
                                   field_violations=[("method", "must be email or sms")])
@@ -583,7 +606,7 @@ class LoginIdMfaFlow:
 
     async def otp_verify(self, req: mfa.MfaOtpVerifyRequest, authorization: str,
                          caller: Caller) -> mfa.Mfa:
-        otp = _required(req.otp.strip(), "otp")
+        otp = required_field(req.otp.strip(), "otp")
         if len(otp) > MAX_OTP_CHARS:
             raise InvalidArgument("otp is too long.", reason="invalid_field",
                                   field_violations=[("otp", "at most 16 characters")])
@@ -598,7 +621,7 @@ class LoginIdMfaFlow:
         async with self.core.read() as db:
             states = await self.core.lockouts.states(db, user_pk=user_pk)
         if is_locked(state=states.get(AUTH_CODE, LockoutState.clear()), now=now):
-            raise _codes_locked()
+            raise codes_locked()
         right = float(code.get("expires_at", 0)) > now
         try:
             verify_code(code=otp, code_hash=str(code.get("hash", "")), key=self.core.code_key)
@@ -615,7 +638,7 @@ class LoginIdMfaFlow:
                              user_id=str(record.state["username"])[:255],
                              authenticator=AUTH_CODE, client_ip=caller.client_ip)
             if refused:
-                raise _codes_locked()
+                raise codes_locked()
             # The session stays: a mistyped code may be tried again, within
             # the lockout's bound.
             raise Unauthenticated("The code is invalid or has expired.", reason="invalid_code")
@@ -626,13 +649,17 @@ class LoginIdMfaFlow:
                 raise _invalid_session() from None
             if AUTH_CODE in states and await self.core.lockouts.record_success(
                     db, user_pk=user_pk, authenticator=AUTH_CODE, now=now):
-                raise _codes_locked()
+                raise codes_locked()
             if code.get("proof"):
                 # The code proved the sign-up's address: the account is live.
                 if not await signup.activate(db, user_pk=user_pk, now=now):
                     raise _invalid_session()
                 await db.execute(update(User).where(User.pk == user_pk)
                                  .values(email_verified_at=now))
+                # The device the passkey was registered from, as LoginID's
+                # auth/otp/verify does when a sign-up's code comes back.
+                await devices.record_use(db, user_pk=user_pk, device=record.state.get("device"),
+                                         now=now)
             audit.record(db, event="mfa_otp_verify", outcome="success", now=now,
                          application_id=record.application_id,
                          user_id=str(record.state["username"])[:255],
@@ -647,7 +674,7 @@ class LoginIdMfaFlow:
 
     async def third_party_verify(self, req: mfa.MfaThirdPartyAuthVerifyRequest,
                                  authorization: str, caller: Caller) -> mfa.Mfa:
-        token = _required(req.token.strip(), "token")
+        token = required_field(req.token.strip(), "token")
         if len(token) > MAX_TOKEN_CHARS:
             raise InvalidArgument("token is too long.", reason="invalid_field",
                                   field_violations=[("token", "at most 512 characters")])
@@ -687,7 +714,7 @@ class LoginIdMfaFlow:
     async def payload_update(self, req: mfa.MfaPayloadUpdateRequest, authorization: str,
                              caller: Caller) -> mfa.MfaNext:
         if not req.payload:
-            raise _missing("payload")
+            raise missing_field("payload")
         payload = _payload(req.payload)
         now = self.core.clock()
         record = await self._load(authorization, caller, now)
@@ -719,9 +746,10 @@ class LoginIdMfaFlow:
         async with self.core.read() as db:
             app = await get_application(db, app_id)
             user = await db.get(User, user_pk)
-            has_passkey = bool(await passkeys.user_passkeys(db, user_pk)) if user else False
+            held = list(await passkeys.user_passkeys(db, user_pk)) if user else []
         if user is None:
             raise _invalid_session()
+        has_passkey = bool(held)
         state = {k: v for k, v in state.items() if k not in ("passkey", "otp", "code")}
         if user.pending_since is not None:
             # A new email username proves its address before it signs in
@@ -734,6 +762,23 @@ class LoginIdMfaFlow:
             raise AdditionalAuthRequired(await self._open_next(
                 app=app, state=state, actions=actions, user_pk=user.pk, now=now))
         payload = str(state.get("payload") or "")
+        wanted = app_policy(app.settings).mfa_factors
+        done = [f for f in dict.fromkeys(state.get("done", [])) if f in FACTOR_KINDS]
+        if len(done) < wanted and state.get("proved") and "OTP" not in done \
+                and "OTP" in app.authenticators:
+            # A sign-up's address proof is a code sent and typed back: where
+            # two factors are asked for, it is the code factor (asking for
+            # another mail at once would prove nothing more).
+            state["done"] = [*state.get("done", []), "OTP"]
+            done.append("OTP")
+        if len(done) < wanted:
+            rp_id = passkeys.relying_party(app).rp_id
+            actions, state = await self._other_factors(
+                app, user, state, done, any(p.rp_id == rp_id for p in held), now)
+            if not actions:
+                await self._no_other_factor(app, user, caller, now, wanted)
+            raise AdditionalAuthRequired(await self._open_next(
+                app=app, state=state, actions=actions, user_pk=user.pk, now=now))
         if payload and not state.get("tx") and has_passkey and "PASSKEY" in app.authenticators:
             # The payload is confirmed by a passkey when the user has one.
             action, state["passkey"] = await self._passkey_action(
@@ -742,12 +787,51 @@ class LoginIdMfaFlow:
                 app=app, state=state, actions=[action], user_pk=user.pk, now=now))
         return await self._complete(state, app, user, caller, now)
 
+    async def _other_factors(self, app: Application, user: User, state: dict[str, Any],
+                             done: list[str], has_rp_passkey: bool, now: float
+                             ) -> tuple[list[mfa.MfaAction], dict[str, Any]]:
+        """The actions of the factor kinds not yet done that this user can
+        do now: their passkey of the application's RP (passkey:tx when a
+        payload waits, so one assertion is both), codes to verified
+        addresses, the backend's token. Only real factors: the user has
+        authenticated once, so there is nothing left to hide."""
+        allowed = list(app.authenticators)
+        state = dict(state)
+        actions: list[mfa.MfaAction] = []
+        payload = str(state.get("payload") or "")
+        if "PASSKEY" not in done and "PASSKEY" in allowed and has_rp_passkey:
+            kind = "tx" if payload and not state.get("tx") else "auth"
+            action, state["passkey"] = await self._passkey_action(
+                app, user, user.user_id, kind, payload, state.get("device"), "", now)
+            actions.append(action)
+        if "OTP" not in done:
+            otp_actions, state["otp"] = self._otp_actions(user, allowed)
+            actions.extend(otp_actions)
+        if "EXTERNAL" not in done:
+            actions.extend(self._external(allowed))
+        return actions, state
+
+    async def _no_other_factor(self, app: Application, user: User, caller: Caller, now: float,
+                               wanted: int) -> NoReturn:
+        """Refuse rather than sign in on fewer factors than the application
+        asks for. The step's session is already used up: the flow ends."""
+        async with self.core.write() as db:
+            audit.record(db, event="mfa_complete", outcome="failure",
+                         reason="second_factor_unavailable", now=now, application_id=app.id,
+                         user_id=user.user_id, client_ip=caller.client_ip)
+        raise PermissionDenied(
+            f"The application asks for {wanted} MFA factors and this user has no other factor "
+            "set up (a passkey, or a verified email address or phone number).",
+            reason="second_factor_unavailable")
+
     async def _complete(self, state: dict[str, Any], app: Application, user: User,
                         caller: Caller, now: float) -> mfa.Mfa:
         done = [f for f in state.get("done", []) if f in AMR]
         factor = done[-1] if done else "PASSKEY"
-        # The factor that signed the user in decides, as on every API.
-        decision = grant(application_id=app.id, allowed=app.authenticators, factors=(factor,))
+        # Every factor the flow went through must be one the application
+        # allows (flows/policy.grant), as on every API.
+        decision = grant(application_id=app.id, allowed=app.authenticators,
+                         factors=tuple(dict.fromkeys(done)) or (factor,))
         amr = list(dict.fromkeys(AMR[f] for f in done)) or [AMR[factor]]
         policy = app_policy(app.settings)
         ttl = policy.session_seconds
@@ -755,7 +839,7 @@ class LoginIdMfaFlow:
         async with self.core.write() as db:
             issued = await issue_session(
                 db, self.core.signer, user_pk=user.pk, user_id=user.user_id, grant=decision,
-                amr=amr, ttl_seconds=ttl, now=now, extra_claims=_username_claim(user.user_id),
+                amr=amr, ttl_seconds=ttl, now=now, extra_claims=username_claim(user.user_id),
                 refresh_id=family.refresh_id, row_expires_at=family.expires_at)
             audit.record(db, event="mfa_complete", outcome="success", now=now,
                          application_id=app.id, user_id=user.user_id,
@@ -767,11 +851,11 @@ class LoginIdMfaFlow:
         id_token = sign_id_token(signer, user_id=user.user_id, application_id=app.id,
                                  session_id=issued.session_id, amr=amr, auth_time=int(now),
                                  ttl_seconds=ttl, now=now,
-                                 extra_claims=_username_claim(user.user_id))
+                                 extra_claims=username_claim(user.user_id))
         refresh_token = sign_refresh_token(
             signer, family, user_id=user.user_id, application_id=app.id,
             session_id=issued.session_id, amr=amr, auth_time=int(now),
-            expires_at=family.expires_at, now=now, extra_claims=_username_claim(user.user_id))
+            expires_at=family.expires_at, now=now, extra_claims=username_claim(user.user_id))
         payload = str(state.get("payload") or "")
         payload_signature, _ = signer.sign({
             "sub": user.user_id, "aud": app.id, "jti": str(uuid.uuid4()), "amr": amr,
@@ -822,7 +906,7 @@ class LoginIdMfaFlow:
         now = self.core.clock()
         items = trust_items(req.trust_items, now)
         if not items:
-            raise _missing("trustItems")
+            raise missing_field("trustItems")
         await self.core.rate_limit(client_ip=caller.client_ip)
         async with self.core.read() as db:
             app = await get_application(db, app_id)

@@ -11,7 +11,8 @@ from authcore.flows import audit
 from authcore.flows import grants as g
 from authcore.flows.authentication import Caller
 from authcore.flows.directory import find_user, get_application, valid_username
-from authcore.flows.loginid import LoginIdFlow, _app_id, _required
+from authcore.flows.loginid import LoginIdFlow
+from authcore.flows.loginid_common import request_app_id, required_field
 from authcore.tokens.sessions import verify_session
 from authcore.v1 import fido2_mgmt_pb2 as pb
 
@@ -24,8 +25,8 @@ class LoginIdMgmtFlow:
         self.core = loginid.core
 
     async def create_grant(self, req: pb.CreateGrantRequest, caller: Caller) -> str:
-        app_id = _app_id(req.app_id, caller, "appId")
-        username = valid_username(_required(req.username.strip(), "username"), "username")
+        app_id = request_app_id(req.app_id, caller, "appId")
+        username = valid_username(required_field(req.username.strip(), "username"), "username")
         grants = g.valid_grants(req.grants)
         now = self.core.clock()
         async with self.core.read() as db:
@@ -46,7 +47,7 @@ class LoginIdMgmtFlow:
         return token
 
     async def verify_token(self, req: pb.VerifyTokenRequest, caller: Caller) -> None:
-        app_id = _app_id(req.app_id, caller, "appId")
+        app_id = request_app_id(req.app_id, caller, "appId")
         token = req.jwt_access.strip()
         if not token:
             raise InvalidArgument("jwtAccess is required.", reason="missing_field",

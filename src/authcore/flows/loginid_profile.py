@@ -34,13 +34,11 @@ from authcore.flows.directory import find_user, get_application
 from authcore.flows.loginid import (
     CODE_DIGITS,
     CODE_TTL_SECONDS,
-    MAX_FIELD_CHARS,
     MAX_LIVE_CODES,
     LoginIdFlow,
-    _app_id,
-    _required,
     rfc3339,
 )
+from authcore.flows.loginid_common import MAX_FIELD_CHARS, request_app_id, required_field
 from authcore.identifiers import email_key, username_key
 from authcore.limits.lockout import LockoutState, is_locked
 from authcore.store.models import Device, User, UserValue
@@ -83,7 +81,7 @@ def _forbidden() -> PermissionDenied:
     return PermissionDenied("The token does not allow changing this user.", reason="forbidden")
 
 
-def _codes_locked() -> PermissionDenied:
+def codes_locked() -> PermissionDenied:
     return PermissionDenied("Too many failed attempts; verification codes are locked.",
                             reason="authenticator_locked")
 
@@ -228,9 +226,9 @@ class LoginIdProfileFlow:
     async def verify(self, *, channel: str, auth_code: str, username: str, app_id: str,
                      caller: Caller) -> None:
         """Unknown usernames and wrong codes answer alike (401)."""
-        app_id = _app_id(app_id, caller, "appId")
-        username = _required(username.strip(), "username")
-        code = _required(auth_code.strip(), "authCode")
+        app_id = request_app_id(app_id, caller, "appId")
+        username = required_field(username.strip(), "username")
+        code = required_field(auth_code.strip(), "authCode")
         await self.core.rate_limit(client_ip=caller.client_ip, user_key=username)
         now = self.core.clock()
         async with self.core.read() as db:
@@ -246,7 +244,7 @@ class LoginIdProfileFlow:
         if user is None:
             raise _bad_code()
         if is_locked(state=states.get(PROFILE_CODE, LockoutState.clear()), now=now):
-            raise _codes_locked()
+            raise codes_locked()
         matched = matching_code(rows, code=code, key=self.core.code_key,
                                 accept=lambda state: state.get("channel") == channel)
         async with self.core.write() as db:
@@ -254,7 +252,7 @@ class LoginIdProfileFlow:
                 spent = await spend_code(self.core, db, matched, user_pk=user.pk,
                                          authenticator=PROFILE_CODE, states=states, now=now)
                 if spent is None:
-                    raise _codes_locked()
+                    raise codes_locked()
                 if spent:
                     await self._write_address(db, user.pk, channel=channel,
                                               address=str(matched.state["address"]),
@@ -271,7 +269,7 @@ class LoginIdProfileFlow:
                          user_id=user.user_id, authenticator=PROFILE_CODE,
                          client_ip=caller.client_ip)
         if refused:
-            raise _codes_locked()
+            raise codes_locked()
         raise _bad_code()
 
     # -- devices -----------------------------------------------------------

@@ -45,7 +45,7 @@ from authcore.flows.authentication import Caller
 from authcore.flows.challenges import token_hash
 from authcore.flows.context import Core
 from authcore.flows.directory import get_application
-from authcore.flows.loginid import _username_claim, app_id_from_host
+from authcore.flows.loginid_common import app_id_from_host, username_claim
 from authcore.flows.oidc import RelyingParty
 from authcore.flows.policy import AppPolicy, WebAuthnPolicy, grant, require_allowed
 from authcore.identifiers import IdentifierError, email_key, enforce_username, username_key
@@ -272,7 +272,7 @@ class OidcLoginFlow:
                 issued = await issue_session(
                     db, self.core.signer, user_pk=user.pk, user_id=user.user_id,
                     grant=granted, amr=IDP_AMR, ttl_seconds=policy.session_seconds, now=now,
-                    extra_claims=_username_claim(user.user_id))
+                    extra_claims=username_claim(user.user_id))
                 audit.record(db, event="oidc_login", outcome="success", now=now,
                              application_id=app.id, user_id=user.user_id,
                              authenticator=IDP, client_ip=caller.client_ip)

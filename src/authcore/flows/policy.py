@@ -48,6 +48,9 @@ class AppPolicy:
     # The dataclass default is False for rows written before the setting
     # existed; create_application turns it on for every new application.
     hide_user_existence: bool = False
+    # Different factors (passkey, code, the backend's token) a LoginID MFA
+    # flow needs before it issues tokens (flows/loginid_mfa.py).
+    mfa_factors: int = 1
 
     # Bounds keep an admin typo from producing a policy that is insecure
     # (huge drift windows) or unusable (zero-second challenges).
@@ -61,6 +64,7 @@ class AppPolicy:
         "kba_challenge_questions": (1, 10),
         "otp_digits": (6, 8),
         "otp_ttl_seconds": (30, 3600),
+        "mfa_factors": (1, 2),
     }
 
     @classmethod
@@ -173,15 +177,20 @@ def grant(*, application_id: str, allowed: Sequence[str], factors: Sequence[str]
     yield a token for an application that allows `allowed`?
 
     A single factor needs to be allowed itself. A password followed by a
-    second factor is PASSWORD_AND_SECONDFACTOR and needs that. Anything else
-    is refused: an application that allows only PASSWORD_AND_SECONDFACTOR
-    never issues for a password alone, whichever API asks (Entrust,
-    LoginID, consumer or Axidian)."""
+    second factor is PASSWORD_AND_SECONDFACTOR and needs that. Several
+    different factors without a password (LoginID's MFA flow: a passkey and
+    a code, say) need each to be allowed itself: each alone could have
+    been granted, so asking for more never grants what one would not.
+    Anything else is refused: an application that allows only
+    PASSWORD_AND_SECONDFACTOR never issues for a password alone, whichever
+    API asks (Entrust, LoginID, consumer or Axidian)."""
     done = tuple(factors)
     if len(done) == 1:
         ok = done[0] in allowed
     elif len(done) == 2 and done[0] == "PASSWORD":
         ok = P2F in allowed and done[1] in SECOND_FACTORS
+    elif len(done) > 1 and "PASSWORD" not in done and len(set(done)) == len(done):
+        ok = all(f in allowed for f in done)
     else:
         ok = False
     if not ok:

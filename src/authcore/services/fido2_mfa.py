@@ -6,7 +6,7 @@ from typing import TypeAlias
 
 import grpc
 
-from authcore.flows.loginid import app_id_from_host
+from authcore.flows.loginid_common import app_id_from_host
 from authcore.flows.loginid_mfa import LoginIdMfaFlow
 from authcore.flows.refresh import RefreshFlow
 from authcore.services.peer import authorization

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from authcore.flows.policy import AppPolicy
+import pytest
+
+from authcore.errors import PermissionDenied
+from authcore.flows.policy import AppPolicy, grant
 
 
 def test_defaults_are_the_documented_ones() -> None:
@@ -26,3 +29,27 @@ def test_a_stored_lockout_policy_is_ignored() -> None:
     p = AppPolicy.from_json({"max_failures": 1000, "lockout_seconds": 1, "session_seconds": 60})
     assert p == AppPolicy(session_seconds=60)
     assert "max_failures" not in p.to_json()
+
+
+def test_mfa_factors_is_one_or_two() -> None:
+    assert AppPolicy().mfa_factors == 1
+    assert AppPolicy.from_json({"mfa_factors": 2}).violations() == []
+    for bad in (0, 3):
+        assert [n for n, _ in AppPolicy.from_json({"mfa_factors": bad}).violations()] == [
+            "mfa_factors"]
+
+
+def test_grant_of_several_different_factors_needs_each_allowed() -> None:
+    both = grant(application_id="a", allowed=["PASSKEY", "OTP"], factors=["PASSKEY", "OTP"])
+    assert both.factors == ("PASSKEY", "OTP")
+
+
+@pytest.mark.parametrize(("allowed", "factors"), [
+    (["PASSKEY"], ["PASSKEY", "OTP"]),                                 # one not allowed
+    (["PASSKEY", "OTP"], ["OTP", "OTP"]),                              # not different
+    (["PASSWORD", "OTP", "PASSKEY"], ["PASSWORD", "OTP", "PASSKEY"]),  # with a password
+    (["PASSWORD", "OTP"], ["PASSWORD", "OTP"]),                        # that is P2F's rule
+])
+def test_grant_refuses_other_sequences(allowed: list[str], factors: list[str]) -> None:
+    with pytest.raises(PermissionDenied):
+        grant(application_id="a", allowed=allowed, factors=factors)
