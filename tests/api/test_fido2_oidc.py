@@ -4,19 +4,29 @@ API, the start's redirect (state, nonce, PKCE S256), the provider's login
 walked like a browser, the callback's redirect with the session JWT in the
 fragment, and the refusals (replayed state, unknown provider, redirectUri
 off the application's origins, missing parameters, a provider error, a
-wrong client secret, no sign-up). Over REST, and the gRPC form of both
-calls. On every backend of the shared test servers."""
+wrong client secret, no sign-up, a stored secret that no longer opens).
+Linking by email needs the address verified on both sides: at the provider
+and on the local account (proved by a code), else neither a link nor a
+second account. Two first logins of one new subject at once both sign in
+as one user (on PostgreSQL forced to overlap with a table lock). Over REST,
+and the gRPC form of both calls. On every backend of the shared test
+servers."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import secrets
 import string
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import asyncpg
 import grpc
 import httpx
 import jwt
@@ -24,7 +34,7 @@ import pytest
 
 from authcore.v1 import fido2_oidc_pb2 as pb
 from authcore.v1 import fido2_oidc_pb2_grpc
-from authcore_testkit.loginid import check_error_body
+from authcore_testkit.loginid import LoginIdClient, check_error_body, signed_up
 from authcore_testkit.oidc import log_in_at_provider, run_oidc_provider
 from authcore_testkit.server import ADMIN_KEY, RunningServer, database_rows
 
@@ -49,6 +59,7 @@ class Setup:
     closed_provider: str
     no_idp_provider: str
     bad_secret_provider: str
+    sealed_secret_provider: str  # its stored secret is damaged by a test
 
     def callback(self, provider_id: str) -> str:
         return f"{self.server.http_url}/fido2/v2/oidc/{provider_id}/callback"
@@ -72,7 +83,7 @@ def _provider(http: httpx.Client, app_id: str, provider_id: str, issuer: str,
 
 @pytest.fixture(scope="module")
 def oidc(server: RunningServer) -> Iterator[Setup]:
-    ids = [_provider_id() for _ in range(4)]
+    ids = [_provider_id() for _ in range(5)]
     callbacks = [f"{server.http_url}/fido2/v2/oidc/{p}/callback" for p in ids]
     client = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
               "redirect_uris": callbacks, "grant_types": ["authorization_code"],
@@ -84,11 +95,13 @@ def oidc(server: RunningServer) -> Iterator[Setup]:
                 _app(http, "oidc no idp", authenticators=["PASSKEY"], sign_up=True)]
         setup = Setup(server=server, issuer=op.issuer, open_app=apps[0], closed_app=apps[1],
                       no_idp_app=apps[2], open_provider=ids[0], closed_provider=ids[1],
-                      no_idp_provider=ids[2], bad_secret_provider=ids[3])
+                      no_idp_provider=ids[2], bad_secret_provider=ids[3],
+                      sealed_secret_provider=ids[4])
         _provider(http, apps[0], ids[0], op.issuer)
         _provider(http, apps[1], ids[1], op.issuer)
         _provider(http, apps[2], ids[2], op.issuer)
         _provider(http, apps[0], ids[3], op.issuer, secret="not-the-secret")
+        _provider(http, apps[0], ids[4], op.issuer)
         yield setup
 
 
@@ -129,6 +142,10 @@ async def _jwks_claims(setup: Setup, token: str) -> dict[str, Any]:
 
 def _fragment(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).fragment).items()}
+
+
+async def _rows(setup: Setup, sql: str, *args: object) -> list[dict[str, Any]]:
+    return await database_rows(setup.server, setup.server.database_url, sql, *args)
 
 
 def _error(resp: httpx.Response, status: int) -> dict[str, Any]:
@@ -195,30 +212,114 @@ async def test_login_signs_a_new_user_up_and_redirects_with_the_token(
         assert {r["application_id"] for r in rows} == {oidc.open_app}
 
 
-async def test_a_verified_email_finds_the_existing_user(
+async def test_a_verified_email_links_the_account_that_proved_it(
         oidc: Setup, browser: httpx.AsyncClient) -> None:
     email = f"known-{uuid.uuid4().hex[:8]}@oidc.example"
-    username = "known-" + uuid.uuid4().hex[:8]
+    origin = "http://localhost:" + oidc.server.http_url.rsplit(":", 1)[1]
+    app_id = oidc.server.demo_application_id
+    loginid = LoginIdClient(oidc.server, "rest")
+    try:
+        # A LoginID sign-up whose address was proved by the mailed code.
+        _, jwt_access = await signed_up(loginid, app_id, origin, email)
+        # Unverified at the provider: not this user. The open app signs a
+        # new one up under a name made of the provider and the subject.
+        account = _account()
+        unverified = await browser.get(await _callback_url(
+            browser, oidc, oidc.open_provider, account=account, email=email))
+        assert unverified.status_code == 302, unverified.text
+        assert _fragment(unverified.headers["location"])["userId"] == \
+            f"{oidc.open_provider}:{account}"
+        # Verified on both sides: the existing user, even where sign-up is off.
+        account = _account()
+        verified = await browser.get(await _callback_url(
+            browser, oidc, oidc.closed_provider, account=account, email=email.upper(),
+            email_verified=True))
+        assert verified.status_code == 302, verified.text
+        token = _fragment(verified.headers["location"])
+        assert token["userId"] == email
+        claims = await _jwks_claims(oidc, token["jwtAccess"])
+        assert claims["username"] == email and claims["aud"] == oidc.closed_app
+        # The link is stored: the subject's next login needs no email at all.
+        again = await browser.get(await _callback_url(
+            browser, oidc, oidc.closed_provider, account=account))
+        assert _fragment(again.headers["location"])["userId"] == email
+
+        # The user moves to an address they do not prove: it links nothing,
+        # and no second account gets it either.
+        moved = f"moved-{uuid.uuid4().hex[:8]}@oidc.example"
+        changed = await loginid.call("update_email", {"email": moved, "requestVerification":
+                                                      False},
+                                     path={"id": email}, authorization=jwt_access)
+        assert changed.status == 204, changed
+        account = _account()
+        refused = await browser.get(await _callback_url(
+            browser, oidc, oidc.open_provider, account=account, email=moved,
+            email_verified=True))
+        assert _error(refused, 403)["msg"].startswith(
+            "An account with this email address has not verified it.")
+        assert [r["user_id"] for r in await _rows(
+            oidc, "SELECT user_id FROM users WHERE email = {}", moved)] == [email]
+        # Once the code sent to it comes back, the same login links it.
+        asked = await loginid.call("update_email", {"email": moved}, path={"id": email},
+                                   authorization=jwt_access)
+        assert asked.status == 204, asked
+        proved = await loginid.call("verify_email", {
+            "authCode": await loginid.mailed_code(email), "username": email, "appId": app_id})
+        assert proved.status == 204, proved
+        linked = await browser.get(await _callback_url(
+            browser, oidc, oidc.open_provider, account=account, email=moved,
+            email_verified=True))
+        assert linked.status_code == 302, linked.text
+        assert _fragment(linked.headers["location"])["userId"] == email
+    finally:
+        await loginid.close()
+
+
+async def test_an_unverified_local_address_is_neither_linked_nor_duplicated(
+        oidc: Setup, browser: httpx.AsyncClient) -> None:
+    tag = uuid.uuid4().hex[:8]
+    # Provisioned by an administrator: the addresses were never proved.
+    held, named = f"held-{tag}@oidc.example", f"named-{tag}@oidc.example"
     async with httpx.AsyncClient(base_url=oidc.server.http_url, headers=ADMIN) as http:
-        r = await http.post("/api/admin/v1/users", json={"userId": username, "email": email})
-        assert r.status_code == 200, r.text
-    # Unverified at the provider: not this user. The open app signs a new
-    # one up under a name made of the provider and the subject.
+        for body in ({"userId": "held-" + tag, "email": held}, {"userId": named}):
+            r = await http.post("/api/admin/v1/users", json=body)
+            assert r.status_code == 200, r.text
+    before = len(await _rows(oidc, "SELECT id FROM audit_events WHERE event = 'oidc_login' "
+                                   "AND reason = 'email_not_verified'"))
+    accounts = []
+    for email in (held, named, held.upper()):
+        for provider in (oidc.open_provider, oidc.closed_provider):
+            account = _account()
+            accounts.append(account)
+            done = await browser.get(await _callback_url(
+                browser, oidc, provider, account=account, email=email, email_verified=True))
+            body = _error(done, 403)
+            assert body["msg"] == ("An account with this email address has not verified "
+                                   "it. Sign in to that account and verify the address, "
+                                   "then sign in with the provider again."), body
+    # Still exactly the two accounts, and no link to either.
+    users = await _rows(oidc, "SELECT user_id, email FROM users WHERE user_id IN ({}, {}) "
+                              "OR email IN ({}, {})", "held-" + tag, named, held, named)
+    assert sorted((u["user_id"], u["email"]) for u in users) == \
+        [("held-" + tag, held), (named, None)]
+    for account in accounts:
+        assert await _rows(oidc, "SELECT user_pk FROM oidc_links WHERE subject = {}",
+                           account) == []
+    after = await _rows(oidc, "SELECT id FROM audit_events WHERE event = 'oidc_login' "
+                              "AND reason = 'email_not_verified'")
+    assert len(after) - before == len(accounts)
+
+
+async def test_an_email_too_long_to_store_counts_as_none(
+        oidc: Setup, browser: httpx.AsyncClient) -> None:
+    # users.email holds 320 characters (RFC 5321's limits); the provider's
+    # claim is its own text. Verified or not, it names nobody here.
     account = _account()
-    unverified = await browser.get(await _callback_url(
-        browser, oidc, oidc.open_provider, account=account, email=email))
-    assert unverified.status_code == 302, unverified.text
-    assert _fragment(unverified.headers["location"])["userId"] == \
-        f"{oidc.open_provider}:{account}"
-    # Verified: the existing user, even where sign-up is off.
-    verified = await browser.get(await _callback_url(
-        browser, oidc, oidc.closed_provider, account=_account(), email=email.upper(),
-        email_verified=True))
-    assert verified.status_code == 302, verified.text
-    token = _fragment(verified.headers["location"])
-    assert token["userId"] == username
-    claims = await _jwks_claims(oidc, token["jwtAccess"])
-    assert claims["username"] == username and claims["aud"] == oidc.closed_app
+    done = await browser.get(await _callback_url(
+        browser, oidc, oidc.open_provider, account=account,
+        email="x" * 320 + "@oidc.example", email_verified=True))
+    assert done.status_code == 302, done.text
+    assert _fragment(done.headers["location"])["userId"] == f"{oidc.open_provider}:{account}"
 
 
 async def test_no_account_and_no_sign_up_is_refused(
@@ -262,6 +363,90 @@ async def test_grpc_start_and_finish(oidc: Setup, browser: httpx.AsyncClient) ->
             await stub.StartOidcLogin(pb.StartOidcLoginRequest(
                 provider_id=_provider_id(), redirect_uri=APP_ORIGIN + "/grpc"))
         assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+@contextlib.asynccontextmanager
+async def _user_writes_held(database_url: str
+                            ) -> AsyncIterator[Callable[[int], Awaitable[None]]]:
+    """Hold a SHARE lock on `users` in the server's PostgreSQL database:
+    reads go on, every insert or delete waits. Yields a function that
+    returns once that many of the server's transactions wait on it (each
+    has read and decided to write); the lock is let go on exit."""
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    tx = conn.transaction()
+    await tx.start()
+    try:
+        await conn.execute("LOCK TABLE users IN SHARE MODE")
+
+        async def waiting(count: int) -> None:
+            deadline = time.monotonic() + 20
+            while await conn.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted "
+                    "AND relation = 'users'::regclass AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())") < count:
+                assert time.monotonic() < deadline, f"fewer than {count} writers waited"
+                await asyncio.sleep(0.02)
+
+        yield waiting
+    finally:
+        await tx.rollback()
+        await conn.close()
+
+
+@pytest.mark.parametrize("email_verified", [True, False], ids=["verified", "no-email"])
+async def test_two_first_logins_of_one_new_subject_at_once_sign_in_as_one_user(
+        oidc: Setup, browser: httpx.AsyncClient, email_verified: bool) -> None:
+    account = _account()
+    email = f"race-{uuid.uuid4().hex[:8]}@oidc.example"
+    # Two real authorization codes for the same new subject.
+    urls = [await _callback_url(browser, oidc, oidc.open_provider, account=account,
+                                email=email, email_verified=email_verified)
+            for _ in range(2)]
+    expected = email if email_verified else f"{oidc.open_provider}:{account}"
+    if oidc.server.database_url:
+        # Both callbacks find no link and no user, then wait to write until
+        # both have: whichever inserts second loses the unique key.
+        async with _user_writes_held(oidc.server.database_url) as waiting:
+            calls = [asyncio.create_task(browser.get(url)) for url in urls]
+            await waiting(2)
+        done = await asyncio.gather(*calls)
+    else:
+        # SQLite's writers queue on one lock: the second transaction starts
+        # after the first committed and finds its link. Sent at once anyway.
+        done = await asyncio.gather(*(browser.get(url) for url in urls))
+    for resp in done:
+        assert resp.status_code == 302, resp.text
+    tokens = [_fragment(resp.headers["location"]) for resp in done]
+    assert [t["userId"] for t in tokens] == [expected, expected]
+    claims = [await _jwks_claims(oidc, t["jwtAccess"]) for t in tokens]
+    assert {c["sub"] for c in claims} == {expected}
+
+    # One user, one link to it, nothing half-written by the loser.
+    users = await _rows(oidc, "SELECT pk, email, email_verified_at FROM users "
+                              "WHERE user_id = {} OR email = {}", expected, email)
+    assert len(users) == 1, users
+    assert (users[0]["email"] is not None) == email_verified
+    assert (users[0]["email_verified_at"] is not None) == email_verified
+    links = await _rows(oidc, "SELECT user_pk FROM oidc_links WHERE provider_id = {} "
+                              "AND subject = {}", oidc.open_provider, account)
+    assert links == [{"user_pk": users[0]["pk"]}]
+    events = await _rows(oidc, "SELECT outcome FROM audit_events WHERE event = 'oidc_login' "
+                               "AND user_id = {}", expected)
+    assert [e["outcome"] for e in events] == ["success", "success"]
+    # And the subject's next login is an ordinary one.
+    again = await browser.get(await _callback_url(browser, oidc, oidc.open_provider,
+                                                  account=account))
+    assert _fragment(again.headers["location"])["userId"] == expected
+
+
+async def test_a_stored_secret_that_does_not_open_is_unavailable_not_an_error(
+        oidc: Setup, browser: httpx.AsyncClient) -> None:
+    # As after a change of master key without setting the secret again.
+    await _rows(oidc, "UPDATE oidc_providers SET client_secret = {} WHERE id = {}",
+                os.urandom(60), oidc.sealed_secret_provider)
+    done = await browser.get(await _callback_url(
+        browser, oidc, oidc.sealed_secret_provider, account=_account()))
+    assert _error(done, 503)["msg"] == "The OpenID provider could not be used."
 
 
 # -- refusals at the start -----------------------------------------------------------

@@ -54,6 +54,8 @@ class RunningServer:
     # With run_server(split_stderr=True): `output` is stdout only and this
     # is stderr (the logs), line by line, live.
     stderr: list[str] = field(default_factory=list)
+    # The PostgreSQL database it runs on (for database_rows); None on SQLite.
+    database_url: str | None = None
 
 
 async def database_rows(server: RunningServer, database_url: str | None, sql: str,
@@ -206,6 +208,7 @@ def run_server(*, backend: str = "sqlite", env: dict[str, str] | None = None,
             grpc_target=f"127.0.0.1:{grpc_port}",
             admin_key=ADMIN_KEY, demo_application_id=app_id, data_dir=data_dir,
             process=proc, backend=backend, output=output, stderr=errors,
+            database_url=database_url,
         )
         httpx.get(server.http_url + "/openapi.json", timeout=10).raise_for_status()
         # Self sign-up is off by default, on every application; the LoginID

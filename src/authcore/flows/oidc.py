@@ -10,16 +10,18 @@ Discovery documents and key sets are cached per process: every replica
 fetches its own, which costs one request per provider per hour and keeps
 no shared state. A token signed by a key the cached set lacks (the
 provider rotated) refetches the set once, at most every
-`JWKS_REFETCH_SECONDS` per issuer, so tokens with made-up key ids cannot
-make authcore hammer the provider.
+`JWKS_REFETCH_SECONDS` per issuer however many logins ask at once (and a
+failed try counts), so tokens with made-up key ids cannot make authcore
+hammer the provider.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -92,10 +94,10 @@ class ProviderMetadata:
             if not isinstance(value, str) or issuer_violation(value.split("?", 1)[0]):
                 raise _unavailable(f"the discovery document has no usable {key}")
             values[key] = value
-        methods = doc.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
-        algs = doc.get("id_token_signing_alg_values_supported") or ["RS256"]
-        return cls(issuer=issuer, token_endpoint_auth_methods=tuple(map(str, methods)),
-                   id_token_algorithms=tuple(map(str, algs)), **values)
+        methods = _strings(doc, "token_endpoint_auth_methods_supported", "client_secret_basic")
+        algs = _strings(doc, "id_token_signing_alg_values_supported", "RS256")
+        return cls(issuer=issuer, token_endpoint_auth_methods=methods,
+                   id_token_algorithms=algs, **values)
 
     def auth_method(self, has_secret: bool) -> str:
         """How the client authenticates at the token endpoint: the secret in
@@ -109,6 +111,18 @@ class ProviderMetadata:
         return "client_secret_basic"
 
 
+def _strings(doc: Mapping[str, Any], key: str, default: str) -> tuple[str, ...]:
+    """A list-of-strings member of a discovery document (OIDC Discovery 3:
+    JSON arrays of strings); absent or empty means the spec's default.
+    Anything else is a broken document (503), not a crash (500)."""
+    value = doc.get(key)
+    if value is None or value == []:
+        return (default,)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _unavailable(f"the discovery document's {key} is not a list of strings")
+    return tuple(value)
+
+
 def _unavailable(detail: str) -> Unavailable:
     # The detail goes to the log, not to the browser: it may name internal hosts.
     log.warning("OpenID provider unusable: %s", detail)
@@ -118,11 +132,12 @@ def _unavailable(detail: str) -> Unavailable:
 class RelyingParty:
     """One per process: discovery and JWKS caches and the outbound calls."""
 
-    def __init__(self, *, clock: Any = time.monotonic) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._metadata: dict[str, tuple[float, ProviderMetadata]] = {}
         self._jwks: dict[str, tuple[float, dict[str, Any]]] = {}
-        self._refetched: dict[str, float] = {}
+        # When the key set was last fetched, or a fetch tried, per issuer.
+        self._jwks_tried: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     def _http(self) -> httpx.AsyncClient:
@@ -163,23 +178,36 @@ class RelyingParty:
             return meta
 
     async def jwks(self, meta: ProviderMetadata, *, refresh: bool = False) -> dict[str, Any]:
-        """The provider's key set; `refresh` refetches it unless that was
-        done within JWKS_REFETCH_SECONDS."""
-        now = self._clock()
-        cached = self._jwks.get(meta.issuer)
-        if cached is not None and cached[0] > now and not refresh:
-            return cached[1]
-        if refresh and cached is not None and \
-                now - self._refetched.get(meta.issuer, -JWKS_REFETCH_SECONDS) \
-                < JWKS_REFETCH_SECONDS:
-            return cached[1]
-        async with self._lock(meta.issuer):
+        """The provider's key set, cached for JWKS_TTL_SECONDS. `refresh`
+        (a token names a key the set lacks) refetches it, unless the set was
+        fetched, or a fetch was tried, within JWKS_REFETCH_SECONDS."""
+        issuer = meta.issuer
+        if not self._jwks_stale(issuer, refresh):
+            return self._jwks[issuer][1]
+        async with self._lock(issuer):
+            # Asked again once the lock is ours: the logins that queued
+            # behind one fetch use its answer. Deciding only before the lock
+            # let a burst of unknown kids, all past the check before the
+            # first fetch returned, fetch the set once each.
+            if not self._jwks_stale(issuer, refresh):
+                return self._jwks[issuer][1]
+            # Noted before the request: a provider that fails is not asked
+            # more often than one that answers.
+            self._jwks_tried[issuer] = self._clock()
             keys = await self._get_json(meta.jwks_uri)
             if not isinstance(keys.get("keys"), list):
                 raise _unavailable("the JWKS has no keys")
-            self._jwks[meta.issuer] = (self._clock() + JWKS_TTL_SECONDS, keys)
-            self._refetched[meta.issuer] = self._clock()
+            self._jwks[issuer] = (self._clock() + JWKS_TTL_SECONDS, keys)
             return keys
+
+    def _jwks_stale(self, issuer: str, refresh: bool) -> bool:
+        cached = self._jwks.get(issuer)
+        if cached is None:
+            return True
+        now = self._clock()
+        if refresh:
+            return now - self._jwks_tried.get(issuer, -math.inf) >= JWKS_REFETCH_SECONDS
+        return cached[0] <= now
 
     async def exchange_code(self, meta: ProviderMetadata, *, client_id: str,
                             client_secret: str | None, code: str, redirect_uri: str,

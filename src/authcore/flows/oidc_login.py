@@ -9,18 +9,27 @@ S256 challenge. The PKCE verifier is stored sealed, bound to the state.
 The callback uses the state up before anything else (a failed or replayed
 callback cannot try again), exchanges the code, validates the ID token
 (flows/oidc.RelyingParty, verify/oidc), then finds the user: a stored link
-(provider, sub); else one existing user whose email or username is the
-token's email, only when the provider says `email_verified`; else a new
-user when the application allows self sign-up. It issues the LoginID
-session JWT (factor IDP, with the `username` claim) and redirects to the
-redirectUri with `#jwtAccess=...&userId=...`. Every failure is a LoginID
-error body, never a redirect: the redirectUri is only trusted once the
-state that carries it is.
+(provider, sub); else the one existing user whose email or username is the
+token's email, only when both sides vouch for the address (the provider
+says `email_verified` and the account's own address was proved here,
+`users.email_verified_at`); else a new user when the application allows
+self sign-up. An account that holds the address unproved is neither linked
+nor duplicated: the login is refused (403 `email_not_verified`) until its
+owner proves the address. It issues the LoginID session JWT (factor IDP,
+with the `username` claim) and redirects to the redirectUri with
+`#jwtAccess=...&userId=...`. Every failure is a LoginID error body, never a
+redirect: the redirectUri is only trusted once the state that carries it is.
+
+Two first logins of one new subject at once (a double-clicked button, two
+tabs) both find no link; the one whose insert loses the unique key rolls
+back whole and runs the lookup again, which now finds the winner's user and
+link, so both sign in as the same user.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import re
 import secrets
 import uuid
@@ -39,6 +48,7 @@ from authcore.errors import (
     NotFound,
     PermissionDenied,
     Unauthenticated,
+    Unavailable,
 )
 from authcore.flows import audit, signup
 from authcore.flows.authentication import Caller
@@ -58,6 +68,8 @@ from authcore.verify.oidc import (
     generate_authorization_request,
 )
 
+log = logging.getLogger(__name__)
+
 IDP = "IDP"
 IDP_FACTORS = (IDP,)
 # The session's amr: RFC 8176 has no value for "a federated login"; "fed"
@@ -66,7 +78,22 @@ IDP_AMR = ("fed",)
 STAGE = "oidc_login"
 MAX_REDIRECT_URI = 2048
 MAX_PARAM = 2048
+# Tries of the sign-in transaction when a concurrent login wrote the same
+# user or link first: the second try finds them. More than two only when
+# logins of several subjects with one new email race as well.
+SIGN_IN_ATTEMPTS = 3
+# users.email's width: a longer claim can name no account and cannot be stored.
+MAX_EMAIL = 320
 _ERROR_CODE = re.compile(r"[a-z_]{1,64}")
+
+
+def _vouched_email(verified: VerifiedIdToken) -> str | None:
+    """The token's email when the provider says it is verified and it fits
+    an account; else None (as if the token had none)."""
+    email = verified.email
+    if not email or not verified.email_verified or len(email) > MAX_EMAIL or "\0" in email:
+        return None
+    return email
 
 
 def secret_aad(provider_id: str) -> bytes:
@@ -246,8 +273,17 @@ class OidcLoginFlow:
             raise _invalid_state() from None
         secret = None
         if provider.client_secret is not None:
-            secret = self.core.sealer.open(provider.client_secret,
-                                           aad=secret_aad(provider.id)).decode()
+            try:
+                secret = self.core.sealer.open(provider.client_secret,
+                                               aad=secret_aad(provider.id)).decode()
+            except (SealError, UnicodeDecodeError):
+                # Sealed under another master key, or damaged: the operator's
+                # to fix (set the secret again), so 503 like any unusable
+                # provider, not a 500.
+                log.error("oidc provider %s: the stored client secret does not open",
+                          provider.id)
+                raise Unavailable("The OpenID provider could not be used.",
+                                  reason="provider_unavailable") from None
         meta = await self.rp.metadata(provider.issuer)
         tokens = await self.rp.exchange_code(
             meta, client_id=provider.client_id, client_secret=secret, code=code,
@@ -266,24 +302,33 @@ class OidcLoginFlow:
         # Asked again at issue time, before anything is written.
         granted = grant(application_id=app.id, allowed=app.authenticators, factors=IDP_FACTORS)
         policy = AppPolicy.from_json(app.settings)
-        try:
-            async with self.core.write() as db:
-                user = await self._user(db, provider, verified, policy, now)
-                issued = await issue_session(
-                    db, self.core.signer, user_pk=user.pk, user_id=user.user_id,
-                    grant=granted, amr=IDP_AMR, ttl_seconds=policy.session_seconds, now=now,
-                    extra_claims=username_claim(user.user_id))
-                audit.record(db, event="oidc_login", outcome="success", now=now,
-                             application_id=app.id, user_id=user.user_id,
-                             authenticator=IDP, client_ip=caller.client_ip)
-        except IntegrityError:
-            # Two first logins of one new subject at once: the other won.
-            raise AlreadyExists("The account is being created by another login; retry.",
-                                reason="concurrent_link") from None
-        fragment = urlencode({"jwtAccess": issued.token, "userId": user.user_id})
-        return pb.FinishOidcLoginResponse(
-            location=f"{state['redirect_uri']}#{fragment}", jwt_access=issued.token,
-            user_id=user.user_id)
+        for _ in range(SIGN_IN_ATTEMPTS):
+            try:
+                async with self.core.write() as db:
+                    user = await self._user(db, provider, verified, policy, now)
+                    issued = await issue_session(
+                        db, self.core.signer, user_pk=user.pk, user_id=user.user_id,
+                        grant=granted, amr=IDP_AMR, ttl_seconds=policy.session_seconds,
+                        now=now, extra_claims=username_claim(user.user_id))
+                    audit.record(db, event="oidc_login", outcome="success", now=now,
+                                 application_id=app.id, user_id=user.user_id,
+                                 authenticator=IDP, client_ip=caller.client_ip)
+            except IntegrityError:
+                # A concurrent first login of this subject (or of this new
+                # email) inserted the same user or link first; this
+                # transaction rolled back whole, so nothing of it is left.
+                # The next try reads again and finds what the other wrote.
+                # (PostgreSQL only: SQLite's writers queue on one lock, so
+                # the second already sees the first's rows.)
+                log.info("oidc login: lost a race to link provider %s; reading again",
+                         provider.id)
+                continue
+            fragment = urlencode({"jwtAccess": issued.token, "userId": user.user_id})
+            return pb.FinishOidcLoginResponse(
+                location=f"{state['redirect_uri']}#{fragment}", jwt_access=issued.token,
+                user_id=user.user_id)
+        raise AlreadyExists("The account is being created by another login; retry.",
+                            reason="concurrent_link")
 
     async def _claim(self, token: str, provider: OidcProvider, now: float, *,
                      quiet: bool = False) -> dict[str, Any]:
@@ -324,27 +369,44 @@ class OidcLoginFlow:
     @staticmethod
     async def _by_verified_email(db: AsyncSession, verified: VerifiedIdToken) -> User | None:
         """The one user whose email (or email-shaped username) is the
-        token's, when the provider vouches for it. An unverified email
-        would let anyone who can register it at the provider take the
-        account over."""
-        if not verified.email or not verified.email_verified:
+        token's, when both sides vouch for the address: the provider
+        (`email_verified`) and authcore (the account's own email, proved by
+        a code: `email_verified_at`). Either alone is not enough. Without
+        the provider's word, whoever registers the address there would get
+        the account. Without authcore's, whoever registered the account
+        here with someone else's address (never proved) would keep it once
+        the address's owner signs in at the provider and is linked to it;
+        and an owner who never proved the address would lose it to whoever
+        controls it at the provider."""
+        email = _vouched_email(verified)
+        if email is None:
             return None
+        key = email_key(email)
         rows = (await db.execute(select(User).where(
-            or_(User.email_key == email_key(verified.email),
-                User.user_key == username_key(verified.email)),
+            or_(User.email_key == key, User.user_key == username_key(email)),
             User.pending_since.is_(None)).limit(3))).scalars().all()
         found = {u.pk: u for u in rows}
         if len(found) > 1:
             raise PermissionDenied("Several accounts have this email address.",
                                    reason="ambiguous_email")
-        return next(iter(found.values()), None)
+        user = next(iter(found.values()), None)
+        if user is not None and (user.email_key != key or user.email_verified_at is None):
+            # Neither linked nor signed up beside it (a second account with
+            # the address would make it ambiguous for every later login).
+            # The caller proved the address at the provider, so telling
+            # them an account holds it reveals nothing about a stranger.
+            raise PermissionDenied(
+                "An account with this email address has not verified it. Sign in to that "
+                "account and verify the address, then sign in with the provider again.",
+                reason="email_not_verified")
+        return user
 
     async def _sign_up(self, db: AsyncSession, provider: OidcProvider,
                        verified: VerifiedIdToken, policy: AppPolicy, now: float) -> User:
         if not policy.self_sign_up:
             raise PermissionDenied("No account is linked to this login, and the application "
                                    "does not allow sign-up.", reason="signup_not_allowed")
-        email = verified.email if verified.email_verified else None
+        email = _vouched_email(verified)
         username = self._new_username(provider, verified)
         # The provider proved the address: a sign-up that never did gives
         # the name up, as on a provisioning (flows/signup.py).
@@ -361,8 +423,9 @@ class OidcLoginFlow:
         """The verified email (LoginID usernames are emails), else a name
         made of the provider and subject, which nobody else can claim."""
         candidates = []
-        if verified.email and verified.email_verified:
-            candidates.append(verified.email)
+        email = _vouched_email(verified)
+        if email is not None:
+            candidates.append(email)
         candidates.append(f"{provider.id}:{verified.subject}")
         candidates.append(f"{provider.id}:{token_hash(verified.subject)[:40]}")
         for name in candidates:
