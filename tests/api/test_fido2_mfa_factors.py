@@ -199,15 +199,21 @@ async def two_factor_app(client: MfaClient, server: RunningServer, admin: Admin,
         "webauthn": {"rpId": "localhost", "origins": [origin]}})
     app_id = str(created["applicationId"])
     assert created["application"]["access"]["mfaFactors"] == 1
+    return app_id
+
+
+async def ask_two(client: MfaClient, server: RunningServer, app_id: str) -> None:
+    """Raise the application to two factors (after its users were set up
+    through the single-step endpoints, which two factors close)."""
     updated = await set_mfa_factors(server, client.transport, app_id, 2)
     assert updated["application"]["access"]["mfaFactors"] == 2
-    return app_id
 
 
 async def test_two_factors_a_passkey_then_a_code(
         client: MfaClient, server: RunningServer, rest_loginid: LoginIdClient, admin: Admin,
         two_factor_app: str, origin: str, username: str) -> None:
     authenticator, _ = await signed_up(rest_loginid, two_factor_app, origin, username)
+    await ask_two(client, server, two_factor_app)
     following = await begin(client, server, two_factor_app, origin, username)
     asserted = authenticator.get(options=options_of(following, "passkey:auth"), origin=origin)
     first = await client.call("passkey_auth", {"assertionResult": assertion_result(asserted)},
@@ -233,6 +239,7 @@ async def test_two_factors_a_code_then_the_passkey(
         client: MfaClient, server: RunningServer, rest_loginid: LoginIdClient, admin: Admin,
         two_factor_app: str, origin: str, username: str) -> None:
     authenticator, _ = await signed_up(rest_loginid, two_factor_app, origin, username)
+    await ask_two(client, server, two_factor_app)
     following = await begin(client, server, two_factor_app, origin, username)
     session = await otp_step(client, following, "email", username)
     first = await client.call("otp_verify", {"otp": await code_sent(admin, username, "EMAIL",
@@ -254,6 +261,7 @@ async def test_two_factors_a_code_then_the_passkey(
 async def test_two_factors_a_sign_up_counts_its_address_proof(
         client: MfaClient, server: RunningServer, admin: Admin, two_factor_app: str,
         origin: str, username: str) -> None:
+    await ask_two(client, server, two_factor_app)
     following = await begin(client, server, two_factor_app, origin, username)
     assert following["flow"] == "signUp"
     authenticator = SoftAuthenticator()
@@ -280,6 +288,7 @@ async def test_two_factors_without_a_second_one_is_refused(
     registered = await rest_loginid.register(app_id=two_factor_app, username=username,
                                              authenticator=authenticator, origin=origin)
     assert registered.status == 200, registered
+    await ask_two(client, server, two_factor_app)
     following = await begin(client, server, two_factor_app, origin, username)
     assert names(following) == ["passkey:auth"]
     asserted = authenticator.get(options=options_of(following, "passkey:auth"), origin=origin)
@@ -376,3 +385,35 @@ async def test_a_sign_up_records_its_device_once_its_address_is_proved(
     assert done.status == 200 and done.body["deviceId"] == LAPTOP["deviceId"], done
     listed = await rest_loginid.call("list_devices", authorization=done.body["accessToken"])
     assert [d["deviceId"] for d in listed.body["devices"]] == [LAPTOP["deviceId"]]
+
+
+async def test_two_factors_close_the_single_step_sign_ins(
+        client: MfaClient, server: RunningServer, rest_loginid: LoginIdClient,
+        two_factor_app: str, origin: str, username: str) -> None:
+    """auth/complete, auth/otp/verify and reg/complete would issue a session
+    on one factor; on a two-factor application they refuse (403) before
+    anything is used up, and MFA is the way in."""
+    authenticator, _ = await signed_up(rest_loginid, two_factor_app, origin, username)
+    await ask_two(client, server, two_factor_app)
+
+    def refused(reply: Any) -> bool:
+        return bool(reply.status == 403 and "requires 2 different factors" in reply.body["msg"])
+
+    passkey = await rest_loginid.sign_in(app_id=two_factor_app, authenticator=authenticator,
+                                         origin=origin, username=username)
+    assert refused(passkey), passkey
+    sent = await rest_loginid.call("send_email", {"user": {"username": username},
+                                                  "appId": two_factor_app}, origin=origin)
+    assert sent.status == 204, sent
+    code = await rest_loginid.mailed_code(username)
+    body = {"authCode": code, "user": {"username": username}, "appId": two_factor_app}
+    assert refused(await rest_loginid.call("verify_code", body)), "code accepted on one factor"
+    newcomer = await rest_loginid.register(app_id=two_factor_app,
+                                           username=f"new-{uuid.uuid4().hex[:10]}",
+                                           authenticator=SoftAuthenticator(), origin=origin)
+    assert refused(newcomer), newcomer
+
+    # The refusal used nothing up: back at one factor, the same code works.
+    await set_mfa_factors(server, client.transport, two_factor_app, 1)
+    again = await rest_loginid.call("verify_code", body)
+    assert again.status == 200 and again.body["jwtAccess"], again

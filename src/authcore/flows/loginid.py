@@ -53,10 +53,11 @@ from authcore.flows.loginid_common import (
     missing_field,
     request_app_id,
     required_field,
+    session_grant,
     tx_challenge,
     username_claim,
 )
-from authcore.flows.policy import AppPolicy, app_policy, grant, require_allowed
+from authcore.flows.policy import AppPolicy, app_policy, require_allowed
 from authcore.identifiers import username_key
 from authcore.limits.lockout import LockoutState, is_locked
 from authcore.store.hot import queries as hq
@@ -197,7 +198,7 @@ class LoginIdFlow:
                    device: dict[str, Any] | None = None) -> fido2.Jwt:
         issued = await issue_session(
             db, self.core.signer, user_pk=user.pk, user_id=user.user_id,
-            grant=grant(application_id=app.id, allowed=app.authenticators, factors=factors),
+            grant=session_grant(app, factors),
             amr=amr,
             ttl_seconds=AppPolicy.from_json(app.settings).session_seconds, now=now,
             extra_claims=username_claim(user.user_id))
@@ -419,8 +420,7 @@ class LoginIdFlow:
         user, app = done.user, done.application
         signed = await sign_session(
             self.core.hot, self.core.signer, user_pk=user.pk, user_id=user.user_id,
-            grant=grant(application_id=app.id, allowed=app.authenticators,
-                        factors=PASSKEY_FACTORS),
+            grant=session_grant(app, PASSKEY_FACTORS),
             amr=PASSKEY_AMR, ttl_seconds=app_policy(app.settings).session_seconds, now=now,
             extra_claims=username_claim(user.user_id))
         try:
@@ -493,8 +493,7 @@ class LoginIdFlow:
         # sign-in does.
         signed = await sign_session(
             self.core.hot, self.core.signer, user_pk=user.pk, user_id=user.user_id,
-            grant=grant(application_id=app.id, allowed=app.authenticators,
-                        factors=PASSKEY_FACTORS),
+            grant=session_grant(app, PASSKEY_FACTORS),
             amr=PASSKEY_AMR, ttl_seconds=app_policy(app.settings).session_seconds, now=now,
             extra_claims=username_claim(user.user_id))
         try:
@@ -688,7 +687,7 @@ class LoginIdFlow:
         factors = tuple(matched_state.get("factors") or CODE_FACTORS)
         if matched is not None:
             # Before the code is used up: a refusal changes nothing.
-            grant(application_id=app.id, allowed=app.authenticators, factors=factors)
+            session_grant(app, factors)
         async with self.core.write() as db:
             if matched is not None and user is not None:
                 spent = await spend_code(self.core, db, matched, user_pk=user.pk,

@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from authcore.errors import InvalidArgument, PermissionDenied
 from authcore.flows.authentication import Caller
+from authcore.flows.policy import Grant, app_policy, grant
 from rest_bridge.codec import message_to_json
 
 MAX_FIELD_CHARS = 255
@@ -100,6 +102,32 @@ def request_app_id(value: str, caller: Caller, field: str) -> str:
     return value
 
 
+class _HasPolicy(Protocol):
+    """An application row: the ORM's Application or the hot path's AppRow."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def authenticators(self) -> list[str]: ...
+    @property
+    def settings(self) -> dict[str, Any]: ...
+
+
+def session_grant(app: _HasPolicy, factors: Sequence[str]) -> Grant:
+    """`policy.grant` for the session of one of LoginID's single-step
+    sign-ins (auth/complete, tx/complete, auth/otp/verify, reg/complete, OIDC
+    login). An application that asks for more factors (`mfaFactors`) gets
+    them only through the MFA flow: otherwise these endpoints would issue
+    on one factor what MFA refuses without two."""
+    decision = grant(application_id=app.id, allowed=app.authenticators, factors=factors)
+    needed = app_policy(app.settings).mfa_factors
+    if len(set(factors)) < needed:
+        raise PermissionDenied(
+            f"The application requires {needed} different factors; sign in through "
+            "/fido2/v2/mfa.", reason="more_factors_required")
+    return decision
+
+
 __all__ = ["MAX_FIELD_CHARS", "app_id_from_host", "assertion_json", "codes_locked",
-           "device_json", "missing_field", "request_app_id", "required_field", "tx_challenge",
-           "username_claim"]
+           "device_json", "missing_field", "request_app_id", "required_field", "session_grant",
+           "tx_challenge", "username_claim"]

@@ -55,9 +55,9 @@ from authcore.flows.authentication import Caller
 from authcore.flows.challenges import token_hash
 from authcore.flows.context import Core
 from authcore.flows.directory import get_application
-from authcore.flows.loginid_common import app_id_from_host, username_claim
+from authcore.flows.loginid_common import app_id_from_host, session_grant, username_claim
 from authcore.flows.oidc import RelyingParty
-from authcore.flows.policy import AppPolicy, WebAuthnPolicy, grant, require_allowed
+from authcore.flows.policy import AppPolicy, WebAuthnPolicy, require_allowed
 from authcore.identifiers import IdentifierError, email_key, enforce_username, username_key
 from authcore.store.models import Application, OidcLink, OidcProvider, User
 from authcore.tokens.sessions import issue_session
@@ -300,7 +300,7 @@ class OidcLoginFlow:
             raise Unauthenticated("The ID token is invalid.",
                                   reason=f"id_token_{exc.reason}"[:64]) from None
         # Asked again at issue time, before anything is written.
-        granted = grant(application_id=app.id, allowed=app.authenticators, factors=IDP_FACTORS)
+        granted = session_grant(app, IDP_FACTORS)
         policy = AppPolicy.from_json(app.settings)
         for _ in range(SIGN_IN_ATTEMPTS):
             try:
