@@ -23,13 +23,10 @@ import base64
 import json
 import os
 import re
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,11 +39,11 @@ from authcore_testkit.api import Admin
 from authcore_testkit.cluster import require_postgres_and_redis
 from authcore_testkit.server import (
     RunningServer,
-    free_port,
     fresh_postgres_database,
     redis_namespace,
     run_server,
 )
+from authcore_testkit.static_site import Site, static_site
 
 CLIENT_JS = Path(__file__).resolve().parent / "assets" / "loginid_mfa_client.js"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -79,47 +76,14 @@ window.LoginIDMfaClient = LoginIDMfaClient;
 """
 
 
-@dataclass(frozen=True)
-class Site:
-    port: int
-
-    @property
-    def origin(self) -> str:
-        return f"http://localhost:{self.port}"
-
-
 @contextmanager
 def serving_site() -> Iterator[Site]:
     files = {"/": (SITE_PAGE, "text/html; charset=utf-8"),
              "/loginid_mfa_client.js": (CLIENT_JS.read_bytes(),
                                         "text/javascript; charset=utf-8")}
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            found = files.get(urlsplit(self.path).path)
-            if found is None:
-                self.send_error(404)
-                return
-            body, content_type = found
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Site(port=httpd.server_address[1])
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with static_site(files) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

@@ -24,13 +24,10 @@ import hashlib
 import json
 import os
 import re
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,11 +39,11 @@ from authcore_testkit.api import Admin
 from authcore_testkit.cluster import require, require_postgres_and_redis
 from authcore_testkit.server import (
     RunningServer,
-    free_port,
     fresh_postgres_database,
     redis_namespace,
     run_server,
 )
+from authcore_testkit.static_site import Site, static_site
 
 REPO = Path(__file__).resolve().parents[2]
 SDK_PACKAGE = REPO / "node_modules" / "@loginid" / "websdk3"
@@ -100,17 +97,6 @@ def site_files() -> dict[str, tuple[bytes, str]]:
     }
 
 
-@dataclass(frozen=True)
-class Site:
-    """The customer's site: a static server on a port of its own."""
-
-    port: int
-
-    @property
-    def origin(self) -> str:
-        return f"http://localhost:{self.port}"
-
-
 @contextmanager
 def serving_site() -> Iterator[Site]:
     require(SDK_PACKAGE.exists() and UA_PARSER.exists(),
@@ -119,32 +105,8 @@ def serving_site() -> Iterator[Site]:
     assert installed == SDK_VERSION, f"node_modules holds websdk3 {installed}"
     files = site_files()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            found = files.get(urlsplit(self.path).path)
-            if found is None:
-                self.send_error(404)
-                return
-            body, content_type = found
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Site(port=httpd.server_address[1])
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with static_site(files) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

@@ -26,16 +26,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import jwt as pyjwt
-
 from authcore.errors import InvalidArgument, Unauthenticated
 from authcore.flows import audit
 from authcore.flows.authentication import Caller
 from authcore.flows.context import Core
 from authcore.flows.policy import app_policy
 from authcore.store.hot import queries as hq
-from authcore.tokens.jwt import TokenError, TokenSigner
-from authcore.tokens.sessions import resign_session
+from authcore.tokens.jwt import TokenSigner
+from authcore.tokens.sessions import resign_session, verify_session_token
 
 REFRESH_TYP = "refresh+jwt"
 ID_TYP = "id+jwt"
@@ -103,10 +101,8 @@ def _claims(signer: TokenSigner, token: str, now: float) -> dict[str, Any]:
     if len(token) > MAX_REFRESH_TOKEN_CHARS:
         raise _invalid()
     try:
-        audience = pyjwt.decode(token, options={"verify_signature": False}).get("aud")
-        claims = signer.verify(token, audience=audience if isinstance(audience, str) else None,
-                               now=now, token_type=REFRESH_TYP)
-    except (TokenError, pyjwt.PyJWTError):
+        claims = verify_session_token(signer, token, now=now, token_type=REFRESH_TYP)
+    except Unauthenticated:
         raise _invalid() from None
     for name in ("sub", "aud", "jti", "sid"):
         if not isinstance(claims.get(name), str) or not claims[name]:

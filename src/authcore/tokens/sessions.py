@@ -146,15 +146,17 @@ async def verify_session(
     return claims, session
 
 
-def verify_session_token(signer: TokenSigner, token: str, *, now: float) -> dict[str, Any]:
-    """The claims of a session JWT whose signature, audience and expiry hold."""
+def verify_session_token(signer: TokenSigner, token: str, *, now: float,
+                         token_type: str | None = None) -> dict[str, Any]:
+    """The claims of a session JWT (or of another of the server's JWTs, by
+    its `typ`) whose signature, audience and expiry hold."""
     try:
         # The audience is the application the token was issued for; read it
         # first so the signature check can pin it.
         unverified = pyjwt.decode(token, options={"verify_signature": False})
         audience = unverified.get("aud")
         return signer.verify(token, audience=audience if isinstance(audience, str) else None,
-                             now=now)
+                             now=now, token_type=token_type)
     except (TokenError, pyjwt.PyJWTError) as exc:
         reason = exc.reason if isinstance(exc, TokenError) else "invalid_token"
         raise Unauthenticated("The token is invalid or expired.", reason=reason) from None
