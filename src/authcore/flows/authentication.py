@@ -437,6 +437,8 @@ class AuthenticationFlow:
             new_password=req.new_password if req.HasField("new_password") else None,
             kba_answers={q.id: q.answer for q in req.kba_challenge.user_questions},
             fido=assertion_json(req.fido_response) if req.HasField("fido_response") else None,
+            certificate_code=req.user_certificate_response.code or None,
+            certificate_verifier=req.user_certificate_response.verifier or None,
         )
         hot = self.core.hot
         ch, bound, app, opened_states = await self.core.open_challenge(
