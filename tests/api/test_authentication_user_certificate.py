@@ -381,3 +381,50 @@ async def test_not_available_without_mapping(api: Api, admin: Admin, user_id: st
     r = await api.challenge(UC, {"applicationId": app_id, "userId": user_id})
     assert r.status == 400 and r.error_code == "authenticator_not_enrolled", r
 
+
+
+async def test_mapping_setting(admin: Admin) -> None:
+    app_id = await make_app(admin, "UPN")
+    app = (await admin.req("GET", f"/api/admin/v1/applications/{app_id}"))["application"]
+    assert app["factorSettings"]["userCertificateMapping"] == "UPN"
+    r = await admin.http.patch(f"/api/admin/v1/applications/{app_id}",
+                               json={"factorSettings": {"userCertificateMapping": "CN"}})
+    assert r.status_code == 400, r.text
+    assert "factorSettings.userCertificateMapping" in r.text
+    await admin.req("PATCH", f"/api/admin/v1/applications/{app_id}",
+                    {"factorSettings": {"userCertificateMapping": "EMAIL"}})
+    app = (await admin.req("GET", f"/api/admin/v1/applications/{app_id}"))["application"]
+    assert app["factorSettings"]["userCertificateMapping"] == "EMAIL"
+
+
+async def test_listener_with_workers(pki: Pki, mtls: MtlsServer) -> None:
+    """Two `serve --workers` processes share the mTLS port like the HTTP port."""
+    if mtls.server.backend != "sqlite":
+        pytest.skip("one multi-worker server is enough (SQLite)")
+    port = free_port()
+    env = {
+        "AUTHCORE_MTLS_ADDR": f"127.0.0.1:{port}",
+        "AUTHCORE_MTLS_CERT": str(pki.directory / "server.pem"),
+        "AUTHCORE_MTLS_KEY": str(pki.directory / "server.key"),
+        "AUTHCORE_MTLS_CLIENT_CA": str(pki.directory / "client-ca.pem"),
+    }
+    with run_server(env=env, workers=2) as server:
+        admin, api = Admin(server), RestApi(server)
+        multi = MtlsServer(server, pki, f"https://localhost:{port}")
+        try:
+            app_id = await make_app(admin, "EMAIL")
+            for n in range(4):
+                user_id, email = f"w{n}-{uuid.uuid4().hex[:8]}", f"w{n}@corp.example"
+                await admin.user(user_id, email=email)
+                token, value = await challenge(api, app_id, user_id)
+                client = CertClient(multi, user_cert(pki, email), f"w{n}")
+                v = verifier()
+                got = await client.code(value, v)
+                await client.aclose()
+                assert got.status_code == 200, got.text
+                done = await api.complete(UC, {"userCertificateResponse": {
+                    "code": got.json()["code"], "verifier": v}}, token)
+                assert done.status == 200, done
+        finally:
+            await admin.close()
+            await api.close()
