@@ -189,6 +189,16 @@ async def test_full_login(api: Api, admin: Admin, mtls: MtlsServer, email_app: s
     assert other.status == 401 and other.error_code == "invalid_code", other
 
 
+async def test_no_default_challenge(api: Api, admin: Admin, email_app: str,
+                                    user_id: str) -> None:
+    # The query response has no userCertificateChallenge to carry one.
+    await admin.user(user_id, email="only-cert@corp.example")
+    q = await api.query({"applicationId": email_app, "userId": user_id,
+                         "returnDefaultChallenge": True})
+    assert q.status == 200 and q.body["authenticationTypes"] == [UC], q
+    assert "token" not in q.body
+
+
 async def test_upn_mapping(api: Api, admin: Admin, mtls: MtlsServer, user_id: str,
                            clients: list[CertClient]) -> None:
     app_id = await make_app(admin, "UPN")

@@ -63,6 +63,9 @@ SECOND = "second"
 
 # Authenticators answered with a WebAuthn assertion (fidoResponse).
 WEBAUTHN = ("FIDO", "PASSKEY")
+# Authenticators whose challenge the query response has no field for
+# (Entrust's UserAuthenticateQueryResponse): never a returnDefaultChallenge.
+NO_DEFAULT = ("USER_CERTIFICATE",)
 
 
 @dataclass(frozen=True)
@@ -227,7 +230,7 @@ class AuthenticationFlow:
                 raise Unauthenticated("The token belongs to another user or application.",
                                       reason="token_mismatch")
             out.authentication_completed = True
-        elif req.return_default_challenge and available:
+        elif req.return_default_challenge and available and available[0] not in NO_DEFAULT:
             default = available[0]
             started = await self._start(ctx, default, StartInput(client_ip=caller.client_ip),
                                         states)

@@ -139,6 +139,7 @@ class UserCertificateFlow:
         if sealed is None or sealed.expires_at <= now:
             raise Unauthenticated("The challenge is invalid or has expired.",
                                   reason="invalid_challenge")
+        await self.core.rate_limit(user_key=sealed.user_id)
         found = await hq.load_application_and_user(
             self.core.hot, app_id=sealed.application_id, user_id=sealed.user_id)
         app, user = found if found is not None else (None, None)
