@@ -438,3 +438,45 @@ async def test_listener_with_workers(pki: Pki, mtls: MtlsServer) -> None:
         finally:
             await admin.close()
             await api.close()
+
+
+async def test_codes_and_challenges_expire(pki: Pki, mtls: MtlsServer, tmp_path: Path) -> None:
+    """A code lives 60 s, a challenge its application's challengeSeconds
+    (300), at the endpoint too (the sandbox's clock file moves time)."""
+    if mtls.server.backend != "sqlite":
+        pytest.skip("the sandbox clock is SQLite-only")
+    port, offset = free_port(), tmp_path / "offset"
+    offset.write_text("0")
+    env = {
+        "AUTHCORE_MTLS_ADDR": f"127.0.0.1:{port}",
+        "AUTHCORE_MTLS_CERT": str(pki.directory / "server.pem"),
+        "AUTHCORE_MTLS_KEY": str(pki.directory / "server.key"),
+        "AUTHCORE_MTLS_CLIENT_CA": str(pki.directory / "client-ca.pem"),
+        "AUTHCORE_SANDBOX": "1", "AUTHCORE_CLOCK_OFFSET_FILE": str(offset),
+    }
+    with run_server(env=env) as server:
+        admin, api = Admin(server), RestApi(server)
+        client = CertClient(MtlsServer(server, pki, f"https://localhost:{port}"),
+                            user_cert(pki, "late@corp.example"), "late")
+        try:
+            app_id = await make_app(admin, "EMAIL")
+            user_id = f"late-{uuid.uuid4().hex[:8]}"
+            await admin.user(user_id, email="late@corp.example")
+            token, value = await challenge(api, app_id, user_id)
+            v = verifier()
+            got = await client.code(value, v)
+            assert got.status_code == 200, got.text
+            offset.write_text("61")
+            late = await api.complete(UC, {"userCertificateResponse": {
+                "code": got.json()["code"], "verifier": v}}, token)
+            assert late.status == 401 and late.error_code == "expired_code", late
+
+            offset.write_text("0")
+            _, value = await challenge(api, app_id, user_id)
+            offset.write_text("301")
+            r = await client.code(value, v)
+            assert r.status_code == 401 and r.json()["errorCode"] == "invalid_challenge"
+        finally:
+            await client.aclose()
+            await admin.close()
+            await api.close()
