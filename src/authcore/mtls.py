@@ -40,6 +40,7 @@ from authcore.flows.user_certificate import UserCertificateFlow
 from authcore.interceptors import _unexpected_error_status
 from authcore.v1 import options_pb2
 from rest_bridge.errors import ErrorRenderer, dump_json
+from rest_bridge.request_ids import RequestIds
 
 PATH = "/api/web/v1/certificate/code"
 MAX_BODY_BYTES = 16 * 1024
@@ -162,5 +163,6 @@ def code_route(flow: UserCertificateFlow, certificate: CertificateSource) -> Rou
 
 
 def mtls_app(flow: UserCertificateFlow) -> ASGIApp:
-    """The mTLS listener's application: this one route, nothing else."""
-    return Starlette(routes=[code_route(flow, from_tls)])
+    """The mTLS listener's application: this one route, nothing else; with
+    X-Request-Id, which the audit rows carry, as on the HTTP port."""
+    return RequestIds(Starlette(routes=[code_route(flow, from_tls)]))

@@ -169,6 +169,7 @@ async def test_full_login(api: Api, admin: Admin, mtls: MtlsServer, email_app: s
     got = await client.code(value, v)
     assert got.status_code == 200, got.text
     assert got.headers["cache-control"] == "no-store"
+    assert got.headers["x-request-id"]
     code = got.json()["code"]
 
     done = await api.complete(UC, {"userCertificateResponse": {"code": code, "verifier": v}},

@@ -16,6 +16,7 @@ import base64
 import binascii
 import hmac
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,8 @@ NAME = "USER_CERTIFICATE"
 CODE_SECONDS = 60.0
 _CHALLENGE_AAD = b"user_certificate:challenge"
 _MAX_TOKEN_CHARS = 2048
+
+log = logging.getLogger("authcore.user_certificate")
 
 
 def _code_aad(application_id: str) -> bytes:
@@ -164,6 +167,10 @@ class UserCertificateFlow:
         if failure is not None:
             raise PermissionDenied(f"The client certificate is refused: {failure.message}.",
                                    reason=failure.reason)
+        # Which certificate signed the user in (not secret; the audit row
+        # has no column for it).
+        log.info("user certificate code issued: app=%s user=%s sha256=%s", app.id,
+                 user.user_id, cert.fingerprint)
         expires_at = min(now + CODE_SECONDS, sealed.expires_at)
         body = {"n": sealed.nonce, "p": user.pk, "f": cert.fingerprint, "c": code_challenge,
                 "e": expires_at}
