@@ -54,6 +54,12 @@ from authcore.v1 import authenticators_pb2 as common
 from authcore.verify.errors import VerificationError
 
 P2F = "PASSWORD_AND_SECONDFACTOR"
+IDP2F = "IDP_AND_SECONDFACTOR"
+# The two-step authenticators and the factor of their first step; the second
+# step is the same mechanism for both (stages FIRST → SECOND_SELECT → SECOND).
+FIRST_FACTOR = {P2F: "PASSWORD", IDP2F: "IDP"}
+# Their challenge carries redirectUrl, which a query response cannot.
+NO_DEFAULT_CHALLENGE = ("IDP", IDP2F)
 
 # Stages of a challenge row.
 SINGLE = "single"
@@ -102,7 +108,7 @@ class AuthenticationFlow:
         if not name:
             raise InvalidArgument("Unknown authenticator.", reason="invalid_authenticator",
                                   field_violations=[(field, "unknown authenticator")])
-        if name != P2F and name not in FACTORS:
+        if name not in FIRST_FACTOR and name not in FACTORS:
             raise Unimplemented(f"The {name} authenticator is not supported yet.",
                                 reason="authenticator_not_supported")
         return name
@@ -130,17 +136,18 @@ class AuthenticationFlow:
         """Authenticators the user has and the application allows, in the
         Entrust enum's order."""
         have = {name for name, f in FACTORS.items() if await f.available(ctx)}
-        if "PASSWORD" in have and have.intersection(SECOND_FACTORS):
-            have.add(P2F)
+        for two_step, first in FIRST_FACTOR.items():
+            if first in have and have.intersection(SECOND_FACTORS):
+                have.add(two_step)
         return [n for n in AUTHENTICATOR_ORDER if n in have and n in ctx.app.authenticators]
 
     async def _is_available(self, ctx: FactorContext, name: str) -> bool:
         """`name in await self._available(ctx)`, reading only what `name` needs."""
         if name not in ctx.app.authenticators:
             return False
-        if name != P2F:
+        if name not in FIRST_FACTOR:
             return await FACTORS[name].available(ctx)
-        if not await FACTORS["PASSWORD"].available(ctx):
+        if not await FACTORS[FIRST_FACTOR[name]].available(ctx):
             return False
         for second in SECOND_FACTORS:
             if await FACTORS[second].available(ctx):
@@ -212,7 +219,7 @@ class AuthenticationFlow:
             authentication_types=[type_value(n) for n in available],
         )
         self._lockout_status(out, available, states, now)
-        if P2F in available:
+        if P2F in available or IDP2F in available:
             out.available_second_factor.extend(
                 type_value(n) for n in available if n in SECOND_FACTORS)
         if "OTP" in available:
@@ -227,7 +234,8 @@ class AuthenticationFlow:
                 raise Unauthenticated("The token belongs to another user or application.",
                                       reason="token_mismatch")
             out.authentication_completed = True
-        elif req.return_default_challenge and available:
+        elif (req.return_default_challenge and available
+              and available[0] not in NO_DEFAULT_CHALLENGE):
             default = available[0]
             started = await self._start(ctx, default, StartInput(client_ip=caller.client_ip),
                                         states)
@@ -239,7 +247,7 @@ class AuthenticationFlow:
     def _lockout_status(self, out: authn.QueryUserAuthenticatorsResponse, available: list[str],
                         states: dict[str, LockoutState], now: float) -> None:
         for name in available:
-            if name == P2F:
+            if name in FIRST_FACTOR:
                 continue
             state = states.get(name, LockoutState.clear())
             status = out.authenticator_lockout_status.add(
@@ -290,14 +298,15 @@ class AuthenticationFlow:
     async def _start(
         self, ctx: FactorContext, name: str, inp: StartInput, states: dict[str, LockoutState]
     ) -> Started:
-        factor = "PASSWORD" if name == P2F else name
+        factor = FIRST_FACTOR.get(name, name)
         self._check_not_locked(states, factor, ctx.now)
         return await FACTORS[factor].start(ctx, inp)
 
     async def _issue_started(self, tx: HotTx, ctx: FactorContext, name: str,
                              started: Started) -> authn.AuthenticatedResponse:
         return await self._issue(tx, ctx.app, ctx.policy, ctx.user.pk, ctx.now,
-                                 authenticator=name, stage=FIRST if name == P2F else SINGLE,
+                                 authenticator=name,
+                                 stage=FIRST if name in FIRST_FACTOR else SINGLE,
                                  started=started)
 
     async def challenge(
@@ -312,14 +321,14 @@ class AuthenticationFlow:
             otp_delivery_attribute=req.otp_delivery_attribute or None,
             client_ip=caller.client_ip,
         )
-        second = name == P2F and req.HasField("second_factor_authenticator")
+        second = name in FIRST_FACTOR and req.HasField("second_factor_authenticator")
         discoverable = name == "PASSKEY" and not req.user_id
         app, found = await self._app_and_user(req.application_id, req.user_id)
         self._allowed(app, name)
         if name in WEBAUTHN:
             check_relying_party(app, rp_id=req.rp_id, origin=req.origin)
         if second:
-            return await self._second_factor_challenge(app, req, inp, now, caller)
+            return await self._second_factor_challenge(app, req, inp, now, caller, name)
         if discoverable:
             return await self._discoverable_challenge(app, now, caller)
         ghost = self._ghost(app, req.user_id, found)
@@ -385,7 +394,7 @@ class AuthenticationFlow:
 
     async def _second_factor_challenge(
         self, app: AppRow, req: authn.RequestUserChallengeRequest, inp: StartInput,
-        now: float, caller: Caller,
+        now: float, caller: Caller, name: str = P2F,
     ) -> authn.AuthenticatedResponse:
         second = type_name(req.second_factor_authenticator)
         if second not in SECOND_FACTORS:
@@ -399,7 +408,8 @@ class AuthenticationFlow:
                                   field_violations=[("authToken", "is required")])
         first, user, _ = await self.core.challenges.hot_load(
             self.core.hot, token=bare_token(req.auth_token), now=now)
-        if first.stage != SECOND_SELECT or first.application_id != app.id:
+        if (first.stage != SECOND_SELECT or first.application_id != app.id
+                or first.authenticator != name):
             raise Unauthenticated("authToken is not a second-factor token of this application.",
                                   reason="challenge_mismatch")
         if user is None:
@@ -414,12 +424,12 @@ class AuthenticationFlow:
         started = await FACTORS[second].start(ctx, inp)
         async with self.core.hot.transaction() as tx:
             await self.core.challenges.hot_claim(tx, challenge_id=first.id, now=now)
-            response = await self._issue(tx, app, ctx.policy, user.pk, now, authenticator=P2F,
+            response = await self._issue(tx, app, ctx.policy, user.pk, now, authenticator=name,
                                          stage=SECOND, started=started,
                                          extra_state={"factor": second})
             await audit.hot_record(tx, event="challenge", outcome="issued", now=now,
                                    application_id=app.id, user_id=user.user_id,
-                                   authenticator=f"{P2F}:{second}", client_ip=caller.client_ip)
+                                   authenticator=f"{name}:{second}", client_ip=caller.client_ip)
         return response
 
     # -- complete ----------------------------------------------------------
@@ -465,7 +475,7 @@ class AuthenticationFlow:
             raise FailedPrecondition(
                 "Request the second factor's challenge with secondFactorAuthenticator "
                 "and this token as authToken first.", reason="second_factor_required")
-        factor_name = {SINGLE: name, FIRST: "PASSWORD"}.get(ch.stage) or str(
+        factor_name = {SINGLE: name, FIRST: FIRST_FACTOR.get(name, "")}.get(ch.stage) or str(
             ch.state.get("factor"))
         if (ch.stage == SECOND and req.HasField("second_factor_authenticator")
                 and type_name(req.second_factor_authenticator) != factor_name):
@@ -473,6 +483,11 @@ class AuthenticationFlow:
                                   reason="challenge_mismatch")
         if req.cancel:
             return await self._cancel(ch, app, user.user_id, name, now, caller)
+        if factor_name not in FACTORS:
+            # Another flow's challenge of the same type (LoginID's OIDC login
+            # state is an IDP challenge too).
+            raise Unauthenticated("The challenge token does not match this request.",
+                                  reason="challenge_mismatch")
         ctx = self._ctx(app, user, now)
         failure: VerificationError | None = None
         effect: Effect | None = None
@@ -491,7 +506,7 @@ class AuthenticationFlow:
         # Signed before the write transaction, so signing never holds the
         # write lock; discarded if the transaction refuses the success.
         signed: SignedSession | None = None
-        amr = ["PASSWORD", factor_name] if ch.stage == SECOND else [factor_name]
+        amr = [FIRST_FACTOR[name], factor_name] if ch.stage == SECOND else [factor_name]
         if failure is None and ch.stage != FIRST:
             signed = await sign_session(
                 hot, self.core.signer, user_pk=user.pk, user_id=user.user_id,
@@ -520,9 +535,9 @@ class AuthenticationFlow:
                     # Locked by attempts that finished meanwhile: no success.
                     raise _locked_error(factor_name)
                 await log_event(tx, event="complete", outcome="success")
-                if signed is None:  # the password step of PASSWORD_AND_SECONDFACTOR
+                if signed is None:  # the first step of a two-step authenticator
                     return await self._issue(
-                        tx, app, ctx.policy, user.pk, now, authenticator=P2F,
+                        tx, app, ctx.policy, user.pk, now, authenticator=name,
                         stage=SECOND_SELECT,
                         started=Started(state={}, response=authn.AuthenticatedResponse()))
                 await signed.store(tx)
