@@ -435,3 +435,29 @@ async def test_provider_gone_between_challenge_and_complete(
     assert gone.status == 503 and gone.error_code == "provider_unavailable", gone
     if api.transport == "rest":
         validate(gone.body, "ErrorInfo")
+
+
+async def test_an_unknown_user_looks_like_an_account_with_idp(
+        api: Api, idp: Setup, browser: httpx.AsyncClient, admin: Admin) -> None:
+    # New applications hide user existence: a name that is no account is
+    # answered as an account with nothing enrolled, and IDP needs nothing.
+    plain = f"plain-{uuid.uuid4().hex[:8]}@example.com"
+    await admin.user(plain)
+    ghost = f"ghost-{uuid.uuid4().hex[:8]}@example.com"
+    answers = []
+    for user_id in (plain, ghost):
+        q = await api.query({"applicationId": idp.app, "userId": user_id})
+        assert q.status == 200, q
+        validate(q.body, "UserAuthenticateQueryResponse")
+        assert q.body["authenticationTypes"] == [IDP]
+        ch = await _challenge(api, idp, user_id)
+        assert _query(ch.body["redirectUrl"])["client_id"] == CLIENT_ID
+        callback = await _callback(browser, ch.body["redirectUrl"],
+                                   email=f"x-{uuid.uuid4().hex[:6]}@example.com")
+        malformed = await api.complete(IDP, {"response": "garbage"}, ch.body["token"])
+        assert malformed.status == 400 and malformed.error_code == "invalid_field", malformed
+        bad = await api.complete(IDP, {"response": callback}, ch.body["token"])
+        assert bad.status == 401, bad
+        answers.append((bad.error_code, await _idp_state(api, idp, user_id)))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == "identity_mismatch"

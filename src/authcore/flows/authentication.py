@@ -33,6 +33,8 @@ from authcore.flows.factors.fido import (
     discoverable_user,
     start_discoverable,
 )
+from authcore.flows.factors.idp import IdpFactor
+from authcore.flows.factors.idp import offered as idp_offered
 from authcore.flows.factors.otp import delivery_info
 from authcore.flows.factors.token import user_tokens
 from authcore.flows.ghosts import burn_password_time, ghost_authenticators, ghost_id
@@ -266,7 +268,7 @@ class AuthenticationFlow:
         caller: Caller,
     ) -> authn.QueryUserAuthenticatorsResponse:
         """What `query` answers for a user with a password and nothing else."""
-        available = ghost_authenticators(app.authenticators)
+        available = await self._ghost_available(app)
         states = await self._ghost_states(ghost, available, now)
         out = authn.QueryUserAuthenticatorsResponse(
             authentication_types=[type_value(n) for n in available])
@@ -278,7 +280,8 @@ class AuthenticationFlow:
                                      bare_token(req.auth_token), now=now)
             raise Unauthenticated("The token belongs to another user or application.",
                                   reason="token_mismatch")
-        if req.return_default_challenge and available:
+        if (req.return_default_challenge and available
+                and available[0] not in NO_DEFAULT_CHALLENGE):
             self._check_not_locked(states, available[0], now)
             async with self.core.hot.transaction() as tx:
                 response = await self._issue_ghost(tx, app, ghost, available[0], now)
@@ -286,12 +289,28 @@ class AuthenticationFlow:
         return out
 
     async def _issue_ghost(self, tx: HotTx, app: AppRow, ghost: str, name: str,
-                           now: float) -> authn.AuthenticatedResponse:
+                           now: float, started: Started | None = None
+                           ) -> authn.AuthenticatedResponse:
         # No user row: the name rides in the state, for complete's checks.
         return await self._issue(tx, app, app_policy(app.settings), None, now,
                                  authenticator=name, stage=SINGLE,
-                                 started=Started(state={}, response=authn.AuthenticatedResponse()),
+                                 started=started or Started(
+                                     state={}, response=authn.AuthenticatedResponse()),
                                  extra_state={"ghost": ghost})
+
+    async def _ghost_available(self, app: AppRow) -> list[str]:
+        names = ghost_authenticators(app.authenticators)
+        if await idp_offered(self.core, app):
+            # IDP needs nothing enrolled, so every account has it: a ghost
+            # must have it too, and get a real authorization URL.
+            names.append("IDP")
+        return [n for n in AUTHENTICATOR_ORDER if n in names]
+
+    @staticmethod
+    def _idp() -> IdpFactor:
+        factor = FACTORS["IDP"]
+        assert isinstance(factor, IdpFactor)
+        return factor
 
     # -- challenge ---------------------------------------------------------
 
@@ -352,12 +371,16 @@ class AuthenticationFlow:
                                caller: Caller) -> authn.AuthenticatedResponse:
         """`challenge` for a name that is no account, answered as for a user
         with only a password."""
-        if name not in ghost_authenticators(app.authenticators):
+        if name not in await self._ghost_available(app):
             raise FailedPrecondition(f"The user has no usable {name} authenticator.",
                                      reason="authenticator_not_enrolled")
         self._check_not_locked(await self._ghost_states(ghost, [name], now), name, now)
+        started = None
+        if name == "IDP":
+            started = await self._idp().start_for(
+                self.core, await hq.entrust_idp_provider(self.core.hot, app.id))
         async with self.core.hot.transaction() as tx:
-            response = await self._issue_ghost(tx, app, ghost, name, now)
+            response = await self._issue_ghost(tx, app, ghost, name, now, started)
             await audit.hot_record(tx, event="challenge", outcome="issued", now=now,
                                    application_id=app.id, user_id=ghost[:255],
                                    authenticator=name, client_ip=caller.client_ip)
@@ -557,9 +580,9 @@ class AuthenticationFlow:
     async def _ghost_complete(self, ch: ChallengeRecord, app: AppRow,
                               req: authn.AuthenticateUserChallengeRequest, answer: FidoAnswer,
                               now: float, caller: Caller) -> authn.AuthenticatedResponse:
-        """`complete` of a ghost's PASSWORD challenge: the checks, the
-        argon2 and the writes of a wrong password (the claim, the counter,
-        the audit row), and its answer."""
+        """`complete` of a ghost's PASSWORD (or IDP) challenge: the checks,
+        the argon2 (or the callback's verification) and the writes of a
+        wrong answer (the claim, the counter, the audit row), and its answer."""
         ghost = str(ch.state["ghost"])
         name = ch.authenticator
         if req.user_id and req.user_id != ghost:
@@ -569,7 +592,16 @@ class AuthenticationFlow:
             return await self._cancel(ch, app, ghost[:255], name, now, caller)
         gid = ghost_id(self.core.code_key, ghost)
         self._check_not_locked(await self._ghost_states(ghost, [name], now), name, now)
-        if answer.response:
+        reason = "invalid_password"
+        if name == "IDP":
+            # Whoever signed in at the provider, it is not this nobody.
+            reason = "identity_mismatch"
+            try:
+                await self._idp().verify_callback(self.core, app, now,
+                                                  ch.state.get("factor_state", {}), answer)
+            except VerificationError as exc:
+                reason = exc.reason
+        elif answer.response:
             await burn_password_time(self.core, answer.response)
         policy = self.core.settings.lockout
         async with self.core.hot.transaction() as tx:
@@ -577,7 +609,7 @@ class AuthenticationFlow:
             counted = await self.core.ghosts.record_failure(gid, name, policy=policy, now=now)
             await audit.hot_record(
                 tx, event="complete", outcome="refused" if counted.refused else "failure",
-                reason="authenticator_locked" if counted.refused else "invalid_password",
+                reason="authenticator_locked" if counted.refused else reason,
                 now=now, application_id=app.id, user_id=ghost[:255],
                 client_ip=caller.client_ip, authenticator=name)
         if counted.refused:
@@ -585,7 +617,7 @@ class AuthenticationFlow:
         left = remaining_attempts(state=counted.state, policy=policy, now=now)
         raise Unauthenticated(
             "Authentication failed." + (" The authenticator is now locked." if left == 0 else ""),
-            reason="invalid_password",
+            reason=reason,
             metadata={"remainingAuthenticationAttempts": str(left)},
         )
 

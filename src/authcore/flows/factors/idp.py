@@ -28,13 +28,14 @@ from typing import Any
 
 from authcore.crypto.seal import SealError
 from authcore.errors import FailedPrecondition, InvalidArgument, Unauthenticated, Unavailable
+from authcore.flows.context import Core
 from authcore.flows.factors.base import Answer, Effect, FactorContext, Started, StartInput
 from authcore.flows.oidc import MAX_EMAIL, RelyingParty, secret_aad
 from authcore.identifiers import email_key
 from authcore.store.hot import HotTx
 from authcore.store.hot import queries as hq
 from authcore.store.hot import statements as q
-from authcore.store.hot.queries import OidcProviderRow
+from authcore.store.hot.queries import AppRow, OidcProviderRow
 from authcore.v1 import authentication_pb2 as authn
 from authcore.verify.oidc import (
     OidcVerificationError,
@@ -62,6 +63,12 @@ async def entrust_provider(ctx: FactorContext) -> OidcProviderRow | None:
     return await ctx.once("idp_provider", lambda: hq.entrust_idp_provider(ctx.core.hot, app_id))
 
 
+async def offered(core: Core, app: AppRow) -> bool:
+    """Whether the application offers IDP to anyone (a ghost too)."""
+    return "IDP" in app.authenticators and await hq.entrust_idp_provider(
+        core.hot, app.id) is not None
+
+
 class IdpFactor:
     name = "IDP"
 
@@ -75,7 +82,11 @@ class IdpFactor:
         return await entrust_provider(ctx) is not None
 
     async def start(self, ctx: FactorContext, inp: StartInput) -> Started:
-        provider = await entrust_provider(ctx)
+        return await self.start_for(ctx.core, await entrust_provider(ctx))
+
+    async def start_for(self, core: Core, provider: OidcProviderRow | None) -> Started:
+        """The challenge for whoever it is, a ghost included (the user plays
+        no part until the callback)."""
         if provider is None or not provider.entrust_redirect_uri:
             raise FailedPrecondition("The application offers no OpenID provider.",
                                      reason="authenticator_not_enrolled")
@@ -85,7 +96,7 @@ class IdpFactor:
             authorization_endpoint=meta.authorization_endpoint, client_id=provider.client_id,
             redirect_uri=provider.entrust_redirect_uri, scopes=provider.scopes, state=state)
         digest = state_digest(state)
-        sealed = ctx.core.sealer.seal(request.code_verifier.encode(), aad=_verifier_aad(digest))
+        sealed = core.sealer.seal(request.code_verifier.encode(), aad=_verifier_aad(digest))
         return Started(
             state={"provider_id": provider.id, "state_hash": digest, "nonce": request.nonce,
                    "redirect_uri": provider.entrust_redirect_uri,
@@ -96,12 +107,21 @@ class IdpFactor:
     async def finish(
         self, ctx: FactorContext, state: dict[str, Any], answer: Answer
     ) -> Effect | None:
+        provider, verified = await self.verify_callback(ctx.core, ctx.app, ctx.now, state,
+                                                        answer)
+        return await self._match(ctx, provider, verified)
+
+    async def verify_callback(
+        self, core: Core, app: AppRow, now: float, state: dict[str, Any], answer: Answer
+    ) -> tuple[OidcProviderRow, VerifiedIdToken]:
+        """The provider's word on who signed in, from the callback in
+        `answer.response`; whose identity that is, is the caller's question."""
         if not answer.response:
             raise InvalidArgument("response must carry the provider's callback URL or query.",
                                   reason="missing_field",
                                   field_violations=[("response", "is required")])
         provider = await hq.oidc_provider_of_app(
-            ctx.core.hot, provider_id=str(state.get("provider_id", "")), app_id=ctx.app.id)
+            core.hot, provider_id=str(state.get("provider_id", "")), app_id=app.id)
         if provider is None:
             # Deleted since the challenge: nobody can vouch for the answer.
             raise OidcVerificationError("provider_not_found", "the provider was deleted")
@@ -117,11 +137,11 @@ class IdpFactor:
                     field_violations=[("response", exc.message)]) from None
             raise
         try:
-            verifier = ctx.core.sealer.open(base64.b64decode(str(state["verifier"])),
+            verifier = core.sealer.open(base64.b64decode(str(state["verifier"])),
                                             aad=_verifier_aad(str(state["state_hash"]))).decode()
         except (SealError, KeyError, ValueError, binascii.Error):
             raise OidcVerificationError("invalid_state", "the verifier does not open") from None
-        secret = self._secret(ctx, provider)
+        secret = self._secret(core, provider)
         meta = await self.rp.metadata(provider.issuer)
         try:
             tokens = await self.rp.exchange_code(
@@ -136,17 +156,17 @@ class IdpFactor:
         try:
             verified = await self.rp.verify(meta, id_token=id_token,
                                             client_id=provider.client_id,
-                                            nonce=str(state.get("nonce")), now=ctx.now)
+                                            nonce=str(state.get("nonce")), now=now)
         except OidcVerificationError as exc:
             raise OidcVerificationError(f"id_token_{exc.reason}"[:64], exc.message) from None
-        return await self._match(ctx, provider, verified)
+        return provider, verified
 
     @staticmethod
-    def _secret(ctx: FactorContext, provider: OidcProviderRow) -> str | None:
+    def _secret(core: Core, provider: OidcProviderRow) -> str | None:
         if provider.client_secret is None:
             return None
         try:
-            return ctx.core.sealer.open(provider.client_secret,
+            return core.sealer.open(provider.client_secret,
                                         aad=secret_aad(provider.id)).decode()
         except (SealError, UnicodeDecodeError):
             # The operator's to fix (set the secret again): 503, not a 500.
