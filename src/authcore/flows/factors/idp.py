@@ -47,6 +47,8 @@ from authcore.verify.oidc import (
 
 log = logging.getLogger(__name__)
 
+_IDP_TYPES = frozenset({"IDP", "IDP_AND_SECONDFACTOR"})
+
 
 def _verifier_aad(state_hash: str) -> bytes:
     # Bound to this challenge's state: a sealed verifier copied into another
@@ -78,7 +80,10 @@ class IdpFactor:
 
     async def available(self, ctx: FactorContext) -> bool:
         # Nothing to enrol: whoever the provider vouches for as this user
-        # (link or verified email) can sign in; `finish` decides that.
+        # (link or verified email) can sign in; `finish` decides that. Every
+        # query asks every factor: no read for applications without IDP.
+        if not _IDP_TYPES.intersection(ctx.app.authenticators):
+            return False
         return await entrust_provider(ctx) is not None
 
     async def start(self, ctx: FactorContext, inp: StartInput) -> Started:
@@ -138,7 +143,7 @@ class IdpFactor:
             raise
         try:
             verifier = core.sealer.open(base64.b64decode(str(state["verifier"])),
-                                            aad=_verifier_aad(str(state["state_hash"]))).decode()
+                                        aad=_verifier_aad(str(state["state_hash"]))).decode()
         except (SealError, KeyError, ValueError, binascii.Error):
             raise OidcVerificationError("invalid_state", "the verifier does not open") from None
         secret = self._secret(core, provider)
