@@ -27,7 +27,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n authcore/v1/oidc_providers.proto\x12\x0b\x61uthcore.v1\x1a\x19\x61uthcore/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc7\x01\n\x0cOidcProvider\x12\x13\n\x0bprovider_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\t\x12\x0e\n\x06issuer\x18\x03 \x01(\t\x12\x11\n\tclient_id\x18\x04 \x01(\t\x12\x19\n\x11has_client_secret\x18\x05 \x01(\x08\x12\x0e\n\x06scopes\x18\x06 \x03(\t\x12\x0c\n\x04name\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa0\x01\n\x19\x43reateOidcProviderRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x13\n\x0bprovider_id\x18\x02 \x01(\t\x12\x0e\n\x06issuer\x18\x03 \x01(\t\x12\x11\n\tclient_id\x18\x04 \x01(\t\x12\x15\n\rclient_secret\x18\x05 \x01(\t\x12\x0e\n\x06scopes\x18\x06 \x03(\t\x12\x0c\n\x04name\x18\x07 \x01(\t\"I\n\x1a\x43reateOidcProviderResponse\x12+\n\x08provider\x18\x01 \x01(\x0b\x32\x19.authcore.v1.OidcProvider\"2\n\x18ListOidcProvidersRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\"I\n\x19ListOidcProvidersResponse\x12,\n\tproviders\x18\x01 \x03(\x0b\x32\x19.authcore.v1.OidcProvider\"H\n\x19\x44\x65leteOidcProviderRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x13\n\x0bprovider_id\x18\x02 \x01(\t\"\x1c\n\x1a\x44\x65leteOidcProviderResponse2\xdb\x04\n\x13OidcProviderService\x12\xb9\x01\n\x12\x43reateOidcProvider\x12&.authcore.v1.CreateOidcProviderRequest\x1a\'.authcore.v1.CreateOidcProviderResponse\"R\xc2\xf3\x18\t\x10\x01\x1a\x05\x61\x64min\x82\xd3\xe4\x93\x02?\":/api/admin/v1/applications/{application_id}/oidc-providers:\x01*\x12\xb3\x01\n\x11ListOidcProviders\x12%.authcore.v1.ListOidcProvidersRequest\x1a&.authcore.v1.ListOidcProvidersResponse\"O\xc2\xf3\x18\t\x10\x01\x1a\x05\x61\x64min\x82\xd3\xe4\x93\x02<\x12:/api/admin/v1/applications/{application_id}/oidc-providers\x12\xc9\x01\n\x12\x44\x65leteOidcProvider\x12&.authcore.v1.DeleteOidcProviderRequest\x1a\'.authcore.v1.DeleteOidcProviderResponse\"b\xc2\xf3\x18\x0e\x08\xcc\x01\x10\x01\x1a\x05\x61\x64min(\x01\x82\xd3\xe4\x93\x02J*H/api/admin/v1/applications/{application_id}/oidc-providers/{provider_id}\x1a\x06\xc2\xf3\x18\x02\x08\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n authcore/v1/oidc_providers.proto\x12\x0b\x61uthcore.v1\x1a\x19\x61uthcore/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe5\x01\n\x0cOidcProvider\x12\x13\n\x0bprovider_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\t\x12\x0e\n\x06issuer\x18\x03 \x01(\t\x12\x11\n\tclient_id\x18\x04 \x01(\t\x12\x19\n\x11has_client_secret\x18\x05 \x01(\x08\x12\x0e\n\x06scopes\x18\x06 \x03(\t\x12\x0c\n\x04name\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x14\x65ntrust_redirect_uri\x18\x37 \x01(\t\"\xbe\x01\n\x19\x43reateOidcProviderRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x13\n\x0bprovider_id\x18\x02 \x01(\t\x12\x0e\n\x06issuer\x18\x03 \x01(\t\x12\x11\n\tclient_id\x18\x04 \x01(\t\x12\x15\n\rclient_secret\x18\x05 \x01(\t\x12\x0e\n\x06scopes\x18\x06 \x03(\t\x12\x0c\n\x04name\x18\x07 \x01(\t\x12\x1c\n\x14\x65ntrust_redirect_uri\x18\x37 \x01(\t\"I\n\x1a\x43reateOidcProviderResponse\x12+\n\x08provider\x18\x01 \x01(\x0b\x32\x19.authcore.v1.OidcProvider\"2\n\x18ListOidcProvidersRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\"I\n\x19ListOidcProvidersResponse\x12,\n\tproviders\x18\x01 \x03(\x0b\x32\x19.authcore.v1.OidcProvider\"H\n\x19\x44\x65leteOidcProviderRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x13\n\x0bprovider_id\x18\x02 \x01(\t\"\x1c\n\x1a\x44\x65leteOidcProviderResponse2\xdb\x04\n\x13OidcProviderService\x12\xb9\x01\n\x12\x43reateOidcProvider\x12&.authcore.v1.CreateOidcProviderRequest\x1a\'.authcore.v1.CreateOidcProviderResponse\"R\xc2\xf3\x18\t\x10\x01\x1a\x05\x61\x64min\x82\xd3\xe4\x93\x02?\":/api/admin/v1/applications/{application_id}/oidc-providers:\x01*\x12\xb3\x01\n\x11ListOidcProviders\x12%.authcore.v1.ListOidcProvidersRequest\x1a&.authcore.v1.ListOidcProvidersResponse\"O\xc2\xf3\x18\t\x10\x01\x1a\x05\x61\x64min\x82\xd3\xe4\x93\x02<\x12:/api/admin/v1/applications/{application_id}/oidc-providers\x12\xc9\x01\n\x12\x44\x65leteOidcProvider\x12&.authcore.v1.DeleteOidcProviderRequest\x1a\'.authcore.v1.DeleteOidcProviderResponse\"b\xc2\xf3\x18\x0e\x08\xcc\x01\x10\x01\x1a\x05\x61\x64min(\x01\x82\xd3\xe4\x93\x02J*H/api/admin/v1/applications/{application_id}/oidc-providers/{provider_id}\x1a\x06\xc2\xf3\x18\x02\x08\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,19 +43,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OIDCPROVIDERSERVICE'].methods_by_name['DeleteOidcProvider']._loaded_options = None
   _globals['_OIDCPROVIDERSERVICE'].methods_by_name['DeleteOidcProvider']._serialized_options = b'\302\363\030\016\010\314\001\020\001\032\005admin(\001\202\323\344\223\002J*H/api/admin/v1/applications/{application_id}/oidc-providers/{provider_id}'
   _globals['_OIDCPROVIDER']._serialized_start=140
-  _globals['_OIDCPROVIDER']._serialized_end=339
-  _globals['_CREATEOIDCPROVIDERREQUEST']._serialized_start=342
-  _globals['_CREATEOIDCPROVIDERREQUEST']._serialized_end=502
-  _globals['_CREATEOIDCPROVIDERRESPONSE']._serialized_start=504
-  _globals['_CREATEOIDCPROVIDERRESPONSE']._serialized_end=577
-  _globals['_LISTOIDCPROVIDERSREQUEST']._serialized_start=579
-  _globals['_LISTOIDCPROVIDERSREQUEST']._serialized_end=629
-  _globals['_LISTOIDCPROVIDERSRESPONSE']._serialized_start=631
-  _globals['_LISTOIDCPROVIDERSRESPONSE']._serialized_end=704
-  _globals['_DELETEOIDCPROVIDERREQUEST']._serialized_start=706
-  _globals['_DELETEOIDCPROVIDERREQUEST']._serialized_end=778
-  _globals['_DELETEOIDCPROVIDERRESPONSE']._serialized_start=780
-  _globals['_DELETEOIDCPROVIDERRESPONSE']._serialized_end=808
-  _globals['_OIDCPROVIDERSERVICE']._serialized_start=811
-  _globals['_OIDCPROVIDERSERVICE']._serialized_end=1414
+  _globals['_OIDCPROVIDER']._serialized_end=369
+  _globals['_CREATEOIDCPROVIDERREQUEST']._serialized_start=372
+  _globals['_CREATEOIDCPROVIDERREQUEST']._serialized_end=562
+  _globals['_CREATEOIDCPROVIDERRESPONSE']._serialized_start=564
+  _globals['_CREATEOIDCPROVIDERRESPONSE']._serialized_end=637
+  _globals['_LISTOIDCPROVIDERSREQUEST']._serialized_start=639
+  _globals['_LISTOIDCPROVIDERSREQUEST']._serialized_end=689
+  _globals['_LISTOIDCPROVIDERSRESPONSE']._serialized_start=691
+  _globals['_LISTOIDCPROVIDERSRESPONSE']._serialized_end=764
+  _globals['_DELETEOIDCPROVIDERREQUEST']._serialized_start=766
+  _globals['_DELETEOIDCPROVIDERREQUEST']._serialized_end=838
+  _globals['_DELETEOIDCPROVIDERRESPONSE']._serialized_start=840
+  _globals['_DELETEOIDCPROVIDERRESPONSE']._serialized_end=868
+  _globals['_OIDCPROVIDERSERVICE']._serialized_start=871
+  _globals['_OIDCPROVIDERSERVICE']._serialized_end=1474
 # @@protoc_insertion_point(module_scope)

@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class OidcProvider(_message.Message):
-    __slots__ = ("provider_id", "application_id", "issuer", "client_id", "has_client_secret", "scopes", "name", "created_at")
+    __slots__ = ("provider_id", "application_id", "issuer", "client_id", "has_client_secret", "scopes", "name", "created_at", "entrust_redirect_uri")
     PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     ISSUER_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,7 @@ class OidcProvider(_message.Message):
     SCOPES_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ENTRUST_REDIRECT_URI_FIELD_NUMBER: _ClassVar[int]
     provider_id: str
     application_id: str
     issuer: str
@@ -29,10 +30,11 @@ class OidcProvider(_message.Message):
     scopes: _containers.RepeatedScalarFieldContainer[str]
     name: str
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, provider_id: _Optional[str] = ..., application_id: _Optional[str] = ..., issuer: _Optional[str] = ..., client_id: _Optional[str] = ..., has_client_secret: _Optional[bool] = ..., scopes: _Optional[_Iterable[str]] = ..., name: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    entrust_redirect_uri: str
+    def __init__(self, provider_id: _Optional[str] = ..., application_id: _Optional[str] = ..., issuer: _Optional[str] = ..., client_id: _Optional[str] = ..., has_client_secret: _Optional[bool] = ..., scopes: _Optional[_Iterable[str]] = ..., name: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., entrust_redirect_uri: _Optional[str] = ...) -> None: ...
 
 class CreateOidcProviderRequest(_message.Message):
-    __slots__ = ("application_id", "provider_id", "issuer", "client_id", "client_secret", "scopes", "name")
+    __slots__ = ("application_id", "provider_id", "issuer", "client_id", "client_secret", "scopes", "name", "entrust_redirect_uri")
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
     ISSUER_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +42,7 @@ class CreateOidcProviderRequest(_message.Message):
     CLIENT_SECRET_FIELD_NUMBER: _ClassVar[int]
     SCOPES_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    ENTRUST_REDIRECT_URI_FIELD_NUMBER: _ClassVar[int]
     application_id: str
     provider_id: str
     issuer: str
@@ -47,7 +50,8 @@ class CreateOidcProviderRequest(_message.Message):
     client_secret: str
     scopes: _containers.RepeatedScalarFieldContainer[str]
     name: str
-    def __init__(self, application_id: _Optional[str] = ..., provider_id: _Optional[str] = ..., issuer: _Optional[str] = ..., client_id: _Optional[str] = ..., client_secret: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ..., name: _Optional[str] = ...) -> None: ...
+    entrust_redirect_uri: str
+    def __init__(self, application_id: _Optional[str] = ..., provider_id: _Optional[str] = ..., issuer: _Optional[str] = ..., client_id: _Optional[str] = ..., client_secret: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ..., name: _Optional[str] = ..., entrust_redirect_uri: _Optional[str] = ...) -> None: ...
 
 class CreateOidcProviderResponse(_message.Message):
     __slots__ = ("provider",)

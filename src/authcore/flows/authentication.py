@@ -33,6 +33,8 @@ from authcore.flows.factors.fido import (
     discoverable_user,
     start_discoverable,
 )
+from authcore.flows.factors.idp import IdpFactor
+from authcore.flows.factors.idp import offered as idp_offered
 from authcore.flows.factors.otp import delivery_info
 from authcore.flows.factors.token import user_tokens
 from authcore.flows.ghosts import burn_password_time, ghost_authenticators, ghost_id
@@ -54,6 +56,14 @@ from authcore.v1 import authenticators_pb2 as common
 from authcore.verify.errors import VerificationError
 
 P2F = "PASSWORD_AND_SECONDFACTOR"
+IDP2F = "IDP_AND_SECONDFACTOR"
+# The two-step authenticators and the factor of their first step; the second
+# step is the same mechanism for both (stages FIRST → SECOND_SELECT → SECOND).
+FIRST_FACTOR = {P2F: "PASSWORD", IDP2F: "IDP"}
+# Authenticators whose challenge the query response has no field for
+# (Entrust's UserAuthenticateQueryResponse: no redirectUrl, no
+# userCertificateChallenge): never a returnDefaultChallenge.
+NO_DEFAULT_CHALLENGE = ("IDP", IDP2F, "USER_CERTIFICATE")
 
 # Stages of a challenge row.
 SINGLE = "single"
@@ -63,9 +73,6 @@ SECOND = "second"
 
 # Authenticators answered with a WebAuthn assertion (fidoResponse).
 WEBAUTHN = ("FIDO", "PASSKEY")
-# Authenticators whose challenge the query response has no field for
-# (Entrust's UserAuthenticateQueryResponse): never a returnDefaultChallenge.
-NO_DEFAULT = ("USER_CERTIFICATE",)
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,7 @@ class AuthenticationFlow:
         if not name:
             raise InvalidArgument("Unknown authenticator.", reason="invalid_authenticator",
                                   field_violations=[(field, "unknown authenticator")])
-        if name != P2F and name not in FACTORS:
+        if name not in FIRST_FACTOR and name not in FACTORS:
             raise Unimplemented(f"The {name} authenticator is not supported yet.",
                                 reason="authenticator_not_supported")
         return name
@@ -133,17 +140,18 @@ class AuthenticationFlow:
         """Authenticators the user has and the application allows, in the
         Entrust enum's order."""
         have = {name for name, f in FACTORS.items() if await f.available(ctx)}
-        if "PASSWORD" in have and have.intersection(SECOND_FACTORS):
-            have.add(P2F)
+        for two_step, first in FIRST_FACTOR.items():
+            if first in have and have.intersection(SECOND_FACTORS):
+                have.add(two_step)
         return [n for n in AUTHENTICATOR_ORDER if n in have and n in ctx.app.authenticators]
 
     async def _is_available(self, ctx: FactorContext, name: str) -> bool:
         """`name in await self._available(ctx)`, reading only what `name` needs."""
         if name not in ctx.app.authenticators:
             return False
-        if name != P2F:
+        if name not in FIRST_FACTOR:
             return await FACTORS[name].available(ctx)
-        if not await FACTORS["PASSWORD"].available(ctx):
+        if not await FACTORS[FIRST_FACTOR[name]].available(ctx):
             return False
         for second in SECOND_FACTORS:
             if await FACTORS[second].available(ctx):
@@ -215,7 +223,7 @@ class AuthenticationFlow:
             authentication_types=[type_value(n) for n in available],
         )
         self._lockout_status(out, available, states, now)
-        if P2F in available:
+        if P2F in available or IDP2F in available:
             out.available_second_factor.extend(
                 type_value(n) for n in available if n in SECOND_FACTORS)
         if "OTP" in available:
@@ -230,7 +238,8 @@ class AuthenticationFlow:
                 raise Unauthenticated("The token belongs to another user or application.",
                                       reason="token_mismatch")
             out.authentication_completed = True
-        elif req.return_default_challenge and available and available[0] not in NO_DEFAULT:
+        elif (req.return_default_challenge and available
+              and available[0] not in NO_DEFAULT_CHALLENGE):
             default = available[0]
             started = await self._start(ctx, default, StartInput(client_ip=caller.client_ip),
                                         states)
@@ -242,7 +251,7 @@ class AuthenticationFlow:
     def _lockout_status(self, out: authn.QueryUserAuthenticatorsResponse, available: list[str],
                         states: dict[str, LockoutState], now: float) -> None:
         for name in available:
-            if name == P2F:
+            if name in FIRST_FACTOR:
                 continue
             state = states.get(name, LockoutState.clear())
             status = out.authenticator_lockout_status.add(
@@ -261,7 +270,7 @@ class AuthenticationFlow:
         caller: Caller,
     ) -> authn.QueryUserAuthenticatorsResponse:
         """What `query` answers for a user with a password and nothing else."""
-        available = ghost_authenticators(app.authenticators)
+        available = await self._ghost_available(app)
         states = await self._ghost_states(ghost, available, now)
         out = authn.QueryUserAuthenticatorsResponse(
             authentication_types=[type_value(n) for n in available])
@@ -273,7 +282,8 @@ class AuthenticationFlow:
                                      bare_token(req.auth_token), now=now)
             raise Unauthenticated("The token belongs to another user or application.",
                                   reason="token_mismatch")
-        if req.return_default_challenge and available:
+        if (req.return_default_challenge and available
+                and available[0] not in NO_DEFAULT_CHALLENGE):
             self._check_not_locked(states, available[0], now)
             async with self.core.hot.transaction() as tx:
                 response = await self._issue_ghost(tx, app, ghost, available[0], now)
@@ -281,26 +291,43 @@ class AuthenticationFlow:
         return out
 
     async def _issue_ghost(self, tx: HotTx, app: AppRow, ghost: str, name: str,
-                           now: float) -> authn.AuthenticatedResponse:
+                           now: float, started: Started | None = None
+                           ) -> authn.AuthenticatedResponse:
         # No user row: the name rides in the state, for complete's checks.
         return await self._issue(tx, app, app_policy(app.settings), None, now,
                                  authenticator=name, stage=SINGLE,
-                                 started=Started(state={}, response=authn.AuthenticatedResponse()),
+                                 started=started or Started(
+                                     state={}, response=authn.AuthenticatedResponse()),
                                  extra_state={"ghost": ghost})
+
+    async def _ghost_available(self, app: AppRow) -> list[str]:
+        names = ghost_authenticators(app.authenticators)
+        if await idp_offered(self.core, app):
+            # IDP needs nothing enrolled, so every account has it: a ghost
+            # must have it too, and get a real authorization URL.
+            names.append("IDP")
+        return [n for n in AUTHENTICATOR_ORDER if n in names]
+
+    @staticmethod
+    def _idp() -> IdpFactor:
+        factor = FACTORS["IDP"]
+        assert isinstance(factor, IdpFactor)
+        return factor
 
     # -- challenge ---------------------------------------------------------
 
     async def _start(
         self, ctx: FactorContext, name: str, inp: StartInput, states: dict[str, LockoutState]
     ) -> Started:
-        factor = "PASSWORD" if name == P2F else name
+        factor = FIRST_FACTOR.get(name, name)
         self._check_not_locked(states, factor, ctx.now)
         return await FACTORS[factor].start(ctx, inp)
 
     async def _issue_started(self, tx: HotTx, ctx: FactorContext, name: str,
                              started: Started) -> authn.AuthenticatedResponse:
         return await self._issue(tx, ctx.app, ctx.policy, ctx.user.pk, ctx.now,
-                                 authenticator=name, stage=FIRST if name == P2F else SINGLE,
+                                 authenticator=name,
+                                 stage=FIRST if name in FIRST_FACTOR else SINGLE,
                                  started=started)
 
     async def challenge(
@@ -315,14 +342,14 @@ class AuthenticationFlow:
             otp_delivery_attribute=req.otp_delivery_attribute or None,
             client_ip=caller.client_ip,
         )
-        second = name == P2F and req.HasField("second_factor_authenticator")
+        second = name in FIRST_FACTOR and req.HasField("second_factor_authenticator")
         discoverable = name == "PASSKEY" and not req.user_id
         app, found = await self._app_and_user(req.application_id, req.user_id)
         self._allowed(app, name)
         if name in WEBAUTHN:
             check_relying_party(app, rp_id=req.rp_id, origin=req.origin)
         if second:
-            return await self._second_factor_challenge(app, req, inp, now, caller)
+            return await self._second_factor_challenge(app, req, inp, now, caller, name)
         if discoverable:
             return await self._discoverable_challenge(app, now, caller)
         ghost = self._ghost(app, req.user_id, found)
@@ -346,12 +373,16 @@ class AuthenticationFlow:
                                caller: Caller) -> authn.AuthenticatedResponse:
         """`challenge` for a name that is no account, answered as for a user
         with only a password."""
-        if name not in ghost_authenticators(app.authenticators):
+        if name not in await self._ghost_available(app):
             raise FailedPrecondition(f"The user has no usable {name} authenticator.",
                                      reason="authenticator_not_enrolled")
         self._check_not_locked(await self._ghost_states(ghost, [name], now), name, now)
+        started = None
+        if name == "IDP":
+            started = await self._idp().start_for(
+                self.core, await hq.entrust_idp_provider(self.core.hot, app.id))
         async with self.core.hot.transaction() as tx:
-            response = await self._issue_ghost(tx, app, ghost, name, now)
+            response = await self._issue_ghost(tx, app, ghost, name, now, started)
             await audit.hot_record(tx, event="challenge", outcome="issued", now=now,
                                    application_id=app.id, user_id=ghost[:255],
                                    authenticator=name, client_ip=caller.client_ip)
@@ -388,7 +419,7 @@ class AuthenticationFlow:
 
     async def _second_factor_challenge(
         self, app: AppRow, req: authn.RequestUserChallengeRequest, inp: StartInput,
-        now: float, caller: Caller,
+        now: float, caller: Caller, name: str = P2F,
     ) -> authn.AuthenticatedResponse:
         second = type_name(req.second_factor_authenticator)
         if second not in SECOND_FACTORS:
@@ -402,7 +433,8 @@ class AuthenticationFlow:
                                   field_violations=[("authToken", "is required")])
         first, user, _ = await self.core.challenges.hot_load(
             self.core.hot, token=bare_token(req.auth_token), now=now)
-        if first.stage != SECOND_SELECT or first.application_id != app.id:
+        if (first.stage != SECOND_SELECT or first.application_id != app.id
+                or first.authenticator != name):
             raise Unauthenticated("authToken is not a second-factor token of this application.",
                                   reason="challenge_mismatch")
         if user is None:
@@ -417,12 +449,12 @@ class AuthenticationFlow:
         started = await FACTORS[second].start(ctx, inp)
         async with self.core.hot.transaction() as tx:
             await self.core.challenges.hot_claim(tx, challenge_id=first.id, now=now)
-            response = await self._issue(tx, app, ctx.policy, user.pk, now, authenticator=P2F,
+            response = await self._issue(tx, app, ctx.policy, user.pk, now, authenticator=name,
                                          stage=SECOND, started=started,
                                          extra_state={"factor": second})
             await audit.hot_record(tx, event="challenge", outcome="issued", now=now,
                                    application_id=app.id, user_id=user.user_id,
-                                   authenticator=f"{P2F}:{second}", client_ip=caller.client_ip)
+                                   authenticator=f"{name}:{second}", client_ip=caller.client_ip)
         return response
 
     # -- complete ----------------------------------------------------------
@@ -470,7 +502,7 @@ class AuthenticationFlow:
             raise FailedPrecondition(
                 "Request the second factor's challenge with secondFactorAuthenticator "
                 "and this token as authToken first.", reason="second_factor_required")
-        factor_name = {SINGLE: name, FIRST: "PASSWORD"}.get(ch.stage) or str(
+        factor_name = {SINGLE: name, FIRST: FIRST_FACTOR.get(name, "")}.get(ch.stage) or str(
             ch.state.get("factor"))
         if (ch.stage == SECOND and req.HasField("second_factor_authenticator")
                 and type_name(req.second_factor_authenticator) != factor_name):
@@ -478,6 +510,11 @@ class AuthenticationFlow:
                                   reason="challenge_mismatch")
         if req.cancel:
             return await self._cancel(ch, app, user.user_id, name, now, caller)
+        if factor_name not in FACTORS:
+            # Another flow's challenge of the same type (LoginID's OIDC login
+            # state is an IDP challenge too).
+            raise Unauthenticated("The challenge token does not match this request.",
+                                  reason="challenge_mismatch")
         ctx = self._ctx(app, user, now)
         failure: VerificationError | None = None
         effect: Effect | None = None
@@ -496,7 +533,7 @@ class AuthenticationFlow:
         # Signed before the write transaction, so signing never holds the
         # write lock; discarded if the transaction refuses the success.
         signed: SignedSession | None = None
-        amr = ["PASSWORD", factor_name] if ch.stage == SECOND else [factor_name]
+        amr = [FIRST_FACTOR[name], factor_name] if ch.stage == SECOND else [factor_name]
         if failure is None and ch.stage != FIRST:
             signed = await sign_session(
                 hot, self.core.signer, user_pk=user.pk, user_id=user.user_id,
@@ -525,9 +562,9 @@ class AuthenticationFlow:
                     # Locked by attempts that finished meanwhile: no success.
                     raise _locked_error(factor_name)
                 await log_event(tx, event="complete", outcome="success")
-                if signed is None:  # the password step of PASSWORD_AND_SECONDFACTOR
+                if signed is None:  # the first step of a two-step authenticator
                     return await self._issue(
-                        tx, app, ctx.policy, user.pk, now, authenticator=P2F,
+                        tx, app, ctx.policy, user.pk, now, authenticator=name,
                         stage=SECOND_SELECT,
                         started=Started(state={}, response=authn.AuthenticatedResponse()))
                 await signed.store(tx)
@@ -547,9 +584,9 @@ class AuthenticationFlow:
     async def _ghost_complete(self, ch: ChallengeRecord, app: AppRow,
                               req: authn.AuthenticateUserChallengeRequest, answer: FidoAnswer,
                               now: float, caller: Caller) -> authn.AuthenticatedResponse:
-        """`complete` of a ghost's PASSWORD challenge: the checks, the
-        argon2 and the writes of a wrong password (the claim, the counter,
-        the audit row), and its answer."""
+        """`complete` of a ghost's PASSWORD (or IDP) challenge: the checks,
+        the argon2 (or the callback's verification) and the writes of a
+        wrong answer (the claim, the counter, the audit row), and its answer."""
         ghost = str(ch.state["ghost"])
         name = ch.authenticator
         if req.user_id and req.user_id != ghost:
@@ -559,7 +596,16 @@ class AuthenticationFlow:
             return await self._cancel(ch, app, ghost[:255], name, now, caller)
         gid = ghost_id(self.core.code_key, ghost)
         self._check_not_locked(await self._ghost_states(ghost, [name], now), name, now)
-        if answer.response:
+        reason = "invalid_password"
+        if name == "IDP":
+            # Whoever signed in at the provider, it is not this nobody.
+            reason = "identity_mismatch"
+            try:
+                await self._idp().verify_callback(self.core, app, now,
+                                                  ch.state.get("factor_state", {}), answer)
+            except VerificationError as exc:
+                reason = exc.reason
+        elif answer.response:
             await burn_password_time(self.core, answer.response)
         policy = self.core.settings.lockout
         async with self.core.hot.transaction() as tx:
@@ -567,7 +613,7 @@ class AuthenticationFlow:
             counted = await self.core.ghosts.record_failure(gid, name, policy=policy, now=now)
             await audit.hot_record(
                 tx, event="complete", outcome="refused" if counted.refused else "failure",
-                reason="authenticator_locked" if counted.refused else "invalid_password",
+                reason="authenticator_locked" if counted.refused else reason,
                 now=now, application_id=app.id, user_id=ghost[:255],
                 client_ip=caller.client_ip, authenticator=name)
         if counted.refused:
@@ -575,7 +621,7 @@ class AuthenticationFlow:
         left = remaining_attempts(state=counted.state, policy=policy, now=now)
         raise Unauthenticated(
             "Authentication failed." + (" The authenticator is now locked." if left == 0 else ""),
-            reason="invalid_password",
+            reason=reason,
             metadata={"remainingAuthenticationAttempts": str(left)},
         )
 

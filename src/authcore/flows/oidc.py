@@ -55,6 +55,13 @@ TOKEN_TIMEOUT_SECONDS = 5.0
 # A discovery document or key set is a few KB; anything far larger is not one.
 MAX_DOCUMENT_BYTES = 512 * 1024
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+# users.email's width: a longer claim can name no account and cannot be stored.
+MAX_EMAIL = 320
+
+
+def secret_aad(provider_id: str) -> bytes:
+    """The AAD of a provider's sealed client secret (oidc_providers row)."""
+    return b"oidc_provider:" + provider_id.encode()
 
 
 def issuer_violation(issuer: str) -> str | None:

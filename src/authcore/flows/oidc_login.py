@@ -56,7 +56,7 @@ from authcore.flows.challenges import token_hash
 from authcore.flows.context import Core
 from authcore.flows.directory import get_application
 from authcore.flows.loginid_common import app_id_from_host, session_grant, username_claim
-from authcore.flows.oidc import RelyingParty
+from authcore.flows.oidc import MAX_EMAIL, RelyingParty, secret_aad
 from authcore.flows.policy import AppPolicy, WebAuthnPolicy, require_allowed
 from authcore.identifiers import IdentifierError, email_key, enforce_username, username_key
 from authcore.store.models import Application, OidcLink, OidcProvider, User
@@ -82,8 +82,6 @@ MAX_PARAM = 2048
 # user or link first: the second try finds them. More than two only when
 # logins of several subjects with one new email race as well.
 SIGN_IN_ATTEMPTS = 3
-# users.email's width: a longer claim can name no account and cannot be stored.
-MAX_EMAIL = 320
 _ERROR_CODE = re.compile(r"[a-z_]{1,64}")
 
 
@@ -94,10 +92,6 @@ def _vouched_email(verified: VerifiedIdToken) -> str | None:
     if not email or not verified.email_verified or len(email) > MAX_EMAIL or "\0" in email:
         return None
     return email
-
-
-def secret_aad(provider_id: str) -> bytes:
-    return b"oidc_provider:" + provider_id.encode()
 
 
 def _verifier_aad(state: str) -> bytes:

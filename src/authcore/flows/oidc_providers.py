@@ -13,8 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from authcore.errors import AlreadyExists, InvalidArgument, NotFound
 from authcore.flows.context import Core
 from authcore.flows.directory import get_application
-from authcore.flows.oidc import issuer_violation
-from authcore.flows.oidc_login import secret_aad
+from authcore.flows.oidc import issuer_violation, secret_aad
 from authcore.store.models import OidcProvider
 from authcore.v1 import oidc_providers_pb2 as pb
 
@@ -41,7 +40,8 @@ def provider_message(p: OidcProvider) -> pb.OidcProvider:
     created.FromNanoseconds(int(p.created_at * 1e9))
     return pb.OidcProvider(provider_id=p.id, application_id=p.application_id, issuer=p.issuer,
                            client_id=p.client_id, has_client_secret=p.client_secret is not None,
-                           scopes=list(p.scopes), name=p.name, created_at=created)
+                           scopes=list(p.scopes), name=p.name, created_at=created,
+                           entrust_redirect_uri=p.entrust_redirect_uri or "")
 
 
 class OidcProviderAdmin:
@@ -67,6 +67,14 @@ class OidcProviderAdmin:
             raise _invalid("scopes", "must include openid and be valid scope names")
         if len(req.name) > 255:
             raise _invalid("name", "is too long")
+        entrust_redirect_uri = req.entrust_redirect_uri.strip() or None
+        if entrust_redirect_uri is not None:
+            # The code goes there: an absolute URL the provider has
+            # registered, never a fragment (RFC 6749 3.1.2).
+            problem = issuer_violation(entrust_redirect_uri.split("?", 1)[0])
+            if problem or "#" in entrust_redirect_uri or len(entrust_redirect_uri) > 2048:
+                raise _invalid("entrustRedirectUri", problem or "must be a URL without a "
+                               "fragment, at most 2048 characters")
         provider_id = provider_id or new_provider_id()
         now = self.core.clock()
         row = OidcProvider(
@@ -76,13 +84,22 @@ class OidcProviderAdmin:
             client_secret=self.core.sealer.seal(req.client_secret.encode(),
                                                 aad=secret_aad(provider_id))
             if req.client_secret else None,
-            scopes=scopes, name=req.name or issuer, created_at=now)
+            scopes=scopes, name=req.name or issuer, created_at=now,
+            entrust_redirect_uri=entrust_redirect_uri)
         try:
             async with self.core.write() as db:
                 app = await get_application(db, req.application_id)
                 row.application_id = app.id
                 if await db.get(OidcProvider, provider_id) is not None:
                     raise _exists()
+                if entrust_redirect_uri is not None and await db.scalar(
+                        select(OidcProvider.id).where(
+                            OidcProvider.application_id == app.id,
+                            OidcProvider.entrust_redirect_uri.is_not(None)).limit(1)):
+                    # Entrust's challenge names no provider: one per application.
+                    raise AlreadyExists("The application offers another provider to Entrust "
+                                        "IDP; delete it first.",
+                                        reason="entrust_idp_provider_exists")
                 db.add(row)
         except IntegrityError:
             raise _exists() from None

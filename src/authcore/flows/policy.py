@@ -162,6 +162,7 @@ class WebAuthnPolicy:
 # -- the one policy decision point -------------------------------------------
 
 P2F = "PASSWORD_AND_SECONDFACTOR"
+IDP2F = "IDP_AND_SECONDFACTOR"
 # What may follow a password in PASSWORD_AND_SECONDFACTOR (factors/__init__.py
 # SECOND_FACTORS; repeated here so that the decision has no flow imports).
 SECOND_FACTORS = frozenset({"TOKEN", "OTP", "GRID", "KBA", "TEMP_ACCESS_CODE", "FIDO"})
@@ -183,7 +184,8 @@ def grant(*, application_id: str, allowed: Sequence[str], factors: Sequence[str]
     yield a token for an application that allows `allowed`?
 
     A single factor needs to be allowed itself. A password followed by a
-    second factor is PASSWORD_AND_SECONDFACTOR and needs that. Several
+    second factor is PASSWORD_AND_SECONDFACTOR and needs that; an IDP login
+    followed by one is IDP_AND_SECONDFACTOR (or else two factors). Several
     different factors without a password (LoginID's MFA flow: a passkey and
     a code, say) need each to be allowed itself: each alone could have
     been granted, so asking for more never grants what one would not.
@@ -195,6 +197,9 @@ def grant(*, application_id: str, allowed: Sequence[str], factors: Sequence[str]
         ok = done[0] in allowed
     elif len(done) == 2 and done[0] == "PASSWORD":
         ok = P2F in allowed and done[1] in SECOND_FACTORS
+    elif (len(done) == 2 and done[0] == "IDP" and IDP2F in allowed
+          and done[1] in SECOND_FACTORS):
+        ok = True
     elif len(done) > 1 and "PASSWORD" not in done and len(set(done)) == len(done):
         ok = all(f in allowed for f in done)
     else:

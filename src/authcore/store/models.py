@@ -535,6 +535,9 @@ class OidcProvider(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON)
     name: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[float] = mapped_column(Float)
+    # Set: offered to Entrust's IDP authenticators, the browser coming back
+    # here (migration 0014). At most one per application.
+    entrust_redirect_uri: Mapped[str | None] = mapped_column(String(2048))
 
 
 class OidcLink(Base):

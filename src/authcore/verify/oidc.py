@@ -15,14 +15,23 @@ Failure reasons (``OidcVerificationError.reason``):
 * ``invalid_claims`` - iss, aud, azp, nonce or sub is wrong or missing.
 * ``expired_token`` - ``exp`` is past (beyond the leeway).
 * ``invalid_parameters`` - the caller's own input is unusable.
+* ``malformed_response`` - an authorization response without one code and one
+  state, or with repeated parameters (the client's mistake, not a wrong answer).
+* ``invalid_state`` - the response's state is not the request's.
+* ``issuer_mismatch`` - the response's ``iss`` (RFC 9207) is another issuer.
+* ``provider_refused`` - the provider answered with an ``error``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import parse_qsl, urlsplit
 
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
@@ -45,9 +54,12 @@ from authcore.verify.errors import VerificationError
 __all__ = [
     "ALLOWED_ALGORITHMS",
     "AuthorizationRequest",
+    "AuthorizationResponse",
     "OidcVerificationError",
     "VerifiedIdToken",
     "generate_authorization_request",
+    "state_digest",
+    "verify_authorization_response",
     "verify_id_token",
 ]
 
@@ -107,6 +119,65 @@ def generate_authorization_request(
         code_challenge=create_s256_code_challenge(verifier), code_challenge_method="S256",
         **dict(extra or {}))
     return AuthorizationRequest(url=url, nonce=nonce, code_verifier=verifier)
+
+
+@dataclass(frozen=True)
+class AuthorizationResponse:
+    """The code of an authorization response whose state was the request's."""
+
+    code: str = field(repr=False)
+
+
+# Longer than any code or state a provider sends; a bound on what is parsed.
+MAX_RESPONSE_CHARS: Final = 8192
+_ERROR_CODE = re.compile(r"[a-z_]{1,64}")
+
+
+def state_digest(state: str) -> str:
+    """What the server keeps of a state: its SHA-256, so a leaked record
+    cannot be answered with."""
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def verify_authorization_response(
+    *, response: str, state_digest_expected: str, issuer: str,
+) -> AuthorizationResponse:
+    """Check an authorization response (OIDC Core 3.1.2.5, RFC 6749 4.1.2),
+    given as the callback URL the provider redirected to or its query
+    string: exactly one code and one state, the state's digest equal to the
+    stored one (constant time), `iss` (RFC 9207) equal to the issuer when
+    present, and no `error` (RFC 6749 4.1.2.1)."""
+    if not response or len(response) > MAX_RESPONSE_CHARS:
+        raise OidcVerificationError("malformed_response", "empty or too long")
+    text = response.strip()
+    if "://" in text:
+        parts = urlsplit(text)
+        # A provider using response_mode=fragment puts it after '#'.
+        text = parts.query or parts.fragment
+    text = text.lstrip("?#")
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True,
+                          max_num_fields=16)
+    except ValueError:
+        raise OidcVerificationError("malformed_response", "not a query string") from None
+    params: dict[str, str] = {}
+    for key, value in pairs:
+        if key in params:
+            raise OidcVerificationError("malformed_response", f"{key} is repeated")
+        params[key] = value
+    state = params.get("state", "")
+    matches = bool(state) and hmac.compare_digest(state_digest(state), state_digest_expected)
+    if "error" in params:
+        error = params["error"]
+        code = error if _ERROR_CODE.fullmatch(error) else "error"
+        raise OidcVerificationError("provider_refused", f"the provider answered {code}")
+    if not params.get("code") or not state:
+        raise OidcVerificationError("malformed_response", "code and state are required")
+    if not matches:
+        raise OidcVerificationError("invalid_state", "the state is not the request's")
+    if "iss" in params and params["iss"] != issuer:
+        raise OidcVerificationError("issuer_mismatch", "the response names another issuer")
+    return AuthorizationResponse(code=params["code"])
 
 
 def token_header(id_token: str) -> dict[str, Any]:

@@ -44,6 +44,19 @@ def test_grant_of_several_different_factors_needs_each_allowed() -> None:
     assert both.factors == ("PASSKEY", "OTP")
 
 
+def test_grant_of_idp_and_a_second_factor() -> None:
+    # IDP_AND_SECONDFACTOR grants IDP + a second factor on its own...
+    done = grant(application_id="a", allowed=["IDP_AND_SECONDFACTOR"], factors=["IDP", "OTP"])
+    assert done.factors == ("IDP", "OTP")
+    # ...and without it two factors each allowed still do (LoginID's rule).
+    grant(application_id="a", allowed=["IDP", "OTP"], factors=["IDP", "OTP"])
+    with pytest.raises(PermissionDenied):
+        grant(application_id="a", allowed=["IDP_AND_SECONDFACTOR"], factors=["IDP"])
+    with pytest.raises(PermissionDenied):
+        grant(application_id="a", allowed=["IDP_AND_SECONDFACTOR"],
+              factors=["IDP", "PASSKEY"])
+
+
 @pytest.mark.parametrize(("allowed", "factors"), [
     (["PASSKEY"], ["PASSKEY", "OTP"]),                                 # one not allowed
     (["PASSKEY", "OTP"], ["OTP", "OTP"]),                              # not different

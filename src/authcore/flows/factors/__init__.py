@@ -5,6 +5,7 @@ from __future__ import annotations
 from authcore.flows.factors.base import Factor
 from authcore.flows.factors.fido import FidoFactor, PasskeyFactor
 from authcore.flows.factors.grid import GridFactor
+from authcore.flows.factors.idp import IdpFactor
 from authcore.flows.factors.kba import KbaFactor
 from authcore.flows.factors.otp import OtpFactor
 from authcore.flows.factors.password import PasswordFactor
@@ -15,8 +16,10 @@ from authcore.flows.factors.user_certificate import UserCertificateFactor
 FACTORS: dict[str, Factor] = {
     f.name: f
     for f in (PasswordFactor(), OtpFactor(), TokenFactor(), GridFactor(), KbaFactor(),
-              TempCodeFactor(), FidoFactor(), PasskeyFactor(), UserCertificateFactor())
+              TempCodeFactor(), FidoFactor(), PasskeyFactor(), UserCertificateFactor(),
+              IdpFactor())
 }
 
-# What can follow a password in PASSWORD_AND_SECONDFACTOR.
+# What can follow a password in PASSWORD_AND_SECONDFACTOR (and an IDP
+# login in IDP_AND_SECONDFACTOR).
 SECOND_FACTORS = ("TOKEN", "OTP", "GRID", "KBA", "TEMP_ACCESS_CODE", "FIDO")

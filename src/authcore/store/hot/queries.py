@@ -261,6 +261,47 @@ async def user_temp_codes(db: Fetcher, user_pk: str) -> list[TempCodeRow]:
             for r in await db.all(q.USER_TEMP_CODES, {"user_pk": user_pk})]
 
 
+@dataclass(frozen=True, slots=True)
+class OidcProviderRow:
+    id: str
+    issuer: str
+    client_id: str
+    client_secret: bytes | None
+    scopes: list[str]
+    entrust_redirect_uri: str | None
+
+
+def _provider_row(r: Row | None) -> OidcProviderRow | None:
+    if r is None:
+        return None
+    secret = r["client_secret"]
+    return OidcProviderRow(id=r["id"], issuer=r["issuer"], client_id=r["client_id"],
+                           client_secret=bytes(secret) if secret is not None else None,
+                           scopes=list(cached_json(r["scopes"]) or []),
+                           entrust_redirect_uri=r["entrust_redirect_uri"])
+
+
+async def entrust_idp_provider(db: Fetcher, app_id: str) -> OidcProviderRow | None:
+    return _provider_row(await db.one(q.ENTRUST_IDP_PROVIDER, {"app_id": app_id}))
+
+
+async def oidc_provider_of_app(db: Fetcher, *, provider_id: str, app_id: str
+                               ) -> OidcProviderRow | None:
+    return _provider_row(await db.one(q.OIDC_PROVIDER_OF_APP,
+                                      {"provider_id": provider_id, "app_id": app_id}))
+
+
+async def oidc_link_user(db: Fetcher, *, provider_id: str, subject: str) -> str | None:
+    r = await db.one(q.OIDC_LINK_USER, {"provider_id": provider_id, "subject": subject})
+    return None if r is None else str(r["user_pk"])
+
+
+async def user_email_proof(db: Fetcher, pk: str) -> tuple[str | None, float | None]:
+    """The user's folded email and when it was proved (None: never)."""
+    r = await db.one(q.USER_EMAIL_PROOF, {"pk": pk})
+    return (None, None) if r is None else (r["email_key"], r["email_verified_at"])
+
+
 def passkey_row(r: Row) -> PasskeyRow:
     return PasskeyRow(id=r["id"], user_pk=r["user_pk"], rp_id=r["rp_id"],
                       credential_id=r["credential_id"], public_key=bytes(r["public_key"]),

@@ -178,6 +178,34 @@ USER_TEMP_CODES = _stmt("user_temp_codes", """
 COUNT_TEMP_CODE_USE = _stmt("count_temp_code_use", """
     UPDATE temp_access_codes SET uses = uses + 1 WHERE id = :id AND uses < max_uses""")
 
+# -- Entrust IDP (flows/factors/idp.py) ------------------------------------
+
+_OIDC_PROVIDER = "id, issuer, client_id, client_secret, scopes, entrust_redirect_uri"
+
+# The one provider an application offers to Entrust IDP (the admin API keeps
+# it to one; the order only makes a second, if any, never win by chance).
+ENTRUST_IDP_PROVIDER = _stmt("entrust_idp_provider", f"""
+    SELECT {_OIDC_PROVIDER} FROM oidc_providers
+    WHERE application_id = :app_id AND entrust_redirect_uri IS NOT NULL
+    ORDER BY created_at, id LIMIT 1""")
+
+OIDC_PROVIDER_OF_APP = _stmt("oidc_provider_of_app", f"""
+    SELECT {_OIDC_PROVIDER} FROM oidc_providers
+    WHERE id = :provider_id AND application_id = :app_id""")
+
+OIDC_LINK_USER = _stmt("oidc_link_user", """
+    SELECT user_pk FROM oidc_links WHERE provider_id = :provider_id AND subject = :subject""")
+
+USER_EMAIL_PROOF = _stmt("user_email_proof", """
+    SELECT email_key, email_verified_at FROM users WHERE pk = :pk""")
+
+# A concurrent login that linked the same subject first wins; both were the
+# same user (checked before the write).
+INSERT_OIDC_LINK = _stmt("insert_oidc_link", """
+    INSERT INTO oidc_links (provider_id, subject, user_pk, created_at, last_login_at)
+    VALUES (:provider_id, :subject, :user_pk, :now, :now)
+    ON CONFLICT DO NOTHING""")
+
 _PASSKEY = ("id, user_pk, rp_id, credential_id, public_key, sign_count, aaguid, "
             "backup_eligible, backup_state, name, transports, created_at, last_used_at, "
             "last_used_device")
