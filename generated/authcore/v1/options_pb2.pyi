@@ -16,6 +16,7 @@ class ErrorStyle(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_STYLE_CONSUMER: _ClassVar[ErrorStyle]
     ERROR_STYLE_SCIM: _ClassVar[ErrorStyle]
     ERROR_STYLE_AXIDIAN: _ClassVar[ErrorStyle]
+    ERROR_STYLE_CODE_MESSAGE: _ClassVar[ErrorStyle]
 
 class AuthKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -27,6 +28,7 @@ ERROR_STYLE_LOGINID: ErrorStyle
 ERROR_STYLE_CONSUMER: ErrorStyle
 ERROR_STYLE_SCIM: ErrorStyle
 ERROR_STYLE_AXIDIAN: ErrorStyle
+ERROR_STYLE_CODE_MESSAGE: ErrorStyle
 AUTH_KIND_UNSPECIFIED: AuthKind
 AUTH_KIND_ADMIN_KEY: AuthKind
 FILE_FIELD_NUMBER: _ClassVar[int]
