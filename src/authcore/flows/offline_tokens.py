@@ -149,7 +149,7 @@ class OfflineTokenFlow:
             ))).scalar_one_or_none()
         size = _size(parms, policy)
         factors = app_policy(app.settings)
-        if token.kind == "totp":
+        if token.kind.upper() == "TOTP":
             base = current_time_step(now=now, period=token.period)
             count, window, interval = size * 3600 // token.period, factors.totp_drift_steps, \
                 token.period
