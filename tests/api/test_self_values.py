@@ -228,3 +228,55 @@ async def test_expired_code(sandbox: tuple[RunningServer, SandboxClock]) -> None
         await admin.close()
         await api.close()
         await me.close()
+
+
+async def test_phone_change_by_sms_code(api: Api, me: SelfApi, admin: Admin) -> None:
+    app = await values_app(admin, ["phone", "email"])
+    jwt, user_id = await signed_in(api, admin, app)
+    held = await me.set_values(jwt, [{"name": "phone", "value": "+1 (416) 555-0199"}])
+    assert held.status == 200, held
+    assert "phone" not in as_dict((await me.get_values(jwt)).body)
+    last = (await admin.outbox(user_id))[-1]
+    assert last["channel"] == "SMS"
+    code = await code_for(admin, user_id, "+14165550199")
+    # A code for the phone doesn't prove an email.
+    check_error(await me.verify_value(jwt, {"name": "email", "code": code}), 400,
+                "invalid_code")
+    done = await me.verify_value(jwt, {"name": "phone", "code": code})
+    assert done.status == 200, done
+    assert as_dict(done.body)["phone"] == "+14165550199"
+
+
+@pytest.mark.parametrize("settings,target", [
+    ({"editableValues": {"names": ["email", "shoeSize"]}}, "selfService.editableValues"),
+    ({"offlineIterations": 0}, "selfService.offlineIterations"),
+    ({"offlinePrivateSaltLength": 7}, "selfService.offlinePrivateSaltLength"),
+    ({"offlineMinorSize": 30, "offlineMaxSize": 20}, "selfService.offlineMinorSize"),
+])
+async def test_invalid_settings_refused(server: RunningServer, settings: dict[str, Any],
+                                        target: str) -> None:
+    async with httpx.AsyncClient(base_url=server.http_url, headers={
+            "Authorization": f"Bearer {server.admin_key}"}) as http:
+        r = await http.post("/api/admin/v1/applications", json={
+            "name": "bad-settings", "selfService": settings})
+        assert r.status_code == 400, r.text
+        assert target in r.text
+        r = await http.patch(f"/api/admin/v1/applications/{server.demo_application_id}",
+                             json={"selfService": settings})
+        assert r.status_code == 400, r.text
+
+
+async def test_settings_round_trip(admin: Admin) -> None:
+    app = await values_app(admin, ["email", "title"])
+    got = await admin.req("GET", f"/api/admin/v1/applications/{app}")
+    assert got["application"]["selfService"]["editableValues"]["names"] == ["email", "title"]
+    # A PATCH without editableValues keeps them; one with an empty list clears.
+    await admin.req("PATCH", f"/api/admin/v1/applications/{app}",
+                    {"selfService": {"offlineTokensEnabled": True}})
+    got = await admin.req("GET", f"/api/admin/v1/applications/{app}")
+    assert got["application"]["selfService"]["editableValues"]["names"] == ["email", "title"]
+    assert got["application"]["selfService"]["offlineTokensEnabled"] is True
+    await admin.req("PATCH", f"/api/admin/v1/applications/{app}",
+                    {"selfService": {"editableValues": {"names": []}}})
+    got = await admin.req("GET", f"/api/admin/v1/applications/{app}")
+    assert got["application"]["selfService"]["editableValues"].get("names", []) == []

@@ -147,6 +147,9 @@ class OfflineTokenFlow:
             client = (await db.execute(select(OfflineClient).where(
                 OfflineClient.token_id == token.id, OfflineClient.client_name == client_name,
             ))).scalar_one_or_none()
+        # A batch costs up to a second of a hashing thread: the per-user
+        # limit keeps one session from queueing many.
+        await self.core.rate_limit(user_key=user.user_id)
         size = _size(parms, policy)
         factors = app_policy(app.settings)
         if token.kind.upper() == "TOTP":
@@ -172,6 +175,11 @@ class OfflineTokenFlow:
                                reason="offline_client_registered")
             proved = _proved(client, sent)
             if proved is None:
+                async with self.core.write() as db:
+                    audit.record(db, event="offline_otp_batch", outcome="failure",
+                                 reason="invalid_offline_secret", now=now,
+                                 application_id=app.id, user_id=user.user_id,
+                                 authenticator="TOKEN")
                 raise PermissionDenied("The client secret is not this client's.",
                                        reason="invalid_offline_secret")
         end = base + count - 1
