@@ -199,6 +199,29 @@ async def test_rest_shapes(server: RunningServer, admin: Admin) -> None:
         r = await http.put(VALUES, json=[1, 2], headers={"Authorization": "Bearer x"})
         assert r.status_code == 400
         ENTRUST.validate(r.json(), "Error")
+        r = await http.request("DELETE", VALUES, headers={"Authorization": "Bearer x"})
+        assert r.status_code == 405
+        ENTRUST.validate(r.json(), "Error")
+
+
+async def test_rest_empty_body_is_refused(server: RunningServer, admin: Admin) -> None:
+    """An empty PUT would otherwise mean "no names", which deletes every
+    editable value (body_required)."""
+    app = await values_app(admin, ["firstName"])
+    api = RestApi(server)
+    try:
+        jwt, _ = await signed_in(api, admin, app)
+    finally:
+        await api.close()
+    async with httpx.AsyncClient(base_url=server.http_url,
+                                 headers={"Authorization": f"Bearer {jwt}"}) as http:
+        for method, path in (("PUT", VALUES), ("POST", VALUES), ("POST", f"{VALUES}/verify")):
+            r = await http.request(method, path)
+            assert r.status_code == 400, (method, path, r.text)
+            ENTRUST.validate(r.json(), "Error")
+            assert r.json()["code"] == "missing_body"
+        r = await http.get(VALUES)
+        assert {"name": "firstName", "value": "Ada"} in r.json()
 
 
 # -- an expired code, on a server whose clock the test moves ------------------
