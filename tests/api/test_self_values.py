@@ -303,3 +303,26 @@ async def test_settings_round_trip(admin: Admin) -> None:
                     {"selfService": {"editableValues": {"names": []}}})
     got = await admin.req("GET", f"/api/admin/v1/applications/{app}")
     assert got["application"]["selfService"]["editableValues"].get("names", []) == []
+
+
+async def test_grpc_set_tells_what_is_pending(server: RunningServer, admin: Admin) -> None:
+    import grpc
+
+    from authcore.v1 import self_service_pb2 as selfsvc
+    from authcore.v1 import self_service_pb2_grpc
+
+    app = await values_app(admin, ["email", "title"])
+    api = RestApi(server)
+    try:
+        jwt, user_id = await signed_in(api, admin, app)
+    finally:
+        await api.close()
+    async with grpc.aio.insecure_channel(server.grpc_target) as channel:
+        stub = self_service_pb2_grpc.SelfValuesServiceStub(channel)
+        reply = await stub.SetSelfValues(selfsvc.SetSelfValuesRequest(values=[
+            selfsvc.UserClientValue(name="email", value=f"{user_id}@new.example"),
+            selfsvc.UserClientValue(name="title", value="Dr")]),
+            metadata=(("authorization", f"Bearer {jwt}"),))
+    assert list(reply.pending) == ["email"]
+    values = {v.name: v.value for v in reply.values}
+    assert values["title"] == "Dr" and values["email"] == f"{user_id}@old.example"
