@@ -70,6 +70,7 @@ from authcore.flows.oidc_providers import OidcProviderAdmin
 from authcore.flows.policy import WebAuthnPolicy
 from authcore.flows.refresh import RefreshFlow
 from authcore.flows.self_service import SelfServiceFlow
+from authcore.flows.self_values import SelfValuesFlow
 from authcore.flows.user_certificate import UserCertificateFlow
 from authcore.interceptors import AdminAuthInterceptor, ErrorInterceptor
 from authcore.limits.memory import MemoryRateLimiter
@@ -93,7 +94,7 @@ from authcore.services.fido2_profile import Fido2MgmtService, Fido2ProfileServic
 from authcore.services.management import ManagementService
 from authcore.services.oidc import Fido2OidcService, OidcProviderService
 from authcore.services.scim import ScimService
-from authcore.services.self_service import SelfService
+from authcore.services.self_service import SelfService, SelfValuesService
 from authcore.store.db import create_engine, session_factory
 from authcore.store.hot import HotDb
 from authcore.store.hot.postgres import PostgresHot
@@ -146,6 +147,7 @@ SERVICES = (
     oidc_providers_pb2.DESCRIPTOR.services_by_name["OidcProviderService"],
     fido2_mfa_pb2.DESCRIPTOR.services_by_name["Fido2MfaService"],
     self_service_pb2.DESCRIPTOR.services_by_name["SelfService"],
+    self_service_pb2.DESCRIPTOR.services_by_name["SelfValuesService"],
     scim_pb2.DESCRIPTOR.services_by_name["ScimService"],
     consumer_pb2.DESCRIPTOR.services_by_name["ConsumerService"],
     logon_pb2.DESCRIPTOR.services_by_name["LogonService"],
@@ -257,6 +259,8 @@ async def build_runtime(settings: Settings) -> Runtime:
                               fido2_mfa_pb2_grpc.add_Fido2MfaServiceServicer_to_server),
         *generic_handlers_for(SelfService(SelfServiceFlow(core)),
                               self_service_pb2_grpc.add_SelfServiceServicer_to_server),
+        *generic_handlers_for(SelfValuesService(SelfValuesFlow(SelfServiceFlow(core))),
+                              self_service_pb2_grpc.add_SelfValuesServiceServicer_to_server),
         *generic_handlers_for(ScimService(core),
                               scim_pb2_grpc.add_ScimServiceServicer_to_server),
         *generic_handlers_for(ConsumerService(ConsumerFlow(core)),

@@ -161,6 +161,7 @@ class RoutePlan:
                               for h in binding.header_params)
         self._status = binding.success_status
         self._empty = binding.empty_response_body
+        self._body_required = binding.body_required
         self._response_field = binding.response_field
         self._response_headers = tuple((h.header, _response_header_getter(h.chain))
                                        for h in binding.response_headers)
@@ -210,6 +211,8 @@ class RoutePlan:
         message: Message = self._request_cls()
         if self._body_star or self._body_key:
             data = parse_json(await read_body(request, self._limit))
+            if data is NO_BODY and self._body_required:
+                raise InvalidArgument("request body is required", reason="missing_body")
             try:
                 if self._body_star:
                     if data is NO_BODY:

@@ -261,6 +261,16 @@ def axidian_body(parts: ErrorParts, http_status: int) -> dict[str, Any]:
     return {"Message": parts.message, "ErrorCode": parts.reason or _code_name(parts.code)}
 
 
+def code_message_body(parts: ErrorParts, http_status: int) -> dict[str, Any]:
+    """{code, message, target}: `target` is the first offending field, when
+    the core named one."""
+    body: dict[str, Any] = {"code": parts.reason or _code_name(parts.code),
+                            "message": parts.message}
+    if parts.violations:
+        body["target"] = parts.violations[0][0]
+    return body
+
+
 def gateway_body(parts: ErrorParts, http_status: int) -> dict[str, Any]:
     """grpc-gateway's shape, for services that name no vendor style."""
     details = [{"@type": url, **(body or {})} for url, body in parts.details]
@@ -283,6 +293,7 @@ _STYLES: Mapping[int, _Style] = {
     options_pb2.ERROR_STYLE_SCIM: _Style(scim_body, SCIM_JSON, {
         "WWW-Authenticate": 'Bearer realm="authcore"'}),
     options_pb2.ERROR_STYLE_AXIDIAN: _Style(axidian_body),
+    options_pb2.ERROR_STYLE_CODE_MESSAGE: _Style(code_message_body),
 }
 _GATEWAY_STYLE = _Style(gateway_body)
 

@@ -77,6 +77,7 @@ class Binding:
     response_headers: tuple[ResponseHeaderParam, ...] = ()
     success_status: int = 200
     empty_response_body: bool = False
+    body_required: bool = False
     error_style: int = 0
     admin_scope: str | None = None
     deprecated: bool = False
@@ -172,6 +173,7 @@ def _binding(service: ServiceDescriptor, method: MethodDescriptor, rule: http_pb
         query_params=query, header_params=headers, response_headers=response_headers,
         success_status=options.success_status or 200,
         empty_response_body=options.empty_response_body, error_style=style,
+        body_required=options.body_required,
         admin_scope=(options.admin_scope or None)
         if options.auth == options_pb2.AUTH_KIND_ADMIN_KEY else None,
         deprecated=method.GetOptions().deprecated,

@@ -79,6 +79,28 @@ class AccessSettings(_message.Message):
     mfa_factors: int
     def __init__(self, self_sign_up: _Optional[bool] = ..., hide_user_existence: _Optional[bool] = ..., mfa_factors: _Optional[int] = ...) -> None: ...
 
+class ValueNames(_message.Message):
+    __slots__ = ("names",)
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, names: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SelfServiceSettings(_message.Message):
+    __slots__ = ("editable_values", "offline_tokens_enabled", "offline_minor_size", "offline_max_size", "offline_iterations", "offline_private_salt_length")
+    EDITABLE_VALUES_FIELD_NUMBER: _ClassVar[int]
+    OFFLINE_TOKENS_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    OFFLINE_MINOR_SIZE_FIELD_NUMBER: _ClassVar[int]
+    OFFLINE_MAX_SIZE_FIELD_NUMBER: _ClassVar[int]
+    OFFLINE_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    OFFLINE_PRIVATE_SALT_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    editable_values: ValueNames
+    offline_tokens_enabled: bool
+    offline_minor_size: int
+    offline_max_size: int
+    offline_iterations: int
+    offline_private_salt_length: int
+    def __init__(self, editable_values: _Optional[_Union[ValueNames, _Mapping]] = ..., offline_tokens_enabled: _Optional[bool] = ..., offline_minor_size: _Optional[int] = ..., offline_max_size: _Optional[int] = ..., offline_iterations: _Optional[int] = ..., offline_private_salt_length: _Optional[int] = ...) -> None: ...
+
 class WebAuthnSettings(_message.Message):
     __slots__ = ("rp_id", "rp_name", "origins", "user_verification", "resident_key", "require_attestation", "timeout_ms")
     RP_ID_FIELD_NUMBER: _ClassVar[int]
@@ -98,7 +120,7 @@ class WebAuthnSettings(_message.Message):
     def __init__(self, rp_id: _Optional[str] = ..., rp_name: _Optional[str] = ..., origins: _Optional[_Iterable[str]] = ..., user_verification: _Optional[str] = ..., resident_key: _Optional[str] = ..., require_attestation: _Optional[bool] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
 
 class Application(_message.Message):
-    __slots__ = ("application_id", "name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "created_at", "webauthn", "access")
+    __slots__ = ("application_id", "name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "created_at", "webauthn", "access", "self_service")
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     AUTHENTICATORS_FIELD_NUMBER: _ClassVar[int]
@@ -108,6 +130,7 @@ class Application(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     WEBAUTHN_FIELD_NUMBER: _ClassVar[int]
     ACCESS_FIELD_NUMBER: _ClassVar[int]
+    SELF_SERVICE_FIELD_NUMBER: _ClassVar[int]
     application_id: str
     name: str
     authenticators: _containers.RepeatedScalarFieldContainer[_authenticators_pb2.AuthenticatorType]
@@ -117,10 +140,11 @@ class Application(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     webauthn: WebAuthnSettings
     access: AccessSettings
-    def __init__(self, application_id: _Optional[str] = ..., name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ..., access: _Optional[_Union[AccessSettings, _Mapping]] = ...) -> None: ...
+    self_service: SelfServiceSettings
+    def __init__(self, application_id: _Optional[str] = ..., name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ..., access: _Optional[_Union[AccessSettings, _Mapping]] = ..., self_service: _Optional[_Union[SelfServiceSettings, _Mapping]] = ...) -> None: ...
 
 class CreateApplicationRequest(_message.Message):
-    __slots__ = ("name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "webauthn", "access")
+    __slots__ = ("name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "webauthn", "access", "self_service")
     NAME_FIELD_NUMBER: _ClassVar[int]
     AUTHENTICATORS_FIELD_NUMBER: _ClassVar[int]
     LOCKOUT_POLICY_FIELD_NUMBER: _ClassVar[int]
@@ -128,6 +152,7 @@ class CreateApplicationRequest(_message.Message):
     FACTOR_SETTINGS_FIELD_NUMBER: _ClassVar[int]
     WEBAUTHN_FIELD_NUMBER: _ClassVar[int]
     ACCESS_FIELD_NUMBER: _ClassVar[int]
+    SELF_SERVICE_FIELD_NUMBER: _ClassVar[int]
     name: str
     authenticators: _containers.RepeatedScalarFieldContainer[_authenticators_pb2.AuthenticatorType]
     lockout_policy: LockoutPolicy
@@ -135,7 +160,8 @@ class CreateApplicationRequest(_message.Message):
     factor_settings: FactorSettings
     webauthn: WebAuthnSettings
     access: AccessSettings
-    def __init__(self, name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ..., access: _Optional[_Union[AccessSettings, _Mapping]] = ...) -> None: ...
+    self_service: SelfServiceSettings
+    def __init__(self, name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ..., access: _Optional[_Union[AccessSettings, _Mapping]] = ..., self_service: _Optional[_Union[SelfServiceSettings, _Mapping]] = ...) -> None: ...
 
 class CreateApplicationResponse(_message.Message):
     __slots__ = ("application_id", "application")
@@ -146,7 +172,7 @@ class CreateApplicationResponse(_message.Message):
     def __init__(self, application_id: _Optional[str] = ..., application: _Optional[_Union[Application, _Mapping]] = ...) -> None: ...
 
 class UpdateApplicationRequest(_message.Message):
-    __slots__ = ("application_id", "name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "webauthn", "access")
+    __slots__ = ("application_id", "name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "webauthn", "access", "self_service")
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     AUTHENTICATORS_FIELD_NUMBER: _ClassVar[int]
@@ -155,6 +181,7 @@ class UpdateApplicationRequest(_message.Message):
     FACTOR_SETTINGS_FIELD_NUMBER: _ClassVar[int]
     WEBAUTHN_FIELD_NUMBER: _ClassVar[int]
     ACCESS_FIELD_NUMBER: _ClassVar[int]
+    SELF_SERVICE_FIELD_NUMBER: _ClassVar[int]
     application_id: str
     name: str
     authenticators: _containers.RepeatedScalarFieldContainer[_authenticators_pb2.AuthenticatorType]
@@ -163,7 +190,8 @@ class UpdateApplicationRequest(_message.Message):
     factor_settings: FactorSettings
     webauthn: WebAuthnSettings
     access: AccessSettings
-    def __init__(self, application_id: _Optional[str] = ..., name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ..., access: _Optional[_Union[AccessSettings, _Mapping]] = ...) -> None: ...
+    self_service: SelfServiceSettings
+    def __init__(self, application_id: _Optional[str] = ..., name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ..., access: _Optional[_Union[AccessSettings, _Mapping]] = ..., self_service: _Optional[_Union[SelfServiceSettings, _Mapping]] = ...) -> None: ...
 
 class UpdateApplicationResponse(_message.Message):
     __slots__ = ("application",)

@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61uthcore/v1/options.proto\x12\x0b\x61uthcore.v1\x1a google/protobuf/descriptor.proto\".\n\rHeaderBinding\x12\x0e\n\x06header\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\"K\n\x15ResponseHeaderBinding\x12\x0e\n\x06header\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x13\n\x0bheader_only\x18\x03 \x01(\x08\"S\n\x0b\x46ileOptions\x12\"\n\x1ajson_case_insensitive_keys\x18\x01 \x01(\x08\x12 \n\x18json_omit_empty_repeated\x18\x02 \x01(\x08\">\n\x0eServiceOptions\x12,\n\x0b\x65rror_style\x18\x01 \x01(\x0e\x32\x17.authcore.v1.ErrorStyle\"\xe9\x01\n\rMethodOptions\x12\x16\n\x0esuccess_status\x18\x01 \x01(\x05\x12#\n\x04\x61uth\x18\x02 \x01(\x0e\x32\x15.authcore.v1.AuthKind\x12\x13\n\x0b\x61\x64min_scope\x18\x03 \x01(\t\x12+\n\x07headers\x18\x04 \x03(\x0b\x32\x1a.authcore.v1.HeaderBinding\x12\x1b\n\x13\x65mpty_response_body\x18\x05 \x01(\x08\x12<\n\x10response_headers\x18\x06 \x03(\x0b\x32\".authcore.v1.ResponseHeaderBinding*\xa4\x01\n\nErrorStyle\x12\x1b\n\x17\x45RROR_STYLE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x45RROR_STYLE_ENTRUST\x10\x01\x12\x17\n\x13\x45RROR_STYLE_LOGINID\x10\x02\x12\x18\n\x14\x45RROR_STYLE_CONSUMER\x10\x03\x12\x14\n\x10\x45RROR_STYLE_SCIM\x10\x04\x12\x17\n\x13\x45RROR_STYLE_AXIDIAN\x10\x05*>\n\x08\x41uthKind\x12\x19\n\x15\x41UTH_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41UTH_KIND_ADMIN_KEY\x10\x01:F\n\x04\x66ile\x12\x1c.google.protobuf.FileOptions\x18\xb8\x8e\x03 \x01(\x0b\x32\x18.authcore.v1.FileOptions:O\n\x07service\x12\x1f.google.protobuf.ServiceOptions\x18\xb8\x8e\x03 \x01(\x0b\x32\x1b.authcore.v1.ServiceOptions:L\n\x06method\x12\x1e.google.protobuf.MethodOptions\x18\xb8\x8e\x03 \x01(\x0b\x32\x1a.authcore.v1.MethodOptions:7\n\njson_value\x12!.google.protobuf.EnumValueOptions\x18\xb8\x8e\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61uthcore/v1/options.proto\x12\x0b\x61uthcore.v1\x1a google/protobuf/descriptor.proto\".\n\rHeaderBinding\x12\x0e\n\x06header\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\"K\n\x15ResponseHeaderBinding\x12\x0e\n\x06header\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x13\n\x0bheader_only\x18\x03 \x01(\x08\"S\n\x0b\x46ileOptions\x12\"\n\x1ajson_case_insensitive_keys\x18\x01 \x01(\x08\x12 \n\x18json_omit_empty_repeated\x18\x02 \x01(\x08\">\n\x0eServiceOptions\x12,\n\x0b\x65rror_style\x18\x01 \x01(\x0e\x32\x17.authcore.v1.ErrorStyle\"\x80\x02\n\rMethodOptions\x12\x16\n\x0esuccess_status\x18\x01 \x01(\x05\x12#\n\x04\x61uth\x18\x02 \x01(\x0e\x32\x15.authcore.v1.AuthKind\x12\x13\n\x0b\x61\x64min_scope\x18\x03 \x01(\t\x12+\n\x07headers\x18\x04 \x03(\x0b\x32\x1a.authcore.v1.HeaderBinding\x12\x1b\n\x13\x65mpty_response_body\x18\x05 \x01(\x08\x12<\n\x10response_headers\x18\x06 \x03(\x0b\x32\".authcore.v1.ResponseHeaderBinding\x12\x15\n\rbody_required\x18\x32 \x01(\x08*\xc2\x01\n\nErrorStyle\x12\x1b\n\x17\x45RROR_STYLE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x45RROR_STYLE_ENTRUST\x10\x01\x12\x17\n\x13\x45RROR_STYLE_LOGINID\x10\x02\x12\x18\n\x14\x45RROR_STYLE_CONSUMER\x10\x03\x12\x14\n\x10\x45RROR_STYLE_SCIM\x10\x04\x12\x17\n\x13\x45RROR_STYLE_AXIDIAN\x10\x05\x12\x1c\n\x18\x45RROR_STYLE_CODE_MESSAGE\x10\x32*>\n\x08\x41uthKind\x12\x19\n\x15\x41UTH_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41UTH_KIND_ADMIN_KEY\x10\x01:F\n\x04\x66ile\x12\x1c.google.protobuf.FileOptions\x18\xb8\x8e\x03 \x01(\x0b\x32\x18.authcore.v1.FileOptions:O\n\x07service\x12\x1f.google.protobuf.ServiceOptions\x18\xb8\x8e\x03 \x01(\x0b\x32\x1b.authcore.v1.ServiceOptions:L\n\x06method\x12\x1e.google.protobuf.MethodOptions\x18\xb8\x8e\x03 \x01(\x0b\x32\x1a.authcore.v1.MethodOptions:7\n\njson_value\x12!.google.protobuf.EnumValueOptions\x18\xb8\x8e\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'authcore.v1.options_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ERRORSTYLE']._serialized_start=587
-  _globals['_ERRORSTYLE']._serialized_end=751
-  _globals['_AUTHKIND']._serialized_start=753
-  _globals['_AUTHKIND']._serialized_end=815
+  _globals['_ERRORSTYLE']._serialized_start=610
+  _globals['_ERRORSTYLE']._serialized_end=804
+  _globals['_AUTHKIND']._serialized_start=806
+  _globals['_AUTHKIND']._serialized_end=868
   _globals['_HEADERBINDING']._serialized_start=76
   _globals['_HEADERBINDING']._serialized_end=122
   _globals['_RESPONSEHEADERBINDING']._serialized_start=124
@@ -45,5 +45,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SERVICEOPTIONS']._serialized_start=286
   _globals['_SERVICEOPTIONS']._serialized_end=348
   _globals['_METHODOPTIONS']._serialized_start=351
-  _globals['_METHODOPTIONS']._serialized_end=584
+  _globals['_METHODOPTIONS']._serialized_end=607
 # @@protoc_insertion_point(module_scope)

@@ -16,6 +16,7 @@ class ErrorStyle(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_STYLE_CONSUMER: _ClassVar[ErrorStyle]
     ERROR_STYLE_SCIM: _ClassVar[ErrorStyle]
     ERROR_STYLE_AXIDIAN: _ClassVar[ErrorStyle]
+    ERROR_STYLE_CODE_MESSAGE: _ClassVar[ErrorStyle]
 
 class AuthKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -27,6 +28,7 @@ ERROR_STYLE_LOGINID: ErrorStyle
 ERROR_STYLE_CONSUMER: ErrorStyle
 ERROR_STYLE_SCIM: ErrorStyle
 ERROR_STYLE_AXIDIAN: ErrorStyle
+ERROR_STYLE_CODE_MESSAGE: ErrorStyle
 AUTH_KIND_UNSPECIFIED: AuthKind
 AUTH_KIND_ADMIN_KEY: AuthKind
 FILE_FIELD_NUMBER: _ClassVar[int]
@@ -71,17 +73,19 @@ class ServiceOptions(_message.Message):
     def __init__(self, error_style: _Optional[_Union[ErrorStyle, str]] = ...) -> None: ...
 
 class MethodOptions(_message.Message):
-    __slots__ = ("success_status", "auth", "admin_scope", "headers", "empty_response_body", "response_headers")
+    __slots__ = ("success_status", "auth", "admin_scope", "headers", "empty_response_body", "response_headers", "body_required")
     SUCCESS_STATUS_FIELD_NUMBER: _ClassVar[int]
     AUTH_FIELD_NUMBER: _ClassVar[int]
     ADMIN_SCOPE_FIELD_NUMBER: _ClassVar[int]
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     EMPTY_RESPONSE_BODY_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_HEADERS_FIELD_NUMBER: _ClassVar[int]
+    BODY_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     success_status: int
     auth: AuthKind
     admin_scope: str
     headers: _containers.RepeatedCompositeFieldContainer[HeaderBinding]
     empty_response_body: bool
     response_headers: _containers.RepeatedCompositeFieldContainer[ResponseHeaderBinding]
-    def __init__(self, success_status: _Optional[int] = ..., auth: _Optional[_Union[AuthKind, str]] = ..., admin_scope: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[HeaderBinding, _Mapping]]] = ..., empty_response_body: _Optional[bool] = ..., response_headers: _Optional[_Iterable[_Union[ResponseHeaderBinding, _Mapping]]] = ...) -> None: ...
+    body_required: bool
+    def __init__(self, success_status: _Optional[int] = ..., auth: _Optional[_Union[AuthKind, str]] = ..., admin_scope: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[HeaderBinding, _Mapping]]] = ..., empty_response_body: _Optional[bool] = ..., response_headers: _Optional[_Iterable[_Union[ResponseHeaderBinding, _Mapping]]] = ..., body_required: _Optional[bool] = ...) -> None: ...

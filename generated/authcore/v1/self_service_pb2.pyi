@@ -46,6 +46,14 @@ class FIDOTokenAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FIDO_TOKEN_ACTION_ENABLE: _ClassVar[FIDOTokenAction]
     FIDO_TOKEN_ACTION_DISABLE: _ClassVar[FIDOTokenAction]
     FIDO_TOKEN_ACTION_RENAME: _ClassVar[FIDOTokenAction]
+
+class OfflineOTPProtection(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OFFLINE_OTP_PROTECTION_UNSPECIFIED: _ClassVar[OfflineOTPProtection]
+    OFFLINE_OTP_PROTECTION_NONE: _ClassVar[OfflineOTPProtection]
+    OFFLINE_OTP_PROTECTION_MINOR: _ClassVar[OfflineOTPProtection]
+    OFFLINE_OTP_PROTECTION_MAJOR: _ClassVar[OfflineOTPProtection]
+    OFFLINE_OTP_PROTECTION_CUSTOM: _ClassVar[OfflineOTPProtection]
 FIDO_ATTESTATION_PREFERENCE_UNSPECIFIED: FIDOAttestationPreference
 FIDO_ATTESTATION_PREFERENCE_NONE: FIDOAttestationPreference
 FIDO_ATTESTATION_PREFERENCE_INDIRECT: FIDOAttestationPreference
@@ -66,6 +74,11 @@ FIDO_TOKEN_ACTION_DELETE: FIDOTokenAction
 FIDO_TOKEN_ACTION_ENABLE: FIDOTokenAction
 FIDO_TOKEN_ACTION_DISABLE: FIDOTokenAction
 FIDO_TOKEN_ACTION_RENAME: FIDOTokenAction
+OFFLINE_OTP_PROTECTION_UNSPECIFIED: OfflineOTPProtection
+OFFLINE_OTP_PROTECTION_NONE: OfflineOTPProtection
+OFFLINE_OTP_PROTECTION_MINOR: OfflineOTPProtection
+OFFLINE_OTP_PROTECTION_MAJOR: OfflineOTPProtection
+OFFLINE_OTP_PROTECTION_CUSTOM: OfflineOTPProtection
 
 class FIDORegisterChallenge(_message.Message):
     __slots__ = ("attestation", "challenge", "registered_credentials", "registered_credentials_names", "registration_authenticator_attachment", "registration_require_resident_key", "registration_user_verification", "rp_name", "timeout", "timeout_millis", "user_display_name", "user_id", "user_name")
@@ -214,3 +227,129 @@ class DeleteSelfFIDOTokenRequest(_message.Message):
 class DeleteSelfFIDOTokenResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class TokenProtectedOfflineParms(_message.Message):
+    __slots__ = ("token_protected_offline_otp_client_name", "token_protected_offline_otp_client_secret", "token_protected_offline_otp_do_not_optimize", "token_protected_offline_otp_get", "token_protected_offline_otp_size")
+    TOKEN_PROTECTED_OFFLINE_OTP_CLIENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_PROTECTED_OFFLINE_OTP_CLIENT_SECRET_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_PROTECTED_OFFLINE_OTP_DO_NOT_OPTIMIZE_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_PROTECTED_OFFLINE_OTP_GET_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_PROTECTED_OFFLINE_OTP_SIZE_FIELD_NUMBER: _ClassVar[int]
+    token_protected_offline_otp_client_name: str
+    token_protected_offline_otp_client_secret: bytes
+    token_protected_offline_otp_do_not_optimize: bool
+    token_protected_offline_otp_get: OfflineOTPProtection
+    token_protected_offline_otp_size: int
+    def __init__(self, token_protected_offline_otp_client_name: _Optional[str] = ..., token_protected_offline_otp_client_secret: _Optional[bytes] = ..., token_protected_offline_otp_do_not_optimize: _Optional[bool] = ..., token_protected_offline_otp_get: _Optional[_Union[OfflineOTPProtection, str]] = ..., token_protected_offline_otp_size: _Optional[int] = ...) -> None: ...
+
+class GetOfflineTokenResponsesRequest(_message.Message):
+    __slots__ = ("authorization", "application_id", "token_protected_offline_parms", "token_serial_number")
+    AUTHORIZATION_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_PROTECTED_OFFLINE_PARMS_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_SERIAL_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    authorization: str
+    application_id: str
+    token_protected_offline_parms: TokenProtectedOfflineParms
+    token_serial_number: str
+    def __init__(self, authorization: _Optional[str] = ..., application_id: _Optional[str] = ..., token_protected_offline_parms: _Optional[_Union[TokenProtectedOfflineParms, _Mapping]] = ..., token_serial_number: _Optional[str] = ...) -> None: ...
+
+class OfflineTokenAuthenticateResponse(_message.Message):
+    __slots__ = ("first_moving_factor", "iterations", "max_size_in_units", "max_time_steps", "minor_size_in_units", "otps", "private_salt_length", "result_optimized", "time_drift", "time_interval", "token_serial_number", "use_secret")
+    FIRST_MOVING_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    MAX_SIZE_IN_UNITS_FIELD_NUMBER: _ClassVar[int]
+    MAX_TIME_STEPS_FIELD_NUMBER: _ClassVar[int]
+    MINOR_SIZE_IN_UNITS_FIELD_NUMBER: _ClassVar[int]
+    OTPS_FIELD_NUMBER: _ClassVar[int]
+    PRIVATE_SALT_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    RESULT_OPTIMIZED_FIELD_NUMBER: _ClassVar[int]
+    TIME_DRIFT_FIELD_NUMBER: _ClassVar[int]
+    TIME_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_SERIAL_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    USE_SECRET_FIELD_NUMBER: _ClassVar[int]
+    first_moving_factor: int
+    iterations: int
+    max_size_in_units: int
+    max_time_steps: int
+    minor_size_in_units: int
+    otps: str
+    private_salt_length: int
+    result_optimized: bool
+    time_drift: int
+    time_interval: int
+    token_serial_number: str
+    use_secret: bytes
+    def __init__(self, first_moving_factor: _Optional[int] = ..., iterations: _Optional[int] = ..., max_size_in_units: _Optional[int] = ..., max_time_steps: _Optional[int] = ..., minor_size_in_units: _Optional[int] = ..., otps: _Optional[str] = ..., private_salt_length: _Optional[int] = ..., result_optimized: _Optional[bool] = ..., time_drift: _Optional[int] = ..., time_interval: _Optional[int] = ..., token_serial_number: _Optional[str] = ..., use_secret: _Optional[bytes] = ...) -> None: ...
+
+class GetOfflineTokenResponsesResponse(_message.Message):
+    __slots__ = ("offline",)
+    OFFLINE_FIELD_NUMBER: _ClassVar[int]
+    offline: OfflineTokenAuthenticateResponse
+    def __init__(self, offline: _Optional[_Union[OfflineTokenAuthenticateResponse, _Mapping]] = ...) -> None: ...
+
+class UserClientValue(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class GetSelfValuesRequest(_message.Message):
+    __slots__ = ("authorization",)
+    AUTHORIZATION_FIELD_NUMBER: _ClassVar[int]
+    authorization: str
+    def __init__(self, authorization: _Optional[str] = ...) -> None: ...
+
+class GetSelfValuesResponse(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedCompositeFieldContainer[UserClientValue]
+    def __init__(self, values: _Optional[_Iterable[_Union[UserClientValue, _Mapping]]] = ...) -> None: ...
+
+class DeleteSelfValuesRequest(_message.Message):
+    __slots__ = ("authorization", "names")
+    AUTHORIZATION_FIELD_NUMBER: _ClassVar[int]
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    authorization: str
+    names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, authorization: _Optional[str] = ..., names: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DeleteSelfValuesResponse(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedCompositeFieldContainer[UserClientValue]
+    def __init__(self, values: _Optional[_Iterable[_Union[UserClientValue, _Mapping]]] = ...) -> None: ...
+
+class SetSelfValuesRequest(_message.Message):
+    __slots__ = ("authorization", "values")
+    AUTHORIZATION_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    authorization: str
+    values: _containers.RepeatedCompositeFieldContainer[UserClientValue]
+    def __init__(self, authorization: _Optional[str] = ..., values: _Optional[_Iterable[_Union[UserClientValue, _Mapping]]] = ...) -> None: ...
+
+class SetSelfValuesResponse(_message.Message):
+    __slots__ = ("values", "pending")
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedCompositeFieldContainer[UserClientValue]
+    pending: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, values: _Optional[_Iterable[_Union[UserClientValue, _Mapping]]] = ..., pending: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class VerifySelfValueRequest(_message.Message):
+    __slots__ = ("authorization", "name", "code")
+    AUTHORIZATION_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    authorization: str
+    name: str
+    code: str
+    def __init__(self, authorization: _Optional[str] = ..., name: _Optional[str] = ..., code: _Optional[str] = ...) -> None: ...
+
+class VerifySelfValueResponse(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedCompositeFieldContainer[UserClientValue]
+    def __init__(self, values: _Optional[_Iterable[_Union[UserClientValue, _Mapping]]] = ...) -> None: ...

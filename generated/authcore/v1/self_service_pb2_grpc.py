@@ -28,7 +28,7 @@ if _version_not_supported:
 class SelfServiceStub:
     """SelfService is the part of Entrust's Authentication API a signed-in user
     calls about their own account ("Authentication Self Admin"): registering and
-    managing FIDO tokens (passkeys). Every method needs the session JWT of a
+    managing FIDO tokens (passkeys), and offline OTP batches of their tokens. Every method needs the session JWT of a
     completed authentication in the Authorization header, raw or as
     "Bearer <jwt>" (gRPC: `authorization` metadata); the token's user and
     application are the ones the method acts on.
@@ -65,12 +65,17 @@ class SelfServiceStub:
                 request_serializer=authcore_dot_v1_dot_self__service__pb2.DeleteSelfFIDOTokenRequest.SerializeToString,
                 response_deserializer=authcore_dot_v1_dot_self__service__pb2.DeleteSelfFIDOTokenResponse.FromString,
                 _registered_method=True)
+        self.GetOfflineTokenResponses = channel.unary_unary(
+                '/authcore.v1.SelfService/GetOfflineTokenResponses',
+                request_serializer=authcore_dot_v1_dot_self__service__pb2.GetOfflineTokenResponsesRequest.SerializeToString,
+                response_deserializer=authcore_dot_v1_dot_self__service__pb2.GetOfflineTokenResponsesResponse.FromString,
+                _registered_method=True)
 
 
 class SelfServiceServicer:
     """SelfService is the part of Entrust's Authentication API a signed-in user
     calls about their own account ("Authentication Self Admin"): registering and
-    managing FIDO tokens (passkeys). Every method needs the session JWT of a
+    managing FIDO tokens (passkeys), and offline OTP batches of their tokens. Every method needs the session JWT of a
     completed authentication in the Authorization header, raw or as
     "Bearer <jwt>" (gRPC: `authorization` metadata); the token's user and
     application are the ones the method acts on.
@@ -129,6 +134,24 @@ class SelfServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetOfflineTokenResponses(self, request, context):
+        """Get a batch of protected offline OTPs for one of the user's tokens.
+
+        For the TOKEN authenticator (TOTP or HOTP) named by tokenSerialNumber,
+        returns the OTPs of the coming moving factors (time steps or counters),
+        each only as PBKDF2-HMAC-SHA256 over the configured iterations with a
+        salt whose private part (privateSaltLength digits) is not sent, so a
+        client can check a code offline but a stolen batch is slow to reverse.
+        The first batch of a client name returns useSecret; every later request
+        of that client must send it (or the one before) as
+        tokenProtectedOfflineOTPClientSecret. Off unless the application's
+        selfService.offlineTokensEnabled is set; applicationId must be the
+        session's application.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SelfServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -157,6 +180,11 @@ def add_SelfServiceServicer_to_server(servicer, server):
                     request_deserializer=authcore_dot_v1_dot_self__service__pb2.DeleteSelfFIDOTokenRequest.FromString,
                     response_serializer=authcore_dot_v1_dot_self__service__pb2.DeleteSelfFIDOTokenResponse.SerializeToString,
             ),
+            'GetOfflineTokenResponses': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOfflineTokenResponses,
+                    request_deserializer=authcore_dot_v1_dot_self__service__pb2.GetOfflineTokenResponsesRequest.FromString,
+                    response_serializer=authcore_dot_v1_dot_self__service__pb2.GetOfflineTokenResponsesResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'authcore.v1.SelfService', rpc_method_handlers)
@@ -168,7 +196,7 @@ def add_SelfServiceServicer_to_server(servicer, server):
 class SelfService:
     """SelfService is the part of Entrust's Authentication API a signed-in user
     calls about their own account ("Authentication Self Admin"): registering and
-    managing FIDO tokens (passkeys). Every method needs the session JWT of a
+    managing FIDO tokens (passkeys), and offline OTP batches of their tokens. Every method needs the session JWT of a
     completed authentication in the Authorization header, raw or as
     "Bearer <jwt>" (gRPC: `authorization` metadata); the token's user and
     application are the ones the method acts on.
@@ -299,6 +327,275 @@ class SelfService:
             '/authcore.v1.SelfService/DeleteSelfFIDOToken',
             authcore_dot_v1_dot_self__service__pb2.DeleteSelfFIDOTokenRequest.SerializeToString,
             authcore_dot_v1_dot_self__service__pb2.DeleteSelfFIDOTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOfflineTokenResponses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/authcore.v1.SelfService/GetOfflineTokenResponses',
+            authcore_dot_v1_dot_self__service__pb2.GetOfflineTokenResponsesRequest.SerializeToString,
+            authcore_dot_v1_dot_self__service__pb2.GetOfflineTokenResponsesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class SelfValuesServiceStub:
+    """SelfValuesService is Entrust's self-service "user values": the signed-in
+    user's own attribute values as name/value pairs (email, phone, firstName,
+    ...). Only the names the application's selfService.editableValues lists
+    can change; a new email or phone is held until the user proves it with the
+    code sent to it (POST /api/web/v1/self/values/verify). Errors are Entrust's
+    `Error` ({code, message, target}), as the spec has them for these paths.
+    Every method needs the session JWT, as SelfService's do.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetSelfValues = channel.unary_unary(
+                '/authcore.v1.SelfValuesService/GetSelfValues',
+                request_serializer=authcore_dot_v1_dot_self__service__pb2.GetSelfValuesRequest.SerializeToString,
+                response_deserializer=authcore_dot_v1_dot_self__service__pb2.GetSelfValuesResponse.FromString,
+                _registered_method=True)
+        self.DeleteSelfValues = channel.unary_unary(
+                '/authcore.v1.SelfValuesService/DeleteSelfValues',
+                request_serializer=authcore_dot_v1_dot_self__service__pb2.DeleteSelfValuesRequest.SerializeToString,
+                response_deserializer=authcore_dot_v1_dot_self__service__pb2.DeleteSelfValuesResponse.FromString,
+                _registered_method=True)
+        self.SetSelfValues = channel.unary_unary(
+                '/authcore.v1.SelfValuesService/SetSelfValues',
+                request_serializer=authcore_dot_v1_dot_self__service__pb2.SetSelfValuesRequest.SerializeToString,
+                response_deserializer=authcore_dot_v1_dot_self__service__pb2.SetSelfValuesResponse.FromString,
+                _registered_method=True)
+        self.VerifySelfValue = channel.unary_unary(
+                '/authcore.v1.SelfValuesService/VerifySelfValue',
+                request_serializer=authcore_dot_v1_dot_self__service__pb2.VerifySelfValueRequest.SerializeToString,
+                response_deserializer=authcore_dot_v1_dot_self__service__pb2.VerifySelfValueResponse.FromString,
+                _registered_method=True)
+
+
+class SelfValuesServiceServicer:
+    """SelfValuesService is Entrust's self-service "user values": the signed-in
+    user's own attribute values as name/value pairs (email, phone, firstName,
+    ...). Only the names the application's selfService.editableValues lists
+    can change; a new email or phone is held until the user proves it with the
+    code sent to it (POST /api/web/v1/self/values/verify). Errors are Entrust's
+    `Error` ({code, message, target}), as the spec has them for these paths.
+    Every method needs the session JWT, as SelfService's do.
+    """
+
+    def GetSelfValues(self, request, context):
+        """Get the current user's values.
+
+        Every attribute of the user that has a value, as UserClientValue.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSelfValues(self, request, context):
+        """Delete some of the current user's values.
+
+        The body is the names to delete; an empty array deletes every value the
+        application lets users edit. A name that is not editable refuses the
+        whole request (403). Answers the values that remain.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetSelfValues(self, request, context):
+        """Set or update some of the current user's values.
+
+        All or nothing: an unknown, duplicate, invalid or not editable name
+        refuses the whole request. email and phone are not written yet: a code
+        is sent to the new address and the value is held until it is proved
+        with POST /api/web/v1/self/values/verify. REST answers 200 with an empty
+        body, as Entrust does; gRPC also tells which names are pending.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifySelfValue(self, request, context):
+        """Prove a pending email or phone value with the code sent to it.
+
+        Not in Entrust's API (its values change at once). The code is single
+        use and expires with the application's otpTtlSeconds; wrong codes count
+        toward the user's SELF_VALUE_CODE lockout. Answers the user's values.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_SelfValuesServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetSelfValues': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSelfValues,
+                    request_deserializer=authcore_dot_v1_dot_self__service__pb2.GetSelfValuesRequest.FromString,
+                    response_serializer=authcore_dot_v1_dot_self__service__pb2.GetSelfValuesResponse.SerializeToString,
+            ),
+            'DeleteSelfValues': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSelfValues,
+                    request_deserializer=authcore_dot_v1_dot_self__service__pb2.DeleteSelfValuesRequest.FromString,
+                    response_serializer=authcore_dot_v1_dot_self__service__pb2.DeleteSelfValuesResponse.SerializeToString,
+            ),
+            'SetSelfValues': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetSelfValues,
+                    request_deserializer=authcore_dot_v1_dot_self__service__pb2.SetSelfValuesRequest.FromString,
+                    response_serializer=authcore_dot_v1_dot_self__service__pb2.SetSelfValuesResponse.SerializeToString,
+            ),
+            'VerifySelfValue': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifySelfValue,
+                    request_deserializer=authcore_dot_v1_dot_self__service__pb2.VerifySelfValueRequest.FromString,
+                    response_serializer=authcore_dot_v1_dot_self__service__pb2.VerifySelfValueResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'authcore.v1.SelfValuesService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('authcore.v1.SelfValuesService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class SelfValuesService:
+    """SelfValuesService is Entrust's self-service "user values": the signed-in
+    user's own attribute values as name/value pairs (email, phone, firstName,
+    ...). Only the names the application's selfService.editableValues lists
+    can change; a new email or phone is held until the user proves it with the
+    code sent to it (POST /api/web/v1/self/values/verify). Errors are Entrust's
+    `Error` ({code, message, target}), as the spec has them for these paths.
+    Every method needs the session JWT, as SelfService's do.
+    """
+
+    @staticmethod
+    def GetSelfValues(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/authcore.v1.SelfValuesService/GetSelfValues',
+            authcore_dot_v1_dot_self__service__pb2.GetSelfValuesRequest.SerializeToString,
+            authcore_dot_v1_dot_self__service__pb2.GetSelfValuesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSelfValues(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/authcore.v1.SelfValuesService/DeleteSelfValues',
+            authcore_dot_v1_dot_self__service__pb2.DeleteSelfValuesRequest.SerializeToString,
+            authcore_dot_v1_dot_self__service__pb2.DeleteSelfValuesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetSelfValues(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/authcore.v1.SelfValuesService/SetSelfValues',
+            authcore_dot_v1_dot_self__service__pb2.SetSelfValuesRequest.SerializeToString,
+            authcore_dot_v1_dot_self__service__pb2.SetSelfValuesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifySelfValue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/authcore.v1.SelfValuesService/VerifySelfValue',
+            authcore_dot_v1_dot_self__service__pb2.VerifySelfValueRequest.SerializeToString,
+            authcore_dot_v1_dot_self__service__pb2.VerifySelfValueResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -29,6 +29,7 @@ from authcore.flows.policy import (
     DEFAULT_AUTHENTICATORS,
     NEW_APPLICATION_SETTINGS,
     AppPolicy,
+    SelfServicePolicy,
     WebAuthnPolicy,
 )
 from authcore.limits.lockout import LockoutPolicy
@@ -152,7 +153,32 @@ def application_message(app: Application, lockout: LockoutPolicy) -> mgmt.Applic
         ),
         created_at=_ts(app.created_at),
         webauthn=_webauthn_message(WebAuthnPolicy.from_settings(app.settings)),
+        self_service=_self_service_message(SelfServicePolicy.from_settings(app.settings)),
     )
+
+
+def _self_service_message(policy: SelfServicePolicy) -> mgmt.SelfServiceSettings:
+    return mgmt.SelfServiceSettings(
+        editable_values=mgmt.ValueNames(names=list(policy.editable_values)),
+        offline_tokens_enabled=policy.offline_tokens_enabled,
+        offline_minor_size=policy.offline_minor_size, offline_max_size=policy.offline_max_size,
+        offline_iterations=policy.offline_iterations,
+        offline_private_salt_length=policy.offline_private_salt_length,
+    )
+
+
+def _self_service_from(req: mgmt.CreateApplicationRequest | mgmt.UpdateApplicationRequest,
+                       base: dict[str, Any]) -> SelfServicePolicy:
+    values: dict[str, Any] = dict(base)
+    for fd, value in req.self_service.ListFields():
+        values[fd.name] = tuple(value.names) if fd.name == "editable_values" else value
+    policy = SelfServicePolicy.from_settings({"selfService": values})
+    by_name = mgmt.SelfServiceSettings.DESCRIPTOR.fields_by_name
+    violations = [(f"selfService.{by_name[f].json_name}", problem)
+                  for f, problem in policy.violations()]
+    if violations:
+        raise InvalidArgument("Invalid self-service settings.", field_violations=violations)
+    return policy
 
 
 def _webauthn_message(policy: WebAuthnPolicy) -> mgmt.WebAuthnSettings:
@@ -178,9 +204,12 @@ def _webauthn_from(req: mgmt.CreateApplicationRequest | mgmt.UpdateApplicationRe
 async def create_application(
     db: AsyncSession, *, name: str, authenticators: list[str], policy: AppPolicy, now: float,
     webauthn: WebAuthnPolicy | None = None, application_id: str | None = None,
+    self_service: SelfServicePolicy | None = None,
 ) -> Application:
     settings = policy.to_json()
     settings["webauthn"] = (webauthn or WebAuthnPolicy(rp_name=name)).to_json()
+    if self_service is not None:
+        settings["selfService"] = self_service.to_json()
     app = Application(id=application_id or str(uuid.uuid4()), name=name,
                       authenticators=authenticators,
                       settings=settings, created_at=now)
@@ -207,10 +236,11 @@ class ManagementFlow:
         _check_lockout(req, self.core.settings.lockout)
         policy = _policy_from(req, NEW_APPLICATION_SETTINGS)
         webauthn = _webauthn_from(req, {"rp_name": name})
+        self_service = _self_service_from(req, {})
         async with self.core.write() as db:
             app = await create_application(db, name=name, authenticators=ordered,
                                            policy=policy, now=self.core.clock(),
-                                           webauthn=webauthn)
+                                           webauthn=webauthn, self_service=self_service)
         return mgmt.CreateApplicationResponse(
             application_id=app.id, application=application_message(app, self.core.settings.lockout))
 
@@ -232,6 +262,8 @@ class ManagementFlow:
                         if k not in ("max_failures", "lockout_seconds")}
             settings.update(policy.to_json())
             settings["webauthn"] = webauthn.to_json()
+            settings["selfService"] = _self_service_from(
+                req, dict(app.settings.get("selfService") or {})).to_json()
             # A new dict: SQLAlchemy's JSON type only notices replacement.
             app.settings = settings
             if names:

@@ -159,6 +159,58 @@ class WebAuthnPolicy:
         return out
 
 
+# The user values (flows/self_values.py) an application can let users edit.
+VALUE_NAMES = ("email", "phone", "firstName", "lastName", "displayName", "nickName", "title",
+               "preferredLanguage", "locale", "timezone")
+
+
+@dataclass(frozen=True)
+class SelfServicePolicy:
+    """What users may do to their own account through Entrust's self-service
+    paths, stored under settings["selfService"]. Off by default: no value is
+    editable and no offline OTP batch is served."""
+
+    editable_values: tuple[str, ...] = ()
+    offline_tokens_enabled: bool = False
+    # Hours (TOTP) or counters (HOTP).
+    offline_minor_size: int = 8
+    offline_max_size: int = 24
+    offline_iterations: int = 1000
+    offline_private_salt_length: int = 2
+
+    _BOUNDS = {
+        "offline_minor_size": (1, 168),
+        "offline_max_size": (1, 168),
+        "offline_iterations": (1, 100_000),
+        "offline_private_salt_length": (0, 6),
+    }
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> SelfServicePolicy:
+        data = dict(settings.get("selfService") or {})
+        if "editable_values" in data:
+            data["editable_values"] = tuple(data["editable_values"])
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["editable_values"] = list(self.editable_values)
+        return out
+
+    def violations(self) -> list[tuple[str, str]]:
+        out = [(name, f"must be between {lo} and {hi}")
+               for name, (lo, hi) in self._BOUNDS.items()
+               if not lo <= getattr(self, name) <= hi]
+        unknown = [n for n in self.editable_values if n not in VALUE_NAMES]
+        if unknown:
+            out.append(("editable_values", f"{', '.join(unknown)} not among "
+                                           f"{', '.join(VALUE_NAMES)}"))
+        if self.offline_minor_size > self.offline_max_size:
+            out.append(("offline_minor_size", "must not exceed offline_max_size"))
+        return out
+
+
 # -- the one policy decision point -------------------------------------------
 
 P2F = "PASSWORD_AND_SECONDFACTOR"

@@ -171,6 +171,12 @@ class SelfServiceFlow:
             raise PermissionDenied("The user is disabled.", reason="user_disabled")
         return session, user, await get_application(db, session.application_id)
 
+    async def me(self, db: AsyncSession, authorization: str
+                 ) -> tuple[Session, User, Application]:
+        """The session, user and application of a session token (for the
+        other self-service flows)."""
+        return await self._me(db, authorization)
+
     def _registration_token(self, session_id: str, challenge: str) -> str:
         message = f"entrust-self-fido\x00{session_id}\x00{challenge}".encode()
         return b64url(hmac.new(self.core.code_key, message, hashlib.sha256).digest())

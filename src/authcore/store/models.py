@@ -239,6 +239,24 @@ class OtpToken(Base):
     created_at: Mapped[float] = mapped_column(Float)
 
 
+class OfflineClient(Base):
+    """A client of a token's protected offline OTP batches (migration 0013,
+    flows/offline_tokens.py): SHA-256 hashes of its useSecret chain and the
+    last moving factor it was sent."""
+
+    __tablename__ = "offline_clients"
+    __table_args__ = (UniqueConstraint("token_id", "client_name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    token_id: Mapped[str] = mapped_column(ForeignKey("otp_tokens.id", ondelete="CASCADE"))
+    client_name: Mapped[str] = mapped_column(String(255))
+    secret_hash: Mapped[str | None] = mapped_column(String(64))
+    next_secret_hash: Mapped[str] = mapped_column(String(64))
+    issued_through: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
 class GridCard(Base):
     __tablename__ = "grid_cards"
 

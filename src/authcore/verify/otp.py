@@ -40,6 +40,7 @@ __all__ = [
     "generate_code",
     "generate_secret",
     "hash_code",
+    "hotp_codes",
     "otpauth_uri",
     "secret_from_base32",
     "secret_to_base32",
@@ -286,6 +287,17 @@ def _hotp(secret: bytes, algorithm: str, digits: int) -> pyotp.HOTP:
     digest = _digest(algorithm)
     _check_token_digits(digits)
     return _RawKeyHOTP(secret, digits=digits, digest=digest)
+
+
+def hotp_codes(*, secret: bytes, algorithm: str, digits: int, first: int, count: int
+               ) -> list[str]:
+    """The codes at counters ``first`` .. ``first + count - 1`` (a TOTP time
+    step is the HOTP counter, RFC 6238), for offline batches."""
+    hotp = _hotp(secret, algorithm, digits)
+    if count < 0:
+        raise OTPVerificationError("invalid_parameters", "count must be >= 0")
+    _check_counter_range(first, first + count)
+    return [str(hotp.at(value)).zfill(digits) for value in range(first, first + count)]
 
 
 def verify_hotp(

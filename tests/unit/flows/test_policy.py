@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from authcore.errors import PermissionDenied
-from authcore.flows.policy import AppPolicy, grant
+from authcore.flows.policy import AppPolicy, SelfServicePolicy, grant
 
 
 def test_defaults_are_the_documented_ones() -> None:
@@ -66,3 +66,21 @@ def test_grant_of_idp_and_a_second_factor() -> None:
 def test_grant_refuses_other_sequences(allowed: list[str], factors: list[str]) -> None:
     with pytest.raises(PermissionDenied):
         grant(application_id="a", allowed=allowed, factors=factors)
+
+
+def test_self_service_is_off_by_default() -> None:
+    p = SelfServicePolicy.from_settings({})
+    assert p.editable_values == () and p.offline_tokens_enabled is False
+    assert p.violations() == []
+
+
+def test_self_service_round_trip_and_bounds() -> None:
+    p = SelfServicePolicy(editable_values=("email", "title"), offline_tokens_enabled=True,
+                          offline_iterations=10)
+    assert SelfServicePolicy.from_settings({"selfService": p.to_json()}) == p
+    bad = SelfServicePolicy.from_settings({"selfService": {
+        "editable_values": ["email", "shoeSize"], "offline_iterations": 0,
+        "offline_private_salt_length": 7, "offline_minor_size": 30, "offline_max_size": 20}})
+    assert {name for name, _ in bad.violations()} == {
+        "editable_values", "offline_iterations", "offline_private_salt_length",
+        "offline_minor_size"}

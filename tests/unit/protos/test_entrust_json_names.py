@@ -11,6 +11,7 @@ from google.protobuf.descriptor import Descriptor
 
 from authcore.v1 import authentication_pb2 as authn
 from authcore.v1 import authenticators_pb2 as common
+from authcore.v1 import self_service_pb2 as selfsvc
 
 SPEC = Path(__file__).resolve().parents[2] / "fixtures" / (
     "entrust-idaas-authentication-api-5.46.openapi.json")
@@ -32,6 +33,11 @@ PAIRS: list[tuple[Descriptor, str]] = [
                  "FIDOResponse", "TokenInfo", "TokenChallenge", "TempAccessCodeChallenge",
                  "PasswordChallenge", "MachineAuthenticator", "OTPContactValue", "OTPDetails",
                  "RequestDetail", "TransactionDetail", "Organization")
+] + [
+    (selfsvc.GetOfflineTokenResponsesRequest.DESCRIPTOR, "GetOfflineTokenAuthenticateParms"),
+    (selfsvc.TokenProtectedOfflineParms.DESCRIPTOR, "TokenProtectedOfflineParms"),
+    (selfsvc.OfflineTokenAuthenticateResponse.DESCRIPTOR, "OfflineTokenAuthenticateResponse"),
+    (selfsvc.UserClientValue.DESCRIPTOR, "UserClientValue"),
 ]
 
 

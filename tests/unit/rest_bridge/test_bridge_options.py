@@ -475,3 +475,11 @@ async def test_scim_types(client: httpx.AsyncClient) -> None:
     assert r.status_code == 413
     assert json.loads(r.content) == {"schemas": [SCIM_ERROR], "status": "413",
                                      "detail": "request body exceeds 1048576 bytes"}
+
+
+def test_body_required_is_read_from_the_method_options() -> None:
+    from authcore.v1 import self_service_pb2
+    service = self_service_pb2.DESCRIPTOR.services_by_name["SelfValuesService"]
+    required = {b.method.name: b.body_required for b in bindings_for([service])}
+    assert required == {"GetSelfValues": False, "DeleteSelfValues": True,
+                        "SetSelfValues": True, "VerifySelfValue": True}

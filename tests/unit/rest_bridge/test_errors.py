@@ -159,6 +159,17 @@ def test_axidian_shape() -> None:
     assert body == {"Message": "no such user", "ErrorCode": "user_not_found"}
 
 
+def test_code_message_shape() -> None:
+    status, headers, body = render(options_pb2.ERROR_STYLE_CODE_MESSAGE, INVALID)
+    assert status == 400 and headers["content-type"] == "application/json"
+    assert body == {"code": "missing_field", "message": "userId is required",
+                    "target": "userId"}
+    # No field, no target; no reason, the code's name.
+    _, _, body = render(options_pb2.ERROR_STYLE_CODE_MESSAGE,
+                        status_pb2.Status(code=code_pb2.UNAUTHENTICATED, message="bad token"))
+    assert body == {"code": "unauthenticated", "message": "bad token"}
+
+
 def test_unspecified_style_is_grpc_gateway_status() -> None:
     status, _, body = render(options_pb2.ERROR_STYLE_UNSPECIFIED, NotFound("gone"))
     assert status == 404

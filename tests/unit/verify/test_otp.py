@@ -20,6 +20,7 @@ from authcore.verify.otp import (
     generate_code,
     generate_secret,
     hash_code,
+    hotp_codes,
     otpauth_uri,
     secret_from_base32,
     secret_to_base32,
@@ -556,3 +557,19 @@ def test_hash_code_rejects_short_key() -> None:
     with pytest.raises(OTPVerificationError) as excinfo:
         hash_code(code="012345", key=b"")
     assert _reason(excinfo) == "invalid_parameters"
+
+
+def test_hotp_codes_are_the_rfc_4226_vectors() -> None:
+    expected = ["755224", "287082", "359152", "969429", "338314"]
+    assert hotp_codes(secret=SECRET, algorithm="SHA1", digits=6, first=0, count=5) == expected
+    assert hotp_codes(secret=SECRET, algorithm="SHA1", digits=6, first=3, count=2) == expected[3:]
+    assert hotp_codes(secret=SECRET, algorithm="SHA1", digits=6, first=7, count=0) == []
+
+
+@pytest.mark.parametrize("kwargs", [{"count": -1}, {"first": -1}, {"digits": 7},
+                                    {"algorithm": "MD5"}])
+def test_hotp_codes_refuse_bad_parameters(kwargs: dict[str, Any]) -> None:
+    args: dict[str, Any] = {"secret": SECRET, "algorithm": "SHA1", "digits": 6, "first": 0,
+                            "count": 1, **kwargs}
+    with pytest.raises(OTPVerificationError):
+        hotp_codes(**args)
