@@ -25,13 +25,28 @@ from authcore.flows import audit
 from authcore.flows.challenges import ChallengeRecord, KeepChallenge, bare_token
 from authcore.flows.context import Core
 from authcore.flows.factors import FACTORS, SECOND_FACTORS
-from authcore.flows.factors.base import Effect, FactorContext, Started, StartInput
+from authcore.flows.factors.base import (
+    SUCCESS_RESPONSE,
+    Effect,
+    FactorContext,
+    FailureWithEffect,
+    Started,
+    StartInput,
+)
 from authcore.flows.factors.fido import (
     FidoAnswer,
     assertion_json,
     check_relying_party,
     discoverable_user,
     start_discoverable,
+)
+from authcore.flows.factors.machine import (
+    MachineAnswer,
+    machine_input,
+    machine_settings,
+    pending_registration,
+    register,
+    usable_machines,
 )
 from authcore.flows.factors.otp import delivery_info
 from authcore.flows.factors.token import user_tokens
@@ -220,6 +235,9 @@ class AuthenticationFlow:
         if "TOKEN" in available:
             out.token_details.extend(t.serial_number for t in await user_tokens(ctx))
         out.registration_required = not available
+        if "MACHINE" in app.authenticators:
+            out.user_machine_settings.CopyFrom(
+                machine_settings(app, ctx.policy, await usable_machines(ctx)))
         if req.HasField("auth_token") and req.auth_token:
             claims, session_user_pk = await verify_session_hot(
                 self.core.hot, self.core.signer, bare_token(req.auth_token), now=now)
@@ -264,6 +282,9 @@ class AuthenticationFlow:
             authentication_types=[type_value(n) for n in available])
         self._lockout_status(out, available, states, now)
         out.registration_required = not available
+        if "MACHINE" in app.authenticators:
+            out.user_machine_settings.CopyFrom(
+                machine_settings(app, app_policy(app.settings), []))
         if req.HasField("auth_token") and req.auth_token:
             # Any valid session is someone else's.
             await verify_session_hot(self.core.hot, self.core.signer,
@@ -432,11 +453,13 @@ class AuthenticationFlow:
         outcome. No verification runs while the write lock is held."""
         name = self._requested(req.authenticator, field="authenticator")
         now = self.core.clock()
-        answer = FidoAnswer(
+        answer = MachineAnswer(
             response=req.response if req.HasField("response") else None,
             new_password=req.new_password if req.HasField("new_password") else None,
             kba_answers={q.id: q.answer for q in req.kba_challenge.user_questions},
             fido=assertion_json(req.fido_response) if req.HasField("fido_response") else None,
+            machine=machine_input(req.machine_authenticator,
+                                  present=req.HasField("machine_authenticator")),
         )
         hot = self.core.hot
         ch, bound, app, opened_states = await self.core.open_challenge(
@@ -474,8 +497,11 @@ class AuthenticationFlow:
         if req.cancel:
             return await self._cancel(ch, app, user.user_id, name, now, caller)
         ctx = self._ctx(app, user, now)
+        machine = pending_registration(req, app=app, policy=ctx.policy, factor=factor_name,
+                                       issues_session=ch.stage != FIRST, key=self.core.code_key)
         failure: VerificationError | None = None
         effect: Effect | None = None
+        failure_effect: Effect | None = None
         states = (opened_states if opened_states is not None
                   else await self.core.lockouts.hot_states(hot, user_pk=user.pk))
         had_failures = factor_name in states
@@ -485,6 +511,8 @@ class AuthenticationFlow:
                                                        answer)
         except VerificationError as exc:
             failure = exc
+        except FailureWithEffect as failed:
+            failure, failure_effect = failed.error, failed.effect
         except KeepChallenge as keep:
             # Not used up: the client completes again on the same token.
             raise keep.error from None
@@ -507,6 +535,8 @@ class AuthenticationFlow:
                     await effect(tx)
                 except VerificationError as exc:
                     failure = exc
+            if failure_effect is not None:
+                await failure_effect(tx)
             # Using the challenge up in the same transaction as the outcome
             # (and, with Redis, in the same script as the lockout counter):
             # of several concurrent completes only one can commit, so a
@@ -526,7 +556,14 @@ class AuthenticationFlow:
                         stage=SECOND_SELECT,
                         started=Started(state={}, response=authn.AuthenticatedResponse()))
                 await signed.store(tx)
-                return _success(user, signed)
+                response = _success(user, signed)
+                if SUCCESS_RESPONSE in ctx.memo:
+                    response.MergeFrom(ctx.memo[SUCCESS_RESPONSE])
+                if machine is not None:
+                    await register(tx, machine, user_pk=user.pk, policy=ctx.policy, now=now,
+                                   response=response)
+                    await log_event(tx, event="machine_registered", outcome="success")
+                return response
             await log_event(tx, event="complete", outcome="refused" if refused else "failure",
                             reason="authenticator_locked" if refused else failure.reason)
         if refused:
