@@ -165,15 +165,18 @@ class MachineFactor:
                 sequence_nonce=verified.next_sequence_nonce))
         assert row is not None
         current, now = row.sequence_hash, ctx.now
+        revoke = _revoke(row.id, now)
 
         async def rotate(tx: HotTx) -> None:
-            # A concurrent use of the same sequence nonce that committed
-            # first wins; this one fails (counted) and the machine stays,
-            # so the winner's next sequence nonce keeps working.
             changed = await tx.execute(q.ROTATE_MACHINE_SEQUENCE, {
                 "id": verified.machine_id, "sequence_hash": current,
                 "next_hash": verified.next_sequence_hash, "now": now})
             if changed != 1:
+                # A concurrent use of the same sequence nonce committed
+                # first: two holders of one sequence nonce, as with a
+                # replay (and as refresh tokens treat a lost rotation),
+                # so the machine is revoked; this failure still commits.
+                await revoke(tx)
                 raise MachineVerificationError("stale_sequence_nonce",
                                                "a concurrent use rotated the sequence first")
 
