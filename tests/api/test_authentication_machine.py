@@ -6,14 +6,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
+import pytest
 
 from authcore_testkit.api import Admin, GrpcApi, Reply, RestApi
 from authcore_testkit.schemas import validate
-from authcore_testkit.server import RunningServer
+from authcore_testkit.server import RunningServer, run_server
 
 Api = RestApi | GrpcApi
 P2F = "PASSWORD_AND_SECONDFACTOR"
@@ -394,3 +399,54 @@ def test_wrong_json_types_are_400(server: RunningServer) -> None:
             r = http.post(path, json=body, headers={"Authorization": "x"})
             assert r.status_code == 400, (body, r.text)
             assert r.json()["errorCode"]
+
+
+# -- expiry and logs (a sandbox server of its own, with a movable clock) -----------
+
+@dataclass
+class ClockServer:
+    server: RunningServer
+    offset: Path
+    # Machine values handed out; none may appear in the server's output.
+    secrets: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def clock_server() -> Iterator[ClockServer]:
+    offset = Path(tempfile.mkdtemp(prefix="machine-clock-")) / "offset"
+    offset.write_text("0")
+    with run_server(env={"AUTHCORE_SANDBOX": "1", "AUTHCORE_CLOCK_OFFSET_FILE": str(offset),
+                         "AUTHCORE_LOG_LEVEL": "DEBUG"}) as srv:
+        running = ClockServer(srv, offset)
+        yield running
+    log = "".join(srv.output)
+    assert "MACHINE" in log, log[-2000:]
+    for value in running.secrets:
+        assert value not in log, "a machine value reached the server's log"
+
+
+async def test_a_machine_expires_after_its_lifetime(clock_server: ClockServer,
+                                                   user_id: str) -> None:
+    srv, offset = clock_server.server, clock_server.offset
+    admin, api = Admin(srv), RestApi(srv)
+    try:
+        app_id = await machine_app(admin, machineSeconds=3600)
+        await with_password(admin, user_id)
+        machine = await register(api, app_id, user_id)
+        clock_server.secrets.extend(machine.values())
+        machine = rotated(machine, await machine_login(api, app_id, user_id, machine))
+        clock_server.secrets.append(machine["sequenceNonce"])
+        offset.write_text("3500")
+        ch = await api.challenge("MACHINE", {"applicationId": app_id, "userId": user_id})
+        assert ch.status == 200, ch
+        offset.write_text("3700")
+        late = await api.complete("MACHINE", {"machineAuthenticator": machine}, ch.body["token"])
+        assert late.status == 401 and late.error_code == "machine_expired", late
+        gone = await api.challenge("MACHINE", {"applicationId": app_id, "userId": user_id})
+        assert gone.status == 400 and gone.error_code == "authenticator_not_enrolled"
+        listed = await admin.req("GET", f"/api/admin/v1/users/{user_id}/machines")
+        assert listed.get("machines", []) == []
+    finally:
+        offset.write_text("0")
+        await admin.close()
+        await api.close()
