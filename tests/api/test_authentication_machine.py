@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import jwt
 import pytest
 
-from authcore_testkit.api import Admin, GrpcApi, Reply, RestApi
+from authcore_testkit.api import Admin, GrpcApi, Reply, RestApi, mgmt
 from authcore_testkit.schemas import validate
 from authcore_testkit.server import RunningServer, run_server
 
@@ -310,6 +311,36 @@ async def test_admin_lists_and_revokes_machines(api: Api, admin: Admin, user_id:
     assert unknown.status_code == 404
 
 
+async def test_admin_machines_over_grpc(server: RunningServer, admin: Admin,
+                                        user_id: str) -> None:
+    app_id = await machine_app(admin)
+    await with_password(admin, user_id)
+    grpc_api = GrpcApi(server)
+    try:
+        machine = await register(grpc_api, app_id, user_id, label="gRPC box")
+        md = (("authorization", f"Bearer {server.admin_key}"),)
+        listed = await grpc_api.mgmt.ListUserMachines(
+            mgmt.ListUserMachinesRequest(user_id=user_id), metadata=md)
+        [entry] = listed.machines
+        assert entry.label == "gRPC box" and not entry.has_fingerprint
+        await grpc_api.mgmt.DeleteUserMachine(
+            mgmt.DeleteUserMachineRequest(user_id=user_id, machine_id=entry.machine_id),
+            metadata=md)
+        with pytest.raises(grpc.aio.AioRpcError) as exc:
+            await grpc_api.mgmt.DeleteUserMachine(
+                mgmt.DeleteUserMachineRequest(user_id=user_id, machine_id=entry.machine_id),
+                metadata=md)
+        assert exc.value.code() == grpc.StatusCode.NOT_FOUND
+        with pytest.raises(grpc.aio.AioRpcError) as exc:
+            await grpc_api.mgmt.ListUserMachines(mgmt.ListUserMachinesRequest(user_id=user_id))
+        assert exc.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        q = await grpc_api.query({"applicationId": app_id, "userId": user_id})
+        assert "MACHINE" not in q.body["authenticationTypes"]
+        del machine
+    finally:
+        await grpc_api.close()
+
+
 async def test_a_revoked_machine_cannot_log_in(api: Api, admin: Admin, user_id: str) -> None:
     app_id = await machine_app(admin)
     await with_password(admin, user_id)
@@ -338,6 +369,27 @@ async def test_one_machine_too_many_revokes_the_least_recently_used(
     assert sorted(m["label"] for m in listed["machines"]) == ["three", "two"]
     r = await machine_login(api, app_id, user_id, oldest)
     assert r.status == 401 and r.error_code == "machine_revoked"
+
+
+async def test_machine_settings_are_application_settings(admin: Admin,
+                                                         server: RunningServer) -> None:
+    app_id = await machine_app(admin)
+    patched = await admin.req("PATCH", f"/api/admin/v1/applications/{app_id}",
+                              {"machine": {"deviceFingerprintRequired": True,
+                                           "maxMachines": 3}})
+    assert patched["application"]["machine"] == {
+        "deviceFingerprintRequired": True, "machineSeconds": 90 * 86400, "maxMachines": 3}
+    got = await admin.req("GET", f"/api/admin/v1/applications/{app_id}")
+    assert got["application"]["machine"]["maxMachines"] == 3
+    for bad in ({"maxMachines": 0}, {"maxMachines": 101}, {"machineSeconds": 60}):
+        r = await admin.http.patch(f"/api/admin/v1/applications/{app_id}",
+                                   json={"machine": bad})
+        assert r.status_code == 400, r.text
+        assert r.json()["parameters"][0]["field"].startswith("machine."), r.text
+    # The machine admin calls need the admin key, as the others do.
+    async with httpx.AsyncClient(base_url=server.http_url) as anonymous:
+        r = await anonymous.get("/api/admin/v1/users/someone/machines")
+        assert r.status_code == 401, r.text
 
 
 async def test_an_application_without_machine_refuses_registration(
