@@ -392,6 +392,26 @@ async def test_machine_settings_are_application_settings(admin: Admin,
         assert r.status_code == 401, r.text
 
 
+async def test_only_applications_listing_machine_accept_machines(
+    api: Api, admin: Admin, user_id: str
+) -> None:
+    app_id = await machine_app(admin)
+    await with_password(admin, user_id)
+    machine = await register(api, app_id, user_id)
+    await admin.req("POST", f"/api/admin/v1/users/{user_id}/tokens", {"type": "TOTP"})
+    no_machines = await admin.req("POST", "/api/admin/v1/applications",
+                               {"name": "no machines", "authenticators": [P2F, "TOKEN"]})
+    other = no_machines["applicationId"]
+    q = await api.query({"applicationId": other, "userId": user_id})
+    assert q.body["availableSecondFactor"] == ["TOKEN"] and "userMachineSettings" not in q.body
+    t1 = await api.challenge(P2F, {"applicationId": other, "userId": user_id})
+    t2 = await api.complete(P2F, {"response": PASSWORD}, t1.body["token"])
+    t3 = await api.challenge(P2F, {"applicationId": other, "secondFactorAuthenticator": "MACHINE",
+                                   "authToken": t2.body["token"]})
+    assert t3.status == 400 and t3.error_code == "authenticator_not_enrolled"
+    del machine
+
+
 async def test_an_application_without_machine_refuses_registration(
     api: Api, admin: Admin, app_id: str, user_id: str
 ) -> None:

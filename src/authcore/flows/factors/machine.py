@@ -132,7 +132,10 @@ class MachineFactor:
     name = NAME
 
     async def available(self, ctx: FactorContext) -> bool:
-        return bool(await usable_machines(ctx))
+        # Opt-in per application, as a second factor too (where the other
+        # factors need only PASSWORD_AND_SECONDFACTOR listed); it also
+        # spares every other application's query the read.
+        return NAME in ctx.app.authenticators and bool(await usable_machines(ctx))
 
     async def start(self, ctx: FactorContext, inp: StartInput) -> Started:
         # Nothing to show: the machine answers with what it holds.
