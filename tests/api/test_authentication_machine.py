@@ -400,7 +400,7 @@ async def test_only_applications_listing_machine_accept_machines(
     machine = await register(api, app_id, user_id)
     await admin.req("POST", f"/api/admin/v1/users/{user_id}/tokens", {"type": "TOTP"})
     no_machines = await admin.req("POST", "/api/admin/v1/applications",
-                               {"name": "no machines", "authenticators": [P2F, "TOKEN"]})
+                                  {"name": "no machines", "authenticators": [P2F, "TOKEN"]})
     other = no_machines["applicationId"]
     q = await api.query({"applicationId": other, "userId": user_id})
     assert q.body["availableSecondFactor"] == ["TOKEN"] and "userMachineSettings" not in q.body
@@ -450,6 +450,13 @@ async def test_malformed_machine_input_is_a_clear_400(
     status = await machine_status(api, app_id, user_id)
     assert status is not None and status["remainingAuthenticationAttempts"] == 5
     rotated(machine, await api.complete("MACHINE", {"machineAuthenticator": machine}, token))
+
+    # Other factors ignore a machineAuthenticator (an SDK may send one).
+    ch = await api.challenge("PASSWORD", {"applicationId": app_id, "userId": user_id})
+    ok = await api.complete("PASSWORD", {"response": PASSWORD,
+                                         "machineAuthenticator": {"machineNonce": "junk"}},
+                            ch.body["token"])
+    assert ok.status == 200 and ok.body["authenticationCompleted"] is True
 
     ch = await api.challenge("PASSWORD", {"applicationId": app_id, "userId": user_id})
     for reg in ({"label": ""}, {"label": "   "}, {"label": "x" * 101},

@@ -42,7 +42,6 @@ from authcore.flows.factors.fido import (
 )
 from authcore.flows.factors.machine import (
     MachineAnswer,
-    machine_input,
     machine_settings,
     pending_registration,
     register,
@@ -458,8 +457,7 @@ class AuthenticationFlow:
             new_password=req.new_password if req.HasField("new_password") else None,
             kba_answers={q.id: q.answer for q in req.kba_challenge.user_questions},
             fido=assertion_json(req.fido_response) if req.HasField("fido_response") else None,
-            machine=machine_input(req.machine_authenticator,
-                                  present=req.HasField("machine_authenticator")),
+            machine=req.machine_authenticator if req.HasField("machine_authenticator") else None,
         )
         hot = self.core.hot
         ch, bound, app, opened_states = await self.core.open_challenge(

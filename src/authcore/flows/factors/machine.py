@@ -61,9 +61,11 @@ class MachineInput:
 
 @dataclass(frozen=True)
 class MachineAnswer(FidoAnswer):
-    """An answer that may carry Entrust's machineAuthenticator."""
+    """An answer that may carry Entrust's machineAuthenticator, as sent:
+    only MACHINE reads (and checks) it; the other factors ignore it, as an
+    SDK may send one with any completion."""
 
-    machine: MachineInput | None = None
+    machine: common.MachineAuthenticator | None = None
 
 
 def _check_nonce(value: str, field: str) -> None:
@@ -86,11 +88,9 @@ def _check_fingerprint(value: str, field: str) -> None:
                               field_violations=[(field, exc.message)]) from None
 
 
-def machine_input(msg: common.MachineAuthenticator, *, present: bool) -> MachineInput | None:
+def machine_input(msg: common.MachineAuthenticator) -> MachineInput:
     """The request's machineAuthenticator, its shape checked (400 when
-    malformed); None when absent."""
-    if not present:
-        return None
+    malformed)."""
     where = "machineAuthenticator"
     for name in ("machine_nonce", "sequence_nonce"):
         json_name = msg.DESCRIPTOR.fields_by_name[name].json_name
@@ -144,10 +144,13 @@ class MachineFactor:
     async def finish(
         self, ctx: FactorContext, state: dict[str, Any], answer: Answer
     ) -> Effect | None:
-        given = answer.machine if isinstance(answer, MachineAnswer) else None
-        if given is None:
+        sent = answer.machine if isinstance(answer, MachineAnswer) else None
+        if sent is None:
             raise InvalidArgument("machineAuthenticator is required.", reason="missing_field",
                                   field_violations=[("machineAuthenticator", "is required")])
+        # Raised before anything is written: a malformed answer neither uses
+        # the challenge up nor counts.
+        given = machine_input(sent)
         key = ctx.core.code_key
         nonce_hash = hash_machine_nonce(key=key, machine_nonce=given.machine_nonce)
         row = await hq.machine_by_nonce(ctx.core.hot, ctx.user.pk, nonce_hash)
