@@ -412,6 +412,21 @@ async def test_only_applications_listing_machine_accept_machines(
     del machine
 
 
+async def test_an_unknown_user_looks_like_one_without_machines(
+    api: Api, admin: Admin, user_id: str
+) -> None:
+    app_id = await machine_app(admin)
+    await with_password(admin, user_id)
+    known = await api.query({"applicationId": app_id, "userId": user_id})
+    ghost = await api.query({"applicationId": app_id, "userId": "nobody-" + user_id})
+    assert ghost.status == 200, ghost
+    validate(ghost.body, "UserAuthenticateQueryResponse")
+    assert ghost.body["userMachineSettings"] == known.body["userMachineSettings"]
+    for who in (user_id, "nobody-" + user_id):
+        r = await api.challenge("MACHINE", {"applicationId": app_id, "userId": who})
+        assert r.status == 400 and r.error_code == "authenticator_not_enrolled", (who, r)
+
+
 async def test_an_application_without_machine_refuses_registration(
     api: Api, admin: Admin, app_id: str, user_id: str
 ) -> None:
