@@ -474,7 +474,7 @@ async def test_malformed_machine_input_is_a_clear_400(
     assert ok.status == 200 and ok.body["authenticationCompleted"] is True
 
     ch = await api.challenge("PASSWORD", {"applicationId": app_id, "userId": user_id})
-    for reg in ({"label": ""}, {"label": "   "}, {"label": "x" * 101},
+    for reg in ({"label": ""}, {"label": "   "}, {"label": "x" * 101}, {"label": "a\nb"},
                 {"label": "ok", "fingerprint": "{}"}):
         r = await api.complete("PASSWORD", {"response": PASSWORD,
                                             "machineAuthenticatorRegistration": reg},

@@ -226,11 +226,13 @@ def pending_registration(
                               "authentication (the second factor's).", reason="invalid_value",
                               field_violations=[(where, "only on the last step")])
     label = reg.label.strip()
-    if not label or len(label) > MAX_LABEL:
-        raise InvalidArgument(f"{where}.label must be 1 to {MAX_LABEL} characters.",
+    # Labels are shown to the user and to admins: no control characters.
+    if not label or len(label) > MAX_LABEL or not label.isprintable():
+        raise InvalidArgument(f"{where}.label must be 1 to {MAX_LABEL} printable characters.",
                               reason="invalid_value",
                               field_violations=[(f"{where}.label",
-                                                 f"must be 1 to {MAX_LABEL} characters")])
+                                                 f"must be 1 to {MAX_LABEL} printable "
+                                                 "characters")])
     fingerprint = reg.fingerprint if reg.HasField("fingerprint") and reg.fingerprint else None
     if fingerprint is not None:
         _check_fingerprint(fingerprint, f"{where}.fingerprint")
