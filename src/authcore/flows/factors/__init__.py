@@ -11,11 +11,13 @@ from authcore.flows.factors.otp import OtpFactor
 from authcore.flows.factors.password import PasswordFactor
 from authcore.flows.factors.temp_code import TempCodeFactor
 from authcore.flows.factors.token import TokenFactor
+from authcore.flows.factors.user_certificate import UserCertificateFactor
 
 FACTORS: dict[str, Factor] = {
     f.name: f
     for f in (PasswordFactor(), OtpFactor(), TokenFactor(), GridFactor(), KbaFactor(),
-              TempCodeFactor(), FidoFactor(), PasskeyFactor(), MachineFactor())
+              TempCodeFactor(), FidoFactor(), PasskeyFactor(), MachineFactor(),
+              UserCertificateFactor())
 }
 
 # What can follow a password in PASSWORD_AND_SECONDFACTOR.
