@@ -261,6 +261,26 @@ async def test_machine_as_the_second_factor(api: Api, admin: Admin, user_id: str
     rotated(machine, await machine_login(api, app_id, user_id, machine))
 
 
+async def test_long_second_factor_names_are_audited_on_every_backend(
+    api: Api, admin: Admin, app_id: str, user_id: str
+) -> None:
+    """Regression: the audit row of a second-factor challenge names
+    `PASSWORD_AND_SECONDFACTOR:<factor>` (42 characters for
+    TEMP_ACCESS_CODE), which overflowed PostgreSQL's String(32) column;
+    migration 0012 widens it."""
+    await with_password(admin, user_id)
+    issued = await admin.req("POST", f"/api/admin/v1/users/{user_id}/tempaccesscodes", {})
+    t1 = await api.challenge(P2F, {"applicationId": app_id, "userId": user_id})
+    t2 = await api.complete(P2F, {"response": PASSWORD}, t1.body["token"])
+    t3 = await api.challenge(P2F, {"applicationId": app_id,
+                                   "secondFactorAuthenticator": "TEMP_ACCESS_CODE",
+                                   "authToken": t2.body["token"]})
+    assert t3.status == 200, t3
+    done = await api.complete(P2F, {"secondFactorAuthenticator": "TEMP_ACCESS_CODE",
+                                    "response": issued["code"]}, t3.body["token"])
+    assert done.status == 200 and done.body["authenticationCompleted"] is True, done
+
+
 async def test_registration_on_the_second_factor_of_p2f(
     api: Api, admin: Admin, user_id: str
 ) -> None:
