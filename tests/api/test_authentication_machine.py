@@ -49,6 +49,9 @@ async def register(api: Api, app_id: str, user_id: str, *, label: str = "Laptop"
                    fingerprint: str | None = None) -> dict[str, str]:
     ch = await api.challenge("PASSWORD", {"applicationId": app_id, "userId": user_id})
     assert ch.status == 200, ch
+    validate(ch.body, "AuthenticatedResponse")
+    # The challenge tells the client it may register, and which labels exist.
+    assert ch.body["userMachineSettings"]["machineAuthenticatorEnabled"] is True
     reg: dict[str, str] = {"label": label}
     if fingerprint is not None:
         reg["fingerprint"] = fingerprint
@@ -101,6 +104,9 @@ async def test_register_after_password_then_log_in_with_the_machine(
     assert settings.get("userMachineAuthenticators", []) == []
 
     machine = await register(api, app_id, user_id, label="Work laptop")
+    again = await api.challenge("PASSWORD", {"applicationId": app_id, "userId": user_id})
+    assert [m["label"] for m in again.body["userMachineSettings"]["userMachineAuthenticators"]
+            ] == ["Work laptop"]
     after = await api.query({"applicationId": app_id, "userId": user_id})
     validate(after.body, "UserAuthenticateQueryResponse")
     assert "MACHINE" in after.body["authenticationTypes"]
@@ -253,6 +259,7 @@ async def test_machine_as_the_second_factor(api: Api, admin: Admin, user_id: str
                                    "authToken": t2.body["token"]})
     assert t3.status == 200, t3
     validate(t3.body, "AuthenticatedResponse")
+    assert len(t3.body["userMachineSettings"]["userMachineAuthenticators"]) == 1
     done = await api.complete(P2F, {"secondFactorAuthenticator": "MACHINE",
                                     "machineAuthenticator": machine}, t3.body["token"])
     machine = rotated(machine, done)
@@ -442,6 +449,12 @@ async def test_an_unknown_user_looks_like_one_without_machines(
     assert ghost.status == 200, ghost
     validate(ghost.body, "UserAuthenticateQueryResponse")
     assert ghost.body["userMachineSettings"] == known.body["userMachineSettings"]
+    known_ch = await api.challenge("PASSWORD", {"applicationId": app_id, "userId": user_id})
+    ghost_ch = await api.challenge("PASSWORD", {"applicationId": app_id,
+                                                "userId": "nobody-" + user_id})
+    assert ghost_ch.status == 200, ghost_ch
+    validate(ghost_ch.body, "AuthenticatedResponse")
+    assert ghost_ch.body["userMachineSettings"] == known_ch.body["userMachineSettings"]
     for who in (user_id, "nobody-" + user_id):
         r = await api.challenge("MACHINE", {"applicationId": app_id, "userId": who})
         assert r.status == 400 and r.error_code == "authenticator_not_enrolled", (who, r)
@@ -454,6 +467,7 @@ async def test_an_application_without_machine_refuses_registration(
     q = await api.query({"applicationId": app_id, "userId": user_id})
     assert "userMachineSettings" not in q.body
     ch = await api.challenge("PASSWORD", {"applicationId": app_id, "userId": user_id})
+    assert "userMachineSettings" not in ch.body
     r = await api.complete("PASSWORD", {"response": PASSWORD,
                                         "machineAuthenticatorRegistration": {"label": "x"}},
                            ch.body["token"])

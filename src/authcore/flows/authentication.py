@@ -45,7 +45,7 @@ from authcore.flows.factors.machine import (
     machine_settings,
     pending_registration,
     register,
-    usable_machines,
+    user_machine_settings,
 )
 from authcore.flows.factors.otp import delivery_info
 from authcore.flows.factors.token import user_tokens
@@ -237,9 +237,9 @@ class AuthenticationFlow:
         if "TOKEN" in available:
             out.token_details.extend(t.serial_number for t in await user_tokens(ctx))
         out.registration_required = not available
-        if "MACHINE" in app.authenticators:
-            out.user_machine_settings.CopyFrom(
-                machine_settings(app, ctx.policy, await usable_machines(ctx)))
+        machines = await user_machine_settings(ctx)
+        if machines is not None:
+            out.user_machine_settings.CopyFrom(machines)
         if req.HasField("auth_token") and req.auth_token:
             claims, session_user_pk = await verify_session_hot(
                 self.core.hot, self.core.signer, bare_token(req.auth_token), now=now)
@@ -355,11 +355,14 @@ class AuthenticationFlow:
                                      reason="authenticator_not_enrolled")
         states = await self.core.lockouts.hot_states(self.core.hot, user_pk=user.pk)
         started = await self._start(ctx, name, inp, states)
+        machines = await user_machine_settings(ctx)
         async with self.core.hot.transaction() as tx:
             response = await self._issue_started(tx, ctx, name, started)
             await audit.hot_record(tx, event="challenge", outcome="issued", now=now,
                                    application_id=app.id, user_id=user.user_id,
                                    authenticator=name, client_ip=caller.client_ip)
+        if machines is not None:
+            response.user_machine_settings.CopyFrom(machines)
         return response
 
     async def _ghost_challenge(self, app: AppRow, ghost: str, name: str, now: float,
@@ -375,6 +378,9 @@ class AuthenticationFlow:
             await audit.hot_record(tx, event="challenge", outcome="issued", now=now,
                                    application_id=app.id, user_id=ghost[:255],
                                    authenticator=name, client_ip=caller.client_ip)
+        if "MACHINE" in app.authenticators:
+            response.user_machine_settings.CopyFrom(
+                machine_settings(app, app_policy(app.settings), []))
         return response
 
     async def _discoverable_challenge(
@@ -435,6 +441,7 @@ class AuthenticationFlow:
         self._check_not_locked(
             await self.core.lockouts.hot_states(self.core.hot, user_pk=user.pk), second, now)
         started = await FACTORS[second].start(ctx, inp)
+        machines = await user_machine_settings(ctx)
         async with self.core.hot.transaction() as tx:
             await self.core.challenges.hot_claim(tx, challenge_id=first.id, now=now)
             response = await self._issue(tx, app, ctx.policy, user.pk, now, authenticator=P2F,
@@ -443,6 +450,8 @@ class AuthenticationFlow:
             await audit.hot_record(tx, event="challenge", outcome="issued", now=now,
                                    application_id=app.id, user_id=user.user_id,
                                    authenticator=f"{P2F}:{second}", client_ip=caller.client_ip)
+        if machines is not None:
+            response.user_machine_settings.CopyFrom(machines)
         return response
 
     # -- complete ----------------------------------------------------------

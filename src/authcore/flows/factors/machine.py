@@ -128,6 +128,14 @@ def machine_settings(app: AppRow, policy: AppPolicy,
     return out
 
 
+async def user_machine_settings(ctx: FactorContext) -> common.UserMachineSettings | None:
+    """userMachineSettings for the query and challenges; None where the
+    application doesn't allow MACHINE (nothing is read then)."""
+    if NAME not in ctx.app.authenticators:
+        return None
+    return machine_settings(ctx.app, ctx.policy, await usable_machines(ctx))
+
+
 class MachineFactor:
     name = NAME
 
