@@ -228,6 +228,40 @@ class MachineAuthenticator(_message.Message):
     sequence_nonce: str
     def __init__(self, fingerprint: _Optional[str] = ..., machine_nonce: _Optional[str] = ..., sequence_nonce: _Optional[str] = ...) -> None: ...
 
+class MachineAuthenticatorRegistration(_message.Message):
+    __slots__ = ("label", "fingerprint")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    fingerprint: str
+    def __init__(self, label: _Optional[str] = ..., fingerprint: _Optional[str] = ...) -> None: ...
+
+class UserMachineAuthenticator(_message.Message):
+    __slots__ = ("id", "label", "registration_time", "expiry_time", "last_used_time")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    REGISTRATION_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRY_TIME_FIELD_NUMBER: _ClassVar[int]
+    LAST_USED_TIME_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    label: str
+    registration_time: _timestamp_pb2.Timestamp
+    expiry_time: _timestamp_pb2.Timestamp
+    last_used_time: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., label: _Optional[str] = ..., registration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expiry_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_used_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class UserMachineSettings(_message.Message):
+    __slots__ = ("attribute_exclusions", "device_fingerprint_required", "machine_authenticator_enabled", "user_machine_authenticators")
+    ATTRIBUTE_EXCLUSIONS_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FINGERPRINT_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    MACHINE_AUTHENTICATOR_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    USER_MACHINE_AUTHENTICATORS_FIELD_NUMBER: _ClassVar[int]
+    attribute_exclusions: _containers.RepeatedScalarFieldContainer[str]
+    device_fingerprint_required: bool
+    machine_authenticator_enabled: bool
+    user_machine_authenticators: _containers.RepeatedCompositeFieldContainer[UserMachineAuthenticator]
+    def __init__(self, attribute_exclusions: _Optional[_Iterable[str]] = ..., device_fingerprint_required: _Optional[bool] = ..., machine_authenticator_enabled: _Optional[bool] = ..., user_machine_authenticators: _Optional[_Iterable[_Union[UserMachineAuthenticator, _Mapping]]] = ...) -> None: ...
+
 class OTPContactValue(_message.Message):
     __slots__ = ("name", "type", "value")
     NAME_FIELD_NUMBER: _ClassVar[int]

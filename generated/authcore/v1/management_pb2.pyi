@@ -101,6 +101,16 @@ class SelfServiceSettings(_message.Message):
     offline_private_salt_length: int
     def __init__(self, editable_values: _Optional[_Union[ValueNames, _Mapping]] = ..., offline_tokens_enabled: _Optional[bool] = ..., offline_minor_size: _Optional[int] = ..., offline_max_size: _Optional[int] = ..., offline_iterations: _Optional[int] = ..., offline_private_salt_length: _Optional[int] = ...) -> None: ...
 
+class MachineSettings(_message.Message):
+    __slots__ = ("device_fingerprint_required", "machine_seconds", "max_machines")
+    DEVICE_FINGERPRINT_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    MACHINE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_MACHINES_FIELD_NUMBER: _ClassVar[int]
+    device_fingerprint_required: bool
+    machine_seconds: int
+    max_machines: int
+    def __init__(self, device_fingerprint_required: _Optional[bool] = ..., machine_seconds: _Optional[int] = ..., max_machines: _Optional[int] = ...) -> None: ...
+
 class WebAuthnSettings(_message.Message):
     __slots__ = ("rp_id", "rp_name", "origins", "user_verification", "resident_key", "require_attestation", "timeout_ms")
     RP_ID_FIELD_NUMBER: _ClassVar[int]
@@ -120,7 +130,7 @@ class WebAuthnSettings(_message.Message):
     def __init__(self, rp_id: _Optional[str] = ..., rp_name: _Optional[str] = ..., origins: _Optional[_Iterable[str]] = ..., user_verification: _Optional[str] = ..., resident_key: _Optional[str] = ..., require_attestation: _Optional[bool] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
 
 class Application(_message.Message):
-    __slots__ = ("application_id", "name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "created_at", "webauthn", "access", "self_service")
+    __slots__ = ("application_id", "name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "created_at", "webauthn", "access", "self_service", "machine")
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     AUTHENTICATORS_FIELD_NUMBER: _ClassVar[int]
@@ -131,6 +141,7 @@ class Application(_message.Message):
     WEBAUTHN_FIELD_NUMBER: _ClassVar[int]
     ACCESS_FIELD_NUMBER: _ClassVar[int]
     SELF_SERVICE_FIELD_NUMBER: _ClassVar[int]
+    MACHINE_FIELD_NUMBER: _ClassVar[int]
     application_id: str
     name: str
     authenticators: _containers.RepeatedScalarFieldContainer[_authenticators_pb2.AuthenticatorType]
@@ -141,10 +152,11 @@ class Application(_message.Message):
     webauthn: WebAuthnSettings
     access: AccessSettings
     self_service: SelfServiceSettings
-    def __init__(self, application_id: _Optional[str] = ..., name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ..., access: _Optional[_Union[AccessSettings, _Mapping]] = ..., self_service: _Optional[_Union[SelfServiceSettings, _Mapping]] = ...) -> None: ...
+    machine: MachineSettings
+    def __init__(self, application_id: _Optional[str] = ..., name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ..., access: _Optional[_Union[AccessSettings, _Mapping]] = ..., self_service: _Optional[_Union[SelfServiceSettings, _Mapping]] = ..., machine: _Optional[_Union[MachineSettings, _Mapping]] = ...) -> None: ...
 
 class CreateApplicationRequest(_message.Message):
-    __slots__ = ("name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "webauthn", "access", "self_service")
+    __slots__ = ("name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "webauthn", "access", "self_service", "machine")
     NAME_FIELD_NUMBER: _ClassVar[int]
     AUTHENTICATORS_FIELD_NUMBER: _ClassVar[int]
     LOCKOUT_POLICY_FIELD_NUMBER: _ClassVar[int]
@@ -153,6 +165,7 @@ class CreateApplicationRequest(_message.Message):
     WEBAUTHN_FIELD_NUMBER: _ClassVar[int]
     ACCESS_FIELD_NUMBER: _ClassVar[int]
     SELF_SERVICE_FIELD_NUMBER: _ClassVar[int]
+    MACHINE_FIELD_NUMBER: _ClassVar[int]
     name: str
     authenticators: _containers.RepeatedScalarFieldContainer[_authenticators_pb2.AuthenticatorType]
     lockout_policy: LockoutPolicy
@@ -161,7 +174,8 @@ class CreateApplicationRequest(_message.Message):
     webauthn: WebAuthnSettings
     access: AccessSettings
     self_service: SelfServiceSettings
-    def __init__(self, name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ..., access: _Optional[_Union[AccessSettings, _Mapping]] = ..., self_service: _Optional[_Union[SelfServiceSettings, _Mapping]] = ...) -> None: ...
+    machine: MachineSettings
+    def __init__(self, name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ..., access: _Optional[_Union[AccessSettings, _Mapping]] = ..., self_service: _Optional[_Union[SelfServiceSettings, _Mapping]] = ..., machine: _Optional[_Union[MachineSettings, _Mapping]] = ...) -> None: ...
 
 class CreateApplicationResponse(_message.Message):
     __slots__ = ("application_id", "application")
@@ -172,7 +186,7 @@ class CreateApplicationResponse(_message.Message):
     def __init__(self, application_id: _Optional[str] = ..., application: _Optional[_Union[Application, _Mapping]] = ...) -> None: ...
 
 class UpdateApplicationRequest(_message.Message):
-    __slots__ = ("application_id", "name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "webauthn", "access", "self_service")
+    __slots__ = ("application_id", "name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "webauthn", "access", "self_service", "machine")
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     AUTHENTICATORS_FIELD_NUMBER: _ClassVar[int]
@@ -182,6 +196,7 @@ class UpdateApplicationRequest(_message.Message):
     WEBAUTHN_FIELD_NUMBER: _ClassVar[int]
     ACCESS_FIELD_NUMBER: _ClassVar[int]
     SELF_SERVICE_FIELD_NUMBER: _ClassVar[int]
+    MACHINE_FIELD_NUMBER: _ClassVar[int]
     application_id: str
     name: str
     authenticators: _containers.RepeatedScalarFieldContainer[_authenticators_pb2.AuthenticatorType]
@@ -191,7 +206,8 @@ class UpdateApplicationRequest(_message.Message):
     webauthn: WebAuthnSettings
     access: AccessSettings
     self_service: SelfServiceSettings
-    def __init__(self, application_id: _Optional[str] = ..., name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ..., access: _Optional[_Union[AccessSettings, _Mapping]] = ..., self_service: _Optional[_Union[SelfServiceSettings, _Mapping]] = ...) -> None: ...
+    machine: MachineSettings
+    def __init__(self, application_id: _Optional[str] = ..., name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ..., access: _Optional[_Union[AccessSettings, _Mapping]] = ..., self_service: _Optional[_Union[SelfServiceSettings, _Mapping]] = ..., machine: _Optional[_Union[MachineSettings, _Mapping]] = ...) -> None: ...
 
 class UpdateApplicationResponse(_message.Message):
     __slots__ = ("application",)
@@ -632,3 +648,43 @@ class GetJwksResponse(_message.Message):
     KEYS_FIELD_NUMBER: _ClassVar[int]
     keys: _containers.RepeatedCompositeFieldContainer[Jwk]
     def __init__(self, keys: _Optional[_Iterable[_Union[Jwk, _Mapping]]] = ...) -> None: ...
+
+class UserMachine(_message.Message):
+    __slots__ = ("machine_id", "label", "created_at", "expires_at", "last_used_at", "has_fingerprint")
+    MACHINE_ID_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_USED_AT_FIELD_NUMBER: _ClassVar[int]
+    HAS_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    machine_id: str
+    label: str
+    created_at: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    last_used_at: _timestamp_pb2.Timestamp
+    has_fingerprint: bool
+    def __init__(self, machine_id: _Optional[str] = ..., label: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_used_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., has_fingerprint: _Optional[bool] = ...) -> None: ...
+
+class ListUserMachinesRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class ListUserMachinesResponse(_message.Message):
+    __slots__ = ("machines",)
+    MACHINES_FIELD_NUMBER: _ClassVar[int]
+    machines: _containers.RepeatedCompositeFieldContainer[UserMachine]
+    def __init__(self, machines: _Optional[_Iterable[_Union[UserMachine, _Mapping]]] = ...) -> None: ...
+
+class DeleteUserMachineRequest(_message.Message):
+    __slots__ = ("user_id", "machine_id")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    MACHINE_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    machine_id: str
+    def __init__(self, user_id: _Optional[str] = ..., machine_id: _Optional[str] = ...) -> None: ...
+
+class DeleteUserMachineResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -142,6 +142,16 @@ class ManagementServiceStub:
                 request_serializer=authcore_dot_v1_dot_management__pb2.DeleteUserPasskeyRequest.SerializeToString,
                 response_deserializer=authcore_dot_v1_dot_management__pb2.DeleteUserPasskeyResponse.FromString,
                 _registered_method=True)
+        self.ListUserMachines = channel.unary_unary(
+                '/authcore.v1.ManagementService/ListUserMachines',
+                request_serializer=authcore_dot_v1_dot_management__pb2.ListUserMachinesRequest.SerializeToString,
+                response_deserializer=authcore_dot_v1_dot_management__pb2.ListUserMachinesResponse.FromString,
+                _registered_method=True)
+        self.DeleteUserMachine = channel.unary_unary(
+                '/authcore.v1.ManagementService/DeleteUserMachine',
+                request_serializer=authcore_dot_v1_dot_management__pb2.DeleteUserMachineRequest.SerializeToString,
+                response_deserializer=authcore_dot_v1_dot_management__pb2.DeleteUserMachineResponse.FromString,
+                _registered_method=True)
         self.GetJwks = channel.unary_unary(
                 '/authcore.v1.ManagementService/GetJwks',
                 request_serializer=authcore_dot_v1_dot_management__pb2.GetJwksRequest.SerializeToString,
@@ -358,6 +368,25 @@ class ManagementServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListUserMachines(self, request, context):
+        """List a user's machines.
+
+        The machine authenticators (MACHINE) the user registered and that are
+        neither revoked nor expired, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteUserMachine(self, request, context):
+        """Delete a user's machine.
+
+        Answers 204; the machine can no longer authenticate.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetJwks(self, request, context):
         """Get the JSON Web Key Set.
 
@@ -475,6 +504,16 @@ def add_ManagementServiceServicer_to_server(servicer, server):
                     servicer.DeleteUserPasskey,
                     request_deserializer=authcore_dot_v1_dot_management__pb2.DeleteUserPasskeyRequest.FromString,
                     response_serializer=authcore_dot_v1_dot_management__pb2.DeleteUserPasskeyResponse.SerializeToString,
+            ),
+            'ListUserMachines': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUserMachines,
+                    request_deserializer=authcore_dot_v1_dot_management__pb2.ListUserMachinesRequest.FromString,
+                    response_serializer=authcore_dot_v1_dot_management__pb2.ListUserMachinesResponse.SerializeToString,
+            ),
+            'DeleteUserMachine': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteUserMachine,
+                    request_deserializer=authcore_dot_v1_dot_management__pb2.DeleteUserMachineRequest.FromString,
+                    response_serializer=authcore_dot_v1_dot_management__pb2.DeleteUserMachineResponse.SerializeToString,
             ),
             'GetJwks': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJwks,
@@ -1052,6 +1091,60 @@ class ManagementService:
             '/authcore.v1.ManagementService/DeleteUserPasskey',
             authcore_dot_v1_dot_management__pb2.DeleteUserPasskeyRequest.SerializeToString,
             authcore_dot_v1_dot_management__pb2.DeleteUserPasskeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUserMachines(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/authcore.v1.ManagementService/ListUserMachines',
+            authcore_dot_v1_dot_management__pb2.ListUserMachinesRequest.SerializeToString,
+            authcore_dot_v1_dot_management__pb2.ListUserMachinesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteUserMachine(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/authcore.v1.ManagementService/DeleteUserMachine',
+            authcore_dot_v1_dot_management__pb2.DeleteUserMachineRequest.SerializeToString,
+            authcore_dot_v1_dot_management__pb2.DeleteUserMachineResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,7 +25,14 @@ from authcore.flows import audit
 from authcore.flows.challenges import ChallengeRecord, KeepChallenge, bare_token
 from authcore.flows.context import Core
 from authcore.flows.factors import FACTORS, SECOND_FACTORS
-from authcore.flows.factors.base import Effect, FactorContext, Started, StartInput
+from authcore.flows.factors.base import (
+    SUCCESS_RESPONSE,
+    Effect,
+    FactorContext,
+    FailureWithEffect,
+    Started,
+    StartInput,
+)
 from authcore.flows.factors.fido import (
     FidoAnswer,
     assertion_json,
@@ -35,6 +42,13 @@ from authcore.flows.factors.fido import (
 )
 from authcore.flows.factors.idp import IdpFactor
 from authcore.flows.factors.idp import offered as idp_offered
+from authcore.flows.factors.machine import (
+    MachineAnswer,
+    machine_settings,
+    pending_registration,
+    register,
+    user_machine_settings,
+)
 from authcore.flows.factors.otp import delivery_info
 from authcore.flows.factors.token import user_tokens
 from authcore.flows.ghosts import burn_password_time, ghost_authenticators, ghost_id
@@ -231,6 +245,9 @@ class AuthenticationFlow:
         if "TOKEN" in available:
             out.token_details.extend(t.serial_number for t in await user_tokens(ctx))
         out.registration_required = not available
+        machines = await user_machine_settings(ctx)
+        if machines is not None:
+            out.user_machine_settings.CopyFrom(machines)
         if req.HasField("auth_token") and req.auth_token:
             claims, session_user_pk = await verify_session_hot(
                 self.core.hot, self.core.signer, bare_token(req.auth_token), now=now)
@@ -276,6 +293,9 @@ class AuthenticationFlow:
             authentication_types=[type_value(n) for n in available])
         self._lockout_status(out, available, states, now)
         out.registration_required = not available
+        if "MACHINE" in app.authenticators:
+            out.user_machine_settings.CopyFrom(
+                machine_settings(app, app_policy(app.settings), []))
         if req.HasField("auth_token") and req.auth_token:
             # Any valid session is someone else's.
             await verify_session_hot(self.core.hot, self.core.signer,
@@ -362,11 +382,14 @@ class AuthenticationFlow:
                                      reason="authenticator_not_enrolled")
         states = await self.core.lockouts.hot_states(self.core.hot, user_pk=user.pk)
         started = await self._start(ctx, name, inp, states)
+        machines = await user_machine_settings(ctx)
         async with self.core.hot.transaction() as tx:
             response = await self._issue_started(tx, ctx, name, started)
             await audit.hot_record(tx, event="challenge", outcome="issued", now=now,
                                    application_id=app.id, user_id=user.user_id,
                                    authenticator=name, client_ip=caller.client_ip)
+        if machines is not None:
+            response.user_machine_settings.CopyFrom(machines)
         return response
 
     async def _ghost_challenge(self, app: AppRow, ghost: str, name: str, now: float,
@@ -386,6 +409,9 @@ class AuthenticationFlow:
             await audit.hot_record(tx, event="challenge", outcome="issued", now=now,
                                    application_id=app.id, user_id=ghost[:255],
                                    authenticator=name, client_ip=caller.client_ip)
+        if "MACHINE" in app.authenticators:
+            response.user_machine_settings.CopyFrom(
+                machine_settings(app, app_policy(app.settings), []))
         return response
 
     async def _discoverable_challenge(
@@ -447,6 +473,7 @@ class AuthenticationFlow:
         self._check_not_locked(
             await self.core.lockouts.hot_states(self.core.hot, user_pk=user.pk), second, now)
         started = await FACTORS[second].start(ctx, inp)
+        machines = await user_machine_settings(ctx)
         async with self.core.hot.transaction() as tx:
             await self.core.challenges.hot_claim(tx, challenge_id=first.id, now=now)
             response = await self._issue(tx, app, ctx.policy, user.pk, now, authenticator=name,
@@ -455,6 +482,8 @@ class AuthenticationFlow:
             await audit.hot_record(tx, event="challenge", outcome="issued", now=now,
                                    application_id=app.id, user_id=user.user_id,
                                    authenticator=f"{name}:{second}", client_ip=caller.client_ip)
+        if machines is not None:
+            response.user_machine_settings.CopyFrom(machines)
         return response
 
     # -- complete ----------------------------------------------------------
@@ -467,11 +496,12 @@ class AuthenticationFlow:
         outcome. No verification runs while the write lock is held."""
         name = self._requested(req.authenticator, field="authenticator")
         now = self.core.clock()
-        answer = FidoAnswer(
+        answer = MachineAnswer(
             response=req.response if req.HasField("response") else None,
             new_password=req.new_password if req.HasField("new_password") else None,
             kba_answers={q.id: q.answer for q in req.kba_challenge.user_questions},
             fido=assertion_json(req.fido_response) if req.HasField("fido_response") else None,
+            machine=req.machine_authenticator if req.HasField("machine_authenticator") else None,
             certificate_code=req.user_certificate_response.code or None,
             certificate_verifier=req.user_certificate_response.verifier or None,
         )
@@ -516,8 +546,11 @@ class AuthenticationFlow:
             raise Unauthenticated("The challenge token does not match this request.",
                                   reason="challenge_mismatch")
         ctx = self._ctx(app, user, now)
+        machine = pending_registration(req, app=app, policy=ctx.policy, factor=factor_name,
+                                       issues_session=ch.stage != FIRST, key=self.core.code_key)
         failure: VerificationError | None = None
         effect: Effect | None = None
+        failure_effect: Effect | None = None
         states = (opened_states if opened_states is not None
                   else await self.core.lockouts.hot_states(hot, user_pk=user.pk))
         had_failures = factor_name in states
@@ -527,6 +560,8 @@ class AuthenticationFlow:
                                                        answer)
         except VerificationError as exc:
             failure = exc
+        except FailureWithEffect as failed:
+            failure, failure_effect = failed.error, failed.effect
         except KeepChallenge as keep:
             # Not used up: the client completes again on the same token.
             raise keep.error from None
@@ -549,6 +584,8 @@ class AuthenticationFlow:
                     await effect(tx)
                 except VerificationError as exc:
                     failure = exc
+            if failure_effect is not None:
+                await failure_effect(tx)
             # Using the challenge up in the same transaction as the outcome
             # (and, with Redis, in the same script as the lockout counter):
             # of several concurrent completes only one can commit, so a
@@ -568,7 +605,14 @@ class AuthenticationFlow:
                         stage=SECOND_SELECT,
                         started=Started(state={}, response=authn.AuthenticatedResponse()))
                 await signed.store(tx)
-                return _success(user, signed)
+                response = _success(user, signed)
+                if SUCCESS_RESPONSE in ctx.memo:
+                    response.MergeFrom(ctx.memo[SUCCESS_RESPONSE])
+                if machine is not None:
+                    await register(tx, machine, user_pk=user.pk, policy=ctx.policy, now=now,
+                                   response=response)
+                    await log_event(tx, event="machine_registered", outcome="success")
+                return response
             await log_event(tx, event="complete", outcome="refused" if refused else "failure",
                             reason="authenticator_locked" if refused else failure.reason)
         if refused:

@@ -93,7 +93,7 @@ def _invalid(field: str, problem: str) -> InvalidArgument:
     return InvalidArgument(f"{field} {problem}.", field_violations=[(field, problem)])
 
 
-_SETTING_GROUPS = ("token_lifetimes", "factor_settings", "access")
+_SETTING_GROUPS = ("token_lifetimes", "factor_settings", "access", "machine")
 
 
 def _check_lockout(req: mgmt.CreateApplicationRequest | mgmt.UpdateApplicationRequest,
@@ -154,6 +154,9 @@ def application_message(app: Application, lockout: LockoutPolicy) -> mgmt.Applic
         created_at=_ts(app.created_at),
         webauthn=_webauthn_message(WebAuthnPolicy.from_settings(app.settings)),
         self_service=_self_service_message(SelfServicePolicy.from_settings(app.settings)),
+        machine=mgmt.MachineSettings(
+            device_fingerprint_required=policy.device_fingerprint_required,
+            machine_seconds=policy.machine_seconds, max_machines=policy.max_machines),
     )
 
 

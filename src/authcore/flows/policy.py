@@ -51,6 +51,13 @@ class AppPolicy:
     # Different factors (passkey, code, the backend's token) a LoginID MFA
     # flow needs before it issues tokens (flows/loginid_mfa.py).
     mfa_factors: int = 1
+    # Machine authentication (MACHINE, flows/factors/machine.py): a machine
+    # must present the fingerprint it registered with; how long a machine
+    # lives from its registration; how many a user keeps (one more revokes
+    # the least recently used).
+    device_fingerprint_required: bool = False
+    machine_seconds: int = 90 * 86400
+    max_machines: int = 20
     # USER_CERTIFICATE's mapping of a certificate to its user: "EMAIL",
     # "UPN" or "" (off); verify/user_certificate.py.
     user_certificate_mapping: str = ""
@@ -68,6 +75,8 @@ class AppPolicy:
         "otp_digits": (6, 8),
         "otp_ttl_seconds": (30, 3600),
         "mfa_factors": (1, 2),
+        "machine_seconds": (3600, 730 * 86400),
+        "max_machines": (1, 100),
     }
 
     @classmethod
@@ -217,7 +226,8 @@ P2F = "PASSWORD_AND_SECONDFACTOR"
 IDP2F = "IDP_AND_SECONDFACTOR"
 # What may follow a password in PASSWORD_AND_SECONDFACTOR (factors/__init__.py
 # SECOND_FACTORS; repeated here so that the decision has no flow imports).
-SECOND_FACTORS = frozenset({"TOKEN", "OTP", "GRID", "KBA", "TEMP_ACCESS_CODE", "FIDO"})
+SECOND_FACTORS = frozenset({"TOKEN", "OTP", "GRID", "KBA", "TEMP_ACCESS_CODE", "FIDO",
+                            "MACHINE"})
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import TypeAlias
 
 import grpc
 
+from authcore.flows.machines_admin import MachineAdmin
 from authcore.flows.management import ManagementFlow, PasskeyAdmin
 from authcore.v1 import management_pb2 as mgmt
 from authcore.v1 import management_pb2_grpc
@@ -18,6 +19,7 @@ class ManagementService(management_pb2_grpc.ManagementServiceServicer):
     def __init__(self, flow: ManagementFlow) -> None:
         self.flow = flow
         self.passkeys = PasskeyAdmin(flow.core)
+        self.machines = MachineAdmin(flow.core)
 
     async def CreateApplication(
         self, request: mgmt.CreateApplicationRequest, context: Ctx
@@ -114,6 +116,16 @@ class ManagementService(management_pb2_grpc.ManagementServiceServicer):
         self, request: mgmt.DeleteUserPasskeyRequest, context: Ctx
     ) -> mgmt.DeleteUserPasskeyResponse:
         return await self.passkeys.delete_user_passkey(request)
+
+    async def ListUserMachines(
+        self, request: mgmt.ListUserMachinesRequest, context: Ctx
+    ) -> mgmt.ListUserMachinesResponse:
+        return await self.machines.list_user_machines(request)
+
+    async def DeleteUserMachine(
+        self, request: mgmt.DeleteUserMachineRequest, context: Ctx
+    ) -> mgmt.DeleteUserMachineResponse:
+        return await self.machines.delete_user_machine(request)
 
     async def GetJwks(self, request: mgmt.GetJwksRequest, context: Ctx
                       ) -> mgmt.GetJwksResponse:

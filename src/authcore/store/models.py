@@ -293,6 +293,26 @@ class TempAccessCode(Base):
     created_at: Mapped[float] = mapped_column(Float)
 
 
+class Machine(Base):
+    """A machine (device) registered for MACHINE. Its nonce, current
+    sequence nonce and fingerprint are kept only as HMACs (verify/machine.py);
+    the sequence rotates by compare-and-set on `sequence_hash`."""
+
+    __tablename__ = "machines"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_pk: Mapped[str] = mapped_column(ForeignKey("users.pk", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(100))
+    nonce_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    sequence_hash: Mapped[str] = mapped_column(String(64))
+    fingerprint_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    last_used_at: Mapped[float | None] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float)
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+
 class Challenge(Base):
     """Server-side state of one challenge. The client holds only a random token
     whose SHA-256 is `token_hash`; consuming is a conditional UPDATE so that a
@@ -384,7 +404,7 @@ class AuditEvent(Base):
     reason: Mapped[str | None] = mapped_column(String(64))
     application_id: Mapped[str | None] = mapped_column(String(36))
     user_id: Mapped[str | None] = mapped_column(String(255))
-    authenticator: Mapped[str | None] = mapped_column(String(32))
+    authenticator: Mapped[str | None] = mapped_column(String(64))
     client_ip: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(64))
 

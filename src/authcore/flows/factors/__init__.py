@@ -7,6 +7,7 @@ from authcore.flows.factors.fido import FidoFactor, PasskeyFactor
 from authcore.flows.factors.grid import GridFactor
 from authcore.flows.factors.idp import IdpFactor
 from authcore.flows.factors.kba import KbaFactor
+from authcore.flows.factors.machine import MachineFactor
 from authcore.flows.factors.otp import OtpFactor
 from authcore.flows.factors.password import PasswordFactor
 from authcore.flows.factors.temp_code import TempCodeFactor
@@ -16,10 +17,10 @@ from authcore.flows.factors.user_certificate import UserCertificateFactor
 FACTORS: dict[str, Factor] = {
     f.name: f
     for f in (PasswordFactor(), OtpFactor(), TokenFactor(), GridFactor(), KbaFactor(),
-              TempCodeFactor(), FidoFactor(), PasskeyFactor(), UserCertificateFactor(),
-              IdpFactor())
+              TempCodeFactor(), FidoFactor(), PasskeyFactor(), MachineFactor(),
+              UserCertificateFactor(), IdpFactor())
 }
 
 # What can follow a password in PASSWORD_AND_SECONDFACTOR (and an IDP
 # login in IDP_AND_SECONDFACTOR).
-SECOND_FACTORS = ("TOKEN", "OTP", "GRID", "KBA", "TEMP_ACCESS_CODE", "FIDO")
+SECOND_FACTORS = ("TOKEN", "OTP", "GRID", "KBA", "TEMP_ACCESS_CODE", "FIDO", "MACHINE")

@@ -17,6 +17,7 @@ from authcore.flows.policy import AppPolicy
 from authcore.store.hot import HotTx
 from authcore.store.hot.queries import AppRow, UserRow
 from authcore.v1 import authentication_pb2 as authn
+from authcore.verify.errors import VerificationError
 
 T = TypeVar("T")
 
@@ -64,6 +65,22 @@ class Answer:
 # raise VerificationError, e.g. when a concurrent request spent the same code
 # first. It must not await anything but the transaction's statements.
 Effect = Callable[[HotTx], Awaitable[None]]
+
+
+class FailureWithEffect(Exception):
+    """A wrong answer whose failure also changes something, applied in the
+    transaction that records the failure: a machine's replayed sequence
+    nonce revokes the machine."""
+
+    def __init__(self, error: VerificationError, effect: Effect) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.effect = effect
+
+
+# `FactorContext.memo` key: an AuthenticatedResponse a factor's `finish`
+# leaves to be merged into the success (a machine's next sequence nonce).
+SUCCESS_RESPONSE = "success_response"
 
 
 @dataclass

@@ -117,6 +117,19 @@ class KbaRow:
 
 
 @dataclass(frozen=True, slots=True)
+class MachineRow:
+    id: str
+    user_pk: str
+    label: str
+    sequence_hash: str
+    fingerprint_hash: str | None
+    created_at: float
+    expires_at: float
+    last_used_at: float | None
+    revoked_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class TempCodeRow:
     id: str
     code_hash: str
@@ -300,6 +313,23 @@ async def user_email_proof(db: Fetcher, pk: str) -> tuple[str | None, float | No
     """The user's folded email and when it was proved (None: never)."""
     r = await db.one(q.USER_EMAIL_PROOF, {"pk": pk})
     return (None, None) if r is None else (r["email_key"], r["email_verified_at"])
+
+
+def _machine_row(r: Row) -> MachineRow:
+    return MachineRow(id=r["id"], user_pk=r["user_pk"], label=r["label"],
+                      sequence_hash=r["sequence_hash"], fingerprint_hash=r["fingerprint_hash"],
+                      created_at=r["created_at"], expires_at=r["expires_at"],
+                      last_used_at=r["last_used_at"], revoked_at=r["revoked_at"])
+
+
+async def user_machines(db: Fetcher, user_pk: str, now: float) -> list[MachineRow]:
+    return [_machine_row(r)
+            for r in await db.all(q.USER_MACHINES, {"user_pk": user_pk, "now": now})]
+
+
+async def machine_by_nonce(db: Fetcher, user_pk: str, nonce_hash: str) -> MachineRow | None:
+    r = await db.one(q.MACHINE_BY_NONCE, {"user_pk": user_pk, "nonce_hash": nonce_hash})
+    return None if r is None else _machine_row(r)
 
 
 def passkey_row(r: Row) -> PasskeyRow:

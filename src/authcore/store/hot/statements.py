@@ -206,6 +206,47 @@ INSERT_OIDC_LINK = _stmt("insert_oidc_link", """
     VALUES (:provider_id, :subject, :user_pk, :now, :now)
     ON CONFLICT DO NOTHING""")
 
+_MACHINE = ("id, user_pk, label, sequence_hash, fingerprint_hash, created_at, expires_at, "
+            "last_used_at, revoked_at")
+
+# The user's usable machines (MACHINE's availability, userMachineSettings).
+USER_MACHINES = _stmt("user_machines", f"""
+    SELECT {_MACHINE} FROM machines
+    WHERE user_pk = :user_pk AND revoked_at IS NULL AND expires_at > :now
+    ORDER BY created_at DESC""")
+
+# Revoked and expired ones too: a revoked machine's nonce answers
+# machine_revoked, not invalid_machine.
+MACHINE_BY_NONCE = _stmt("machine_by_nonce", f"""
+    SELECT {_MACHINE} FROM machines WHERE nonce_hash = :nonce_hash AND user_pk = :user_pk""")
+
+# Only from the sequence nonce that was verified: of concurrent uses of
+# one sequence nonce exactly one rotates it.
+ROTATE_MACHINE_SEQUENCE = _stmt("rotate_machine_sequence", """
+    UPDATE machines SET sequence_hash = :next_hash, last_used_at = :now
+    WHERE id = :id AND sequence_hash = :sequence_hash AND revoked_at IS NULL""")
+
+REVOKE_MACHINE = _stmt("revoke_machine", """
+    UPDATE machines SET revoked_at = :now, revoked_reason = :reason
+    WHERE id = :id AND revoked_at IS NULL""")
+
+INSERT_MACHINE = _stmt("insert_machine", """
+    INSERT INTO machines (id, user_pk, label, nonce_hash, sequence_hash, fingerprint_hash,
+                          created_at, expires_at, last_used_at, revoked_at, revoked_reason)
+    VALUES (:id, :user_pk, :label, :nonce_hash, :sequence_hash, :fingerprint_hash,
+            :now, :expires_at, NULL, NULL, NULL)""")
+
+# Beyond the newest `keep` usable machines (by last use, else
+# registration), revoke: a user registering one machine too many loses the
+# least recently used.
+REVOKE_SURPLUS_MACHINES = _stmt("revoke_surplus_machines", """
+    UPDATE machines SET revoked_at = :now, revoked_reason = 'surplus'
+    WHERE user_pk = :user_pk AND revoked_at IS NULL AND id NOT IN (
+        SELECT id FROM machines
+        WHERE user_pk = :user_pk AND revoked_at IS NULL AND expires_at > :now
+        ORDER BY COALESCE(last_used_at, created_at) DESC, created_at DESC, id
+        LIMIT :keep)""")
+
 _PASSKEY = ("id, user_pk, rp_id, credential_id, public_key, sign_count, aaguid, "
             "backup_eligible, backup_state, name, transports, created_at, last_used_at, "
             "last_used_device")
