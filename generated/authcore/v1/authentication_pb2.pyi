@@ -104,7 +104,7 @@ class QueryUserAuthenticatorsResponse(_message.Message):
     def __init__(self, authentication_completed: _Optional[bool] = ..., authentication_types: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., authenticator_lockout_status: _Optional[_Iterable[_Union[_authenticators_pb2.UserAuthenticatorLockoutStatus, _Mapping]]] = ..., available_second_factor: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., device_cert_auth_desired: _Optional[bool] = ..., expires: _Optional[int] = ..., fido_challenge: _Optional[_Union[_authenticators_pb2.FIDOChallenge, _Mapping]] = ..., grid_challenge: _Optional[_Union[_authenticators_pb2.GridChallenge, _Mapping]] = ..., kba_challenge: _Optional[_Union[_authenticators_pb2.KbaChallenge, _Mapping]] = ..., otp_delivery_info: _Optional[_Union[_authenticators_pb2.OTPDetails, _Mapping]] = ..., otp_delivery_type: _Optional[_Union[_authenticators_pb2.OTPDeliveryType, str]] = ..., password_reset_allowed: _Optional[bool] = ..., registration_required: _Optional[bool] = ..., supports_signature: _Optional[bool] = ..., temp_access_code_challenge: _Optional[_Union[_authenticators_pb2.TempAccessCodeChallenge, _Mapping]] = ..., token: _Optional[str] = ..., token_challenge: _Optional[_Union[_authenticators_pb2.TokenChallenge, _Mapping]] = ..., token_details: _Optional[_Iterable[str]] = ..., verification_required: _Optional[bool] = ..., organizations: _Optional[_Iterable[_Union[_authenticators_pb2.Organization, _Mapping]]] = ..., password_challenge: _Optional[_Union[_authenticators_pb2.PasswordChallenge, _Mapping]] = ...) -> None: ...
 
 class AuthenticatedResponse(_message.Message):
-    __slots__ = ("authentication_completed", "expires", "token", "user_id", "first_name", "last_name", "fido_challenge", "grid_challenge", "kba_challenge", "token_challenge", "temp_access_code_challenge", "password_challenge", "otpdelivery_type", "token_details", "organizations", "user_registration_required", "user_verification_required")
+    __slots__ = ("authentication_completed", "expires", "token", "user_id", "first_name", "last_name", "fido_challenge", "grid_challenge", "kba_challenge", "token_challenge", "temp_access_code_challenge", "password_challenge", "otpdelivery_type", "token_details", "organizations", "user_registration_required", "user_verification_required", "passthrough_authentication_response")
     AUTHENTICATION_COMPLETED_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
@@ -122,6 +122,7 @@ class AuthenticatedResponse(_message.Message):
     ORGANIZATIONS_FIELD_NUMBER: _ClassVar[int]
     USER_REGISTRATION_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     USER_VERIFICATION_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    PASSTHROUGH_AUTHENTICATION_RESPONSE_FIELD_NUMBER: _ClassVar[int]
     authentication_completed: bool
     expires: int
     token: str
@@ -139,10 +140,11 @@ class AuthenticatedResponse(_message.Message):
     organizations: _containers.RepeatedCompositeFieldContainer[_authenticators_pb2.Organization]
     user_registration_required: bool
     user_verification_required: bool
-    def __init__(self, authentication_completed: _Optional[bool] = ..., expires: _Optional[int] = ..., token: _Optional[str] = ..., user_id: _Optional[str] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ..., fido_challenge: _Optional[_Union[_authenticators_pb2.FIDOChallenge, _Mapping]] = ..., grid_challenge: _Optional[_Union[_authenticators_pb2.GridChallenge, _Mapping]] = ..., kba_challenge: _Optional[_Union[_authenticators_pb2.KbaChallenge, _Mapping]] = ..., token_challenge: _Optional[_Union[_authenticators_pb2.TokenChallenge, _Mapping]] = ..., temp_access_code_challenge: _Optional[_Union[_authenticators_pb2.TempAccessCodeChallenge, _Mapping]] = ..., password_challenge: _Optional[_Union[_authenticators_pb2.PasswordChallenge, _Mapping]] = ..., otpdelivery_type: _Optional[_Union[_authenticators_pb2.OTPDeliveryType, str]] = ..., token_details: _Optional[_Iterable[str]] = ..., organizations: _Optional[_Iterable[_Union[_authenticators_pb2.Organization, _Mapping]]] = ..., user_registration_required: _Optional[bool] = ..., user_verification_required: _Optional[bool] = ...) -> None: ...
+    passthrough_authentication_response: _authenticators_pb2.PassthroughAuthenticationResponse
+    def __init__(self, authentication_completed: _Optional[bool] = ..., expires: _Optional[int] = ..., token: _Optional[str] = ..., user_id: _Optional[str] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ..., fido_challenge: _Optional[_Union[_authenticators_pb2.FIDOChallenge, _Mapping]] = ..., grid_challenge: _Optional[_Union[_authenticators_pb2.GridChallenge, _Mapping]] = ..., kba_challenge: _Optional[_Union[_authenticators_pb2.KbaChallenge, _Mapping]] = ..., token_challenge: _Optional[_Union[_authenticators_pb2.TokenChallenge, _Mapping]] = ..., temp_access_code_challenge: _Optional[_Union[_authenticators_pb2.TempAccessCodeChallenge, _Mapping]] = ..., password_challenge: _Optional[_Union[_authenticators_pb2.PasswordChallenge, _Mapping]] = ..., otpdelivery_type: _Optional[_Union[_authenticators_pb2.OTPDeliveryType, str]] = ..., token_details: _Optional[_Iterable[str]] = ..., organizations: _Optional[_Iterable[_Union[_authenticators_pb2.Organization, _Mapping]]] = ..., user_registration_required: _Optional[bool] = ..., user_verification_required: _Optional[bool] = ..., passthrough_authentication_response: _Optional[_Union[_authenticators_pb2.PassthroughAuthenticationResponse, _Mapping]] = ...) -> None: ...
 
 class RequestUserChallengeRequest(_message.Message):
-    __slots__ = ("authenticator", "application_id", "user_id", "auth_token", "client_ip", "ignore_ip_address_for_rba", "locale", "machine_authenticator", "offline_tvs", "origin", "otp_delivery_attribute", "otp_delivery_type", "priority", "push_message_identifier", "push_mutual_challenge_enabled", "request_acrs", "request_detail", "rp_id", "second_factor_authenticator", "summary", "token_push_mutual_challenge_enabled", "transaction_details", "auth_request_key")
+    __slots__ = ("authenticator", "application_id", "user_id", "auth_token", "client_ip", "ignore_ip_address_for_rba", "locale", "machine_authenticator", "offline_tvs", "origin", "otp_delivery_attribute", "otp_delivery_type", "priority", "push_message_identifier", "push_mutual_challenge_enabled", "request_acrs", "request_detail", "rp_id", "second_factor_authenticator", "summary", "token_push_mutual_challenge_enabled", "transaction_details", "auth_request_key", "passthrough_authenticator_parms")
     AUTHENTICATOR_FIELD_NUMBER: _ClassVar[int]
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -166,6 +168,7 @@ class RequestUserChallengeRequest(_message.Message):
     TOKEN_PUSH_MUTUAL_CHALLENGE_ENABLED_FIELD_NUMBER: _ClassVar[int]
     TRANSACTION_DETAILS_FIELD_NUMBER: _ClassVar[int]
     AUTH_REQUEST_KEY_FIELD_NUMBER: _ClassVar[int]
+    PASSTHROUGH_AUTHENTICATOR_PARMS_FIELD_NUMBER: _ClassVar[int]
     authenticator: _authenticators_pb2.AuthenticatorType
     application_id: str
     user_id: str
@@ -189,7 +192,8 @@ class RequestUserChallengeRequest(_message.Message):
     token_push_mutual_challenge_enabled: bool
     transaction_details: _containers.RepeatedCompositeFieldContainer[_authenticators_pb2.TransactionDetail]
     auth_request_key: str
-    def __init__(self, authenticator: _Optional[_Union[_authenticators_pb2.AuthenticatorType, str]] = ..., application_id: _Optional[str] = ..., user_id: _Optional[str] = ..., auth_token: _Optional[str] = ..., client_ip: _Optional[str] = ..., ignore_ip_address_for_rba: _Optional[bool] = ..., locale: _Optional[str] = ..., machine_authenticator: _Optional[_Union[_authenticators_pb2.MachineAuthenticator, _Mapping]] = ..., offline_tvs: _Optional[bool] = ..., origin: _Optional[str] = ..., otp_delivery_attribute: _Optional[str] = ..., otp_delivery_type: _Optional[_Union[_authenticators_pb2.OTPDeliveryType, str]] = ..., priority: _Optional[int] = ..., push_message_identifier: _Optional[str] = ..., push_mutual_challenge_enabled: _Optional[bool] = ..., request_acrs: _Optional[str] = ..., request_detail: _Optional[_Union[_authenticators_pb2.RequestDetail, _Mapping]] = ..., rp_id: _Optional[str] = ..., second_factor_authenticator: _Optional[_Union[_authenticators_pb2.AuthenticatorType, str]] = ..., summary: _Optional[str] = ..., token_push_mutual_challenge_enabled: _Optional[bool] = ..., transaction_details: _Optional[_Iterable[_Union[_authenticators_pb2.TransactionDetail, _Mapping]]] = ..., auth_request_key: _Optional[str] = ...) -> None: ...
+    passthrough_authenticator_parms: _authenticators_pb2.PassthroughAuthenticatorParms
+    def __init__(self, authenticator: _Optional[_Union[_authenticators_pb2.AuthenticatorType, str]] = ..., application_id: _Optional[str] = ..., user_id: _Optional[str] = ..., auth_token: _Optional[str] = ..., client_ip: _Optional[str] = ..., ignore_ip_address_for_rba: _Optional[bool] = ..., locale: _Optional[str] = ..., machine_authenticator: _Optional[_Union[_authenticators_pb2.MachineAuthenticator, _Mapping]] = ..., offline_tvs: _Optional[bool] = ..., origin: _Optional[str] = ..., otp_delivery_attribute: _Optional[str] = ..., otp_delivery_type: _Optional[_Union[_authenticators_pb2.OTPDeliveryType, str]] = ..., priority: _Optional[int] = ..., push_message_identifier: _Optional[str] = ..., push_mutual_challenge_enabled: _Optional[bool] = ..., request_acrs: _Optional[str] = ..., request_detail: _Optional[_Union[_authenticators_pb2.RequestDetail, _Mapping]] = ..., rp_id: _Optional[str] = ..., second_factor_authenticator: _Optional[_Union[_authenticators_pb2.AuthenticatorType, str]] = ..., summary: _Optional[str] = ..., token_push_mutual_challenge_enabled: _Optional[bool] = ..., transaction_details: _Optional[_Iterable[_Union[_authenticators_pb2.TransactionDetail, _Mapping]]] = ..., auth_request_key: _Optional[str] = ..., passthrough_authenticator_parms: _Optional[_Union[_authenticators_pb2.PassthroughAuthenticatorParms, _Mapping]] = ...) -> None: ...
 
 class RequestUserChallengeResponse(_message.Message):
     __slots__ = ("authenticated",)
@@ -198,7 +202,7 @@ class RequestUserChallengeResponse(_message.Message):
     def __init__(self, authenticated: _Optional[_Union[AuthenticatedResponse, _Mapping]] = ...) -> None: ...
 
 class AuthenticateUserChallengeRequest(_message.Message):
-    __slots__ = ("authenticator", "authorization", "application_id", "user_id", "response", "new_password", "cancel", "second_factor_authenticator", "kba_challenge", "fido_response", "client_ip", "enable_web_session", "ignore_ip_address_for_rba", "locale", "machine_authenticator", "offline_tvs", "origin", "request_acrs", "rp_id", "transaction_details", "auth_request_key", "application_info")
+    __slots__ = ("authenticator", "authorization", "application_id", "user_id", "response", "new_password", "cancel", "second_factor_authenticator", "kba_challenge", "fido_response", "client_ip", "enable_web_session", "ignore_ip_address_for_rba", "locale", "machine_authenticator", "offline_tvs", "origin", "request_acrs", "rp_id", "transaction_details", "auth_request_key", "application_info", "passthrough_authenticator_parms")
     AUTHENTICATOR_FIELD_NUMBER: _ClassVar[int]
     AUTHORIZATION_FIELD_NUMBER: _ClassVar[int]
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -221,6 +225,7 @@ class AuthenticateUserChallengeRequest(_message.Message):
     TRANSACTION_DETAILS_FIELD_NUMBER: _ClassVar[int]
     AUTH_REQUEST_KEY_FIELD_NUMBER: _ClassVar[int]
     APPLICATION_INFO_FIELD_NUMBER: _ClassVar[int]
+    PASSTHROUGH_AUTHENTICATOR_PARMS_FIELD_NUMBER: _ClassVar[int]
     authenticator: _authenticators_pb2.AuthenticatorType
     authorization: str
     application_id: str
@@ -243,7 +248,8 @@ class AuthenticateUserChallengeRequest(_message.Message):
     transaction_details: _containers.RepeatedCompositeFieldContainer[_authenticators_pb2.TransactionDetail]
     auth_request_key: str
     application_info: str
-    def __init__(self, authenticator: _Optional[_Union[_authenticators_pb2.AuthenticatorType, str]] = ..., authorization: _Optional[str] = ..., application_id: _Optional[str] = ..., user_id: _Optional[str] = ..., response: _Optional[str] = ..., new_password: _Optional[str] = ..., cancel: _Optional[bool] = ..., second_factor_authenticator: _Optional[_Union[_authenticators_pb2.AuthenticatorType, str]] = ..., kba_challenge: _Optional[_Union[_authenticators_pb2.KbaChallenge, _Mapping]] = ..., fido_response: _Optional[_Union[_authenticators_pb2.FIDOResponse, _Mapping]] = ..., client_ip: _Optional[str] = ..., enable_web_session: _Optional[bool] = ..., ignore_ip_address_for_rba: _Optional[bool] = ..., locale: _Optional[str] = ..., machine_authenticator: _Optional[_Union[_authenticators_pb2.MachineAuthenticator, _Mapping]] = ..., offline_tvs: _Optional[bool] = ..., origin: _Optional[str] = ..., request_acrs: _Optional[str] = ..., rp_id: _Optional[str] = ..., transaction_details: _Optional[_Iterable[_Union[_authenticators_pb2.TransactionDetail, _Mapping]]] = ..., auth_request_key: _Optional[str] = ..., application_info: _Optional[str] = ...) -> None: ...
+    passthrough_authenticator_parms: _authenticators_pb2.PassthroughAuthenticatorParms
+    def __init__(self, authenticator: _Optional[_Union[_authenticators_pb2.AuthenticatorType, str]] = ..., authorization: _Optional[str] = ..., application_id: _Optional[str] = ..., user_id: _Optional[str] = ..., response: _Optional[str] = ..., new_password: _Optional[str] = ..., cancel: _Optional[bool] = ..., second_factor_authenticator: _Optional[_Union[_authenticators_pb2.AuthenticatorType, str]] = ..., kba_challenge: _Optional[_Union[_authenticators_pb2.KbaChallenge, _Mapping]] = ..., fido_response: _Optional[_Union[_authenticators_pb2.FIDOResponse, _Mapping]] = ..., client_ip: _Optional[str] = ..., enable_web_session: _Optional[bool] = ..., ignore_ip_address_for_rba: _Optional[bool] = ..., locale: _Optional[str] = ..., machine_authenticator: _Optional[_Union[_authenticators_pb2.MachineAuthenticator, _Mapping]] = ..., offline_tvs: _Optional[bool] = ..., origin: _Optional[str] = ..., request_acrs: _Optional[str] = ..., rp_id: _Optional[str] = ..., transaction_details: _Optional[_Iterable[_Union[_authenticators_pb2.TransactionDetail, _Mapping]]] = ..., auth_request_key: _Optional[str] = ..., application_info: _Optional[str] = ..., passthrough_authenticator_parms: _Optional[_Union[_authenticators_pb2.PassthroughAuthenticatorParms, _Mapping]] = ...) -> None: ...
 
 class AuthenticateUserChallengeResponse(_message.Message):
     __slots__ = ("authenticated",)

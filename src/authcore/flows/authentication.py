@@ -26,6 +26,7 @@ from authcore.flows.challenges import ChallengeRecord, KeepChallenge, bare_token
 from authcore.flows.context import Core
 from authcore.flows.factors import FACTORS, SECOND_FACTORS
 from authcore.flows.factors.base import Effect, FactorContext, Started, StartInput
+from authcore.flows.factors.external import passthrough_pairs, result_response
 from authcore.flows.factors.fido import (
     FidoAnswer,
     assertion_json,
@@ -34,6 +35,7 @@ from authcore.flows.factors.fido import (
     start_discoverable,
 )
 from authcore.flows.factors.otp import delivery_info
+from authcore.flows.factors.refused import REFUSED, refused_error
 from authcore.flows.factors.token import user_tokens
 from authcore.flows.ghosts import burn_password_time, ghost_authenticators, ghost_id
 from authcore.flows.names import AUTHENTICATOR_ORDER, OTP_DELIVERY, type_name, type_value
@@ -102,6 +104,8 @@ class AuthenticationFlow:
         if not name:
             raise InvalidArgument("Unknown authenticator.", reason="invalid_authenticator",
                                   field_violations=[(field, "unknown authenticator")])
+        if name in REFUSED:
+            raise refused_error(name)
         if name != P2F and name not in FACTORS:
             raise Unimplemented(f"The {name} authenticator is not supported yet.",
                                 reason="authenticator_not_supported")
@@ -311,6 +315,7 @@ class AuthenticationFlow:
             if req.HasField("otp_delivery_type") else None,
             otp_delivery_attribute=req.otp_delivery_attribute or None,
             client_ip=caller.client_ip,
+            passthrough=passthrough_pairs(req.passthrough_authenticator_parms),
         )
         second = name == P2F and req.HasField("second_factor_authenticator")
         discoverable = name == "PASSKEY" and not req.user_id
@@ -437,6 +442,7 @@ class AuthenticationFlow:
             new_password=req.new_password if req.HasField("new_password") else None,
             kba_answers={q.id: q.answer for q in req.kba_challenge.user_questions},
             fido=assertion_json(req.fido_response) if req.HasField("fido_response") else None,
+            passthrough=passthrough_pairs(req.passthrough_authenticator_parms),
         )
         hot = self.core.hot
         ch, bound, app, opened_states = await self.core.open_challenge(
@@ -526,7 +532,11 @@ class AuthenticationFlow:
                         stage=SECOND_SELECT,
                         started=Started(state={}, response=authn.AuthenticatedResponse()))
                 await signed.store(tx)
-                return _success(user, signed)
+                success = _success(user, signed)
+                extra = result_response(ctx)
+                if extra is not None:
+                    success.MergeFrom(extra)
+                return success
             await log_event(tx, event="complete", outcome="refused" if refused else "failure",
                             reason="authenticator_locked" if refused else failure.reason)
         if refused:

@@ -45,6 +45,8 @@ class StartInput:
     otp_delivery_attribute: str | None = None
     # The caller's, for the per-IP cap on the messages a start sends.
     client_ip: str = ""
+    # passthroughAuthenticatorParms (EXTERNAL), as (name, value) pairs.
+    passthrough: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Answer:
     response: str | None = None
     new_password: str | None = None
     kba_answers: dict[str, str] = field(default_factory=dict)
+    passthrough: tuple[tuple[str, str], ...] = ()
 
 
 # What a call changes besides its challenge and outcome (a TOTP step used, a

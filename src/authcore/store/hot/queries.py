@@ -117,6 +117,14 @@ class KbaRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ExternalVerifierRow:
+    url: str
+    # Sealed (AES-GCM, AAD external_verifier:<application id>).
+    secret: bytes
+    timeout_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class TempCodeRow:
     id: str
     code_hash: str
@@ -259,6 +267,12 @@ async def user_temp_codes(db: Fetcher, user_pk: str) -> list[TempCodeRow]:
     return [TempCodeRow(id=r["id"], code_hash=r["code_hash"], expires_at=r["expires_at"],
                         uses=r["uses"], max_uses=r["max_uses"])
             for r in await db.all(q.USER_TEMP_CODES, {"user_pk": user_pk})]
+
+
+async def external_verifier(db: Fetcher, app_id: str) -> ExternalVerifierRow | None:
+    row = await db.one(q.EXTERNAL_VERIFIER, {"app_id": app_id})
+    return None if row is None else ExternalVerifierRow(
+        url=row["url"], secret=bytes(row["secret"]), timeout_ms=row["timeout_ms"])
 
 
 def passkey_row(r: Row) -> PasskeyRow:
