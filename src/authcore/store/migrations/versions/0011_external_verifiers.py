@@ -12,9 +12,9 @@ challenge's audit row names both factors
 (`PASSWORD_AND_SECONDFACTOR:TEMP_ACCESS_CODE`, 42 characters): PostgreSQL
 refused the insert and the challenge answered 400. `challenges.authenticator`
 and `lockouts.authenticator` are widened as well, so a combined name can
-never land in a column too short for it. SQLite does not enforce VARCHAR
-lengths, so there the columns are left as they are rather than rebuilding
-three possibly large tables.
+never land in a column too short for it. SQLite never enforced the length;
+it rebuilds the three tables all the same (batch mode), so that the schema
+matches the models (tests/integration/test_migrations.py).
 """
 
 from __future__ import annotations
@@ -32,6 +32,13 @@ depends_on: str | Sequence[str] | None = None
 _WIDENED = (("audit_events", True), ("challenges", False), ("lockouts", False))
 
 
+def _resize(old: int, new: int) -> None:
+    for table, nullable in _WIDENED:
+        with op.batch_alter_table(table) as batch:
+            batch.alter_column("authenticator", existing_type=sa.String(length=old),
+                               type_=sa.String(length=new), existing_nullable=nullable)
+
+
 def upgrade() -> None:
     op.create_table(
         "external_verifiers",
@@ -46,15 +53,9 @@ def upgrade() -> None:
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("application_id", name=op.f("pk_external_verifiers")),
     )
-    if op.get_bind().dialect.name != "sqlite":
-        for table, nullable in _WIDENED:
-            op.alter_column(table, "authenticator", existing_type=sa.String(length=32),
-                            type_=sa.String(length=64), existing_nullable=nullable)
+    _resize(32, 64)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
-        for table, nullable in _WIDENED:
-            op.alter_column(table, "authenticator", existing_type=sa.String(length=64),
-                            type_=sa.String(length=32), existing_nullable=nullable)
+    _resize(64, 32)
     op.drop_table("external_verifiers")
