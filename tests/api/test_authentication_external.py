@@ -7,10 +7,13 @@ import socket
 import uuid
 from typing import Any
 
+import grpc
 import httpx
 import jwt
 import pytest
 
+from authcore.v1 import external_verifiers_pb2 as ev
+from authcore.v1 import external_verifiers_pb2_grpc
 from authcore_testkit.api import Admin, GrpcApi, RestApi
 from authcore_testkit.external_verifier import ExternalVerifier
 from authcore_testkit.schemas import validate
@@ -289,6 +292,30 @@ async def test_admin_put_get_delete(admin: Admin, server: RunningServer) -> None
     unknown = await admin.http.get(
         "/api/admin/v1/applications/00000000-0000-0000-0000-000000000000/external-verifier")
     assert unknown.status_code == 404
+
+
+async def test_admin_over_grpc(admin: Admin, server: RunningServer) -> None:
+    app = await admin.req("POST", "/api/admin/v1/applications", {"name": "verifier grpc"})
+    app_id = app["applicationId"]
+    async with grpc.aio.insecure_channel(server.grpc_target) as channel:
+        stub = external_verifiers_pb2_grpc.ExternalVerifierServiceStub(channel)
+        key = (("authorization", f"Bearer {server.admin_key}"),)
+        put = await stub.PutExternalVerifier(ev.PutExternalVerifierRequest(
+            application_id=app_id, url="https://verifier.example/g", secret=SECRET,
+            timeout_ms=1000), metadata=key)
+        assert put.verifier.url == "https://verifier.example/g"
+        got = await stub.GetExternalVerifier(ev.GetExternalVerifierRequest(
+            application_id=app_id), metadata=key)
+        assert got.verifier.timeout_ms == 1000
+        with pytest.raises(grpc.aio.AioRpcError) as e:
+            await stub.GetExternalVerifier(ev.GetExternalVerifierRequest(application_id=app_id))
+        assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        await stub.DeleteExternalVerifier(ev.DeleteExternalVerifierRequest(
+            application_id=app_id), metadata=key)
+        with pytest.raises(grpc.aio.AioRpcError) as e:
+            await stub.GetExternalVerifier(ev.GetExternalVerifierRequest(
+                application_id=app_id), metadata=key)
+        assert e.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 # -- FACE and SMART_LOGIN ------------------------------------------------------

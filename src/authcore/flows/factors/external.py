@@ -11,10 +11,12 @@ that leaves the challenge usable (flows/external_verifier.py).
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
-from authcore.errors import FailedPrecondition, InvalidArgument
+from authcore.crypto.seal import SealError
+from authcore.errors import FailedPrecondition, InvalidArgument, Unavailable
 from authcore.flows.external_verifier import VerifierEndpoint, ask_verifier
 from authcore.flows.factors.base import Answer, Effect, FactorContext, Started, StartInput
 from authcore.store.hot import queries as hq
@@ -23,6 +25,8 @@ from authcore.v1 import authentication_pb2 as authn
 from authcore.v1 import authenticators_pb2 as common
 from authcore.verify.errors import VerificationError
 from authcore.verify.external import MAX_ITEMS, MAX_NAME, MAX_VALUE, generate_verifier_request
+
+log = logging.getLogger("authcore.external")
 
 # Where finish leaves the verifier's items for the success response.
 RESULT_ITEMS = "external_result_items"
@@ -105,7 +109,13 @@ class ExternalFactor:
         if row is None:
             raise FailedPrecondition("The application has no external verifier.",
                                      reason="external_verifier_not_configured")
-        key = ctx.core.sealer.open(row.secret, aad=secret_aad(ctx.app.id))
+        try:
+            key = ctx.core.sealer.open(row.secret, aad=secret_aad(ctx.app.id))
+        except SealError:
+            # Another master key, or a row copied from another application.
+            log.error("external verifier secret of application %s does not open", ctx.app.id)
+            raise Unavailable("The external verifier is misconfigured.",
+                              reason="external_verifier_misconfigured") from None
         request = generate_verifier_request(
             key=key, application_id=ctx.app.id, user_id=ctx.user.user_id,
             response=answer.response, placeholders=answer.passthrough,
