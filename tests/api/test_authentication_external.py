@@ -173,6 +173,44 @@ async def test_needs_a_verifier_and_the_application_allowing_it(
         assert ch.status == 403 and ch.error_code == "authenticator_not_allowed"
 
 
+# -- unknown users (hideUserExistence, on for new applications) --------------
+
+def scrub(body: Any) -> Any:
+    if isinstance(body, dict):
+        return {k: "<t>" if k in ("token", "expires") else scrub(v) for k, v in body.items()}
+    return [scrub(v) for v in body] if isinstance(body, list) else body
+
+
+async def test_unknown_user_looks_like_a_user(api: Api, admin: Admin, user_id: str) -> None:
+    await admin.user(user_id)
+    await admin.password(user_id, "external-pass-1")
+    ghost = f"ghost-{uuid.uuid4().hex[:12]}@example.com"
+    with ExternalVerifier(secret=SECRET, codes={user_id: CODE}) as verifier:
+        app_id = await external_app(admin, verifier.url)
+        known = await api.query({"applicationId": app_id, "userId": user_id})
+        unknown = await api.query({"applicationId": app_id, "userId": ghost})
+        assert known.body["authenticationTypes"] == ["PASSWORD", "EXTERNAL"], known
+        assert scrub(unknown.body) == scrub(known.body)
+        for attempt in range(2):
+            replies = []
+            for who in (user_id, ghost):
+                token = await challenge(api, app_id, who,
+                                        passthroughAuthenticatorParms=ph(device="d"))
+                replies.append(await api.complete("EXTERNAL", {"response": "999999"}, token))
+            k, u = replies
+            assert (k.status, k.error_code) == (u.status, u.error_code) == (
+                401, "external_rejected")
+            assert scrub(k.body) == scrub(u.body)
+        # The verifier was asked about the unknown name as about the user.
+        assert [r["userId"] for r in verifier.requests] == [user_id, ghost] * 2
+        assert verifier.requests[1]["challengePlaceholders"] == [{"name": "device",
+                                                                  "value": "d"}]
+        known = await api.query({"applicationId": app_id, "userId": user_id})
+        unknown = await api.query({"applicationId": app_id, "userId": ghost})
+        assert scrub(unknown.body) == scrub(known.body)
+        assert await remaining(api, app_id, ghost) == 3
+
+
 # -- bad input ---------------------------------------------------------------
 
 async def test_bad_input_is_4xx(api: Api, admin: Admin, user_id: str) -> None:

@@ -26,7 +26,12 @@ from authcore.flows.challenges import ChallengeRecord, KeepChallenge, bare_token
 from authcore.flows.context import Core
 from authcore.flows.factors import FACTORS, SECOND_FACTORS
 from authcore.flows.factors.base import Effect, FactorContext, Started, StartInput
-from authcore.flows.factors.external import passthrough_pairs, result_response
+from authcore.flows.factors.external import (
+    ghost_consult,
+    offered_to_ghosts,
+    passthrough_pairs,
+    result_response,
+)
 from authcore.flows.factors.fido import (
     FidoAnswer,
     assertion_json,
@@ -262,7 +267,7 @@ class AuthenticationFlow:
         caller: Caller,
     ) -> authn.QueryUserAuthenticatorsResponse:
         """What `query` answers for a user with a password and nothing else."""
-        available = ghost_authenticators(app.authenticators)
+        available = await self._ghost_available(app)
         states = await self._ghost_states(ghost, available, now)
         out = authn.QueryUserAuthenticatorsResponse(
             authentication_types=[type_value(n) for n in available])
@@ -281,12 +286,21 @@ class AuthenticationFlow:
             _copy_challenge(response, out)
         return out
 
+    async def _ghost_available(self, app: AppRow) -> list[str]:
+        names = ghost_authenticators(app.authenticators)
+        if await offered_to_ghosts(self.core, app):
+            names = [n for n in AUTHENTICATOR_ORDER if n in names or n == "EXTERNAL"]
+        return names
+
     async def _issue_ghost(self, tx: HotTx, app: AppRow, ghost: str, name: str,
-                           now: float) -> authn.AuthenticatedResponse:
+                           now: float, inp: StartInput | None = None
+                           ) -> authn.AuthenticatedResponse:
         # No user row: the name rides in the state, for complete's checks.
+        state = {"placeholders": [list(p) for p in inp.passthrough]} if inp else {}
         return await self._issue(tx, app, app_policy(app.settings), None, now,
                                  authenticator=name, stage=SINGLE,
-                                 started=Started(state={}, response=authn.AuthenticatedResponse()),
+                                 started=Started(state=state,
+                                                 response=authn.AuthenticatedResponse()),
                                  extra_state={"ghost": ghost})
 
     # -- challenge ---------------------------------------------------------
@@ -329,7 +343,7 @@ class AuthenticationFlow:
             return await self._discoverable_challenge(app, now, caller)
         ghost = self._ghost(app, req.user_id, found)
         if ghost is not None:
-            return await self._ghost_challenge(app, ghost, name, now, caller)
+            return await self._ghost_challenge(app, ghost, name, now, caller, inp)
         user = _require_user(req.user_id, found)
         ctx = self._ctx(app, user, now)
         if not await self._is_available(ctx, name):
@@ -345,15 +359,16 @@ class AuthenticationFlow:
         return response
 
     async def _ghost_challenge(self, app: AppRow, ghost: str, name: str, now: float,
-                               caller: Caller) -> authn.AuthenticatedResponse:
+                               caller: Caller, inp: StartInput
+                               ) -> authn.AuthenticatedResponse:
         """`challenge` for a name that is no account, answered as for a user
         with only a password."""
-        if name not in ghost_authenticators(app.authenticators):
+        if name not in await self._ghost_available(app):
             raise FailedPrecondition(f"The user has no usable {name} authenticator.",
                                      reason="authenticator_not_enrolled")
         self._check_not_locked(await self._ghost_states(ghost, [name], now), name, now)
         async with self.core.hot.transaction() as tx:
-            response = await self._issue_ghost(tx, app, ghost, name, now)
+            response = await self._issue_ghost(tx, app, ghost, name, now, inp)
             await audit.hot_record(tx, event="challenge", outcome="issued", now=now,
                                    application_id=app.id, user_id=ghost[:255],
                                    authenticator=name, client_ip=caller.client_ip)
@@ -564,7 +579,11 @@ class AuthenticationFlow:
             return await self._cancel(ch, app, ghost[:255], name, now, caller)
         gid = ghost_id(self.core.code_key, ghost)
         self._check_not_locked(await self._ghost_states(ghost, [name], now), name, now)
-        if answer.response:
+        reason = "invalid_password"
+        if name == "EXTERNAL":
+            await ghost_consult(self.core, app, ghost, ch.state.get("factor_state", {}), answer)
+            reason = "external_rejected"
+        elif answer.response:
             await burn_password_time(self.core, answer.response)
         policy = self.core.settings.lockout
         async with self.core.hot.transaction() as tx:
@@ -572,7 +591,7 @@ class AuthenticationFlow:
             counted = await self.core.ghosts.record_failure(gid, name, policy=policy, now=now)
             await audit.hot_record(
                 tx, event="complete", outcome="refused" if counted.refused else "failure",
-                reason="authenticator_locked" if counted.refused else "invalid_password",
+                reason="authenticator_locked" if counted.refused else reason,
                 now=now, application_id=app.id, user_id=ghost[:255],
                 client_ip=caller.client_ip, authenticator=name)
         if counted.refused:
@@ -580,7 +599,7 @@ class AuthenticationFlow:
         left = remaining_attempts(state=counted.state, policy=policy, now=now)
         raise Unauthenticated(
             "Authentication failed." + (" The authenticator is now locked." if left == 0 else ""),
-            reason="invalid_password",
+            reason=reason,
             metadata={"remainingAuthenticationAttempts": str(left)},
         )
 

@@ -17,14 +17,21 @@ from typing import Any
 
 from authcore.crypto.seal import SealError
 from authcore.errors import FailedPrecondition, InvalidArgument, Unavailable
+from authcore.flows.context import Core
 from authcore.flows.external_verifier import VerifierEndpoint, ask_verifier
 from authcore.flows.factors.base import Answer, Effect, FactorContext, Started, StartInput
 from authcore.store.hot import queries as hq
-from authcore.store.hot.queries import ExternalVerifierRow
+from authcore.store.hot.queries import AppRow, ExternalVerifierRow
 from authcore.v1 import authentication_pb2 as authn
 from authcore.v1 import authenticators_pb2 as common
 from authcore.verify.errors import VerificationError
-from authcore.verify.external import MAX_ITEMS, MAX_NAME, MAX_VALUE, generate_verifier_request
+from authcore.verify.external import (
+    MAX_ITEMS,
+    MAX_NAME,
+    MAX_VALUE,
+    VerifierAnswer,
+    generate_verifier_request,
+)
 
 log = logging.getLogger("authcore.external")
 
@@ -101,32 +108,51 @@ class ExternalFactor:
     async def finish(
         self, ctx: FactorContext, state: dict[str, Any], answer: Answer
     ) -> Effect | None:
-        if answer.response is None and not answer.passthrough:
-            raise InvalidArgument("response or passthroughAuthenticatorParms is required.",
-                                  reason="missing_field",
-                                  field_violations=[("response", "is required")])
-        row = await _verifier(ctx)
-        if row is None:
-            raise FailedPrecondition("The application has no external verifier.",
-                                     reason="external_verifier_not_configured")
-        try:
-            key = ctx.core.sealer.open(row.secret, aad=secret_aad(ctx.app.id))
-        except SealError:
-            # Another master key, or a row copied from another application.
-            log.error("external verifier secret of application %s does not open", ctx.app.id)
-            raise Unavailable("The external verifier is misconfigured.",
-                              reason="external_verifier_misconfigured") from None
-        request = generate_verifier_request(
-            key=key, application_id=ctx.app.id, user_id=ctx.user.user_id,
-            response=answer.response, placeholders=answer.passthrough,
-            challenge_placeholders=[(str(n), str(v)) for n, v in state.get("placeholders", [])],
-            # The wall clock, not ctx.now: the verifier checks freshness
-            # against its own.
-            now=time.time())
-        verdict = await ask_verifier(
-            VerifierEndpoint(url=row.url, key=key, timeout_seconds=row.timeout_ms / 1000),
-            request)
+        verdict = await consult(ctx.core, ctx.app, ctx.user.user_id, state, answer,
+                                await _verifier(ctx))
         if not verdict.accepted:
             raise ExternalRejected("external_rejected", "the external verifier rejected it")
         ctx.memo[RESULT_ITEMS] = verdict.items
         return None
+
+
+async def offered_to_ghosts(core: Core, app: AppRow) -> bool:
+    """Whether a name that is no account gets EXTERNAL too: every real user
+    of the application has it, so a ghost without it would stand out."""
+    return "EXTERNAL" in app.authenticators and \
+        await hq.external_verifier(core.hot, app.id) is not None
+
+
+async def ghost_consult(core: Core, app: AppRow, ghost: str, state: dict[str, Any],
+                        answer: Answer) -> None:
+    """A ghost's EXTERNAL complete asks the verifier as a user's would (same
+    errors, same time); whatever it answers, there is no account to sign in."""
+    await consult(core, app, ghost, state, answer,
+                  await hq.external_verifier(core.hot, app.id))
+
+
+async def consult(core: Core, app: AppRow, user_id: str, state: dict[str, Any],
+                  answer: Answer, row: ExternalVerifierRow | None) -> VerifierAnswer:
+    if answer.response is None and not answer.passthrough:
+        raise InvalidArgument("response or passthroughAuthenticatorParms is required.",
+                              reason="missing_field",
+                              field_violations=[("response", "is required")])
+    if row is None:
+        raise FailedPrecondition("The application has no external verifier.",
+                                 reason="external_verifier_not_configured")
+    try:
+        key = core.sealer.open(row.secret, aad=secret_aad(app.id))
+    except SealError:
+        # Another master key, or a row copied from another application.
+        log.error("external verifier secret of application %s does not open", app.id)
+        raise Unavailable("The external verifier is misconfigured.",
+                          reason="external_verifier_misconfigured") from None
+    request = generate_verifier_request(
+        key=key, application_id=app.id, user_id=user_id,
+        response=answer.response, placeholders=answer.passthrough,
+        challenge_placeholders=[(str(n), str(v)) for n, v in state.get("placeholders", [])],
+        # The wall clock, not core.clock(): the verifier checks freshness
+        # against its own.
+        now=time.time())
+    return await ask_verifier(
+        VerifierEndpoint(url=row.url, key=key, timeout_seconds=row.timeout_ms / 1000), request)
