@@ -148,6 +148,22 @@ class Unavailable(AuthcoreError):
     default_reason = "unavailable"
 
 
+class BadGateway(Unavailable):
+    """An upstream service this call depends on (an application's external
+    verifier) answered wrongly: gRPC UNAVAILABLE, HTTP 502."""
+
+    default_reason = "bad_gateway"
+    http_status = 502
+
+
+class GatewayTimeout(AuthcoreError):
+    """An upstream service did not answer in time: HTTP 504."""
+
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+    default_reason = "gateway_timeout"
+    http_status = 504
+
+
 class ResourceExhausted(AuthcoreError):
     """Rate limited, or locked out; carries RetryInfo when a wait helps."""
 

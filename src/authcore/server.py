@@ -56,6 +56,7 @@ from authcore.flows.axidian import AxidianFlow
 from authcore.flows.challenges import RedisChallengeStore
 from authcore.flows.consumer import ConsumerFlow
 from authcore.flows.context import Core, FileOffsetClock, hashing_executor
+from authcore.flows.external_verifiers import ExternalVerifierAdmin
 from authcore.flows.ghosts import RedisGhostLockouts
 from authcore.flows.kerberos import startup_warning as kerberos_startup_warning
 from authcore.flows.lockouts import RedisLockoutStore
@@ -88,6 +89,7 @@ from authcore.scim.v2 import scim_pb2, scim_pb2_grpc
 from authcore.services.authentication import AuthenticationService
 from authcore.services.axidian import LogonService, TemplateSessionService
 from authcore.services.consumer import ConsumerService
+from authcore.services.external_verifiers import ExternalVerifierService
 from authcore.services.fido2 import Fido2Service
 from authcore.services.fido2_mfa import Fido2MfaService
 from authcore.services.fido2_profile import Fido2MgmtService, Fido2ProfileService
@@ -109,6 +111,8 @@ from authcore.tokens.jwt import TokenSigner
 from authcore.v1 import (
     authentication_pb2,
     authentication_pb2_grpc,
+    external_verifiers_pb2,
+    external_verifiers_pb2_grpc,
     fido2_mfa_pb2,
     fido2_mfa_pb2_grpc,
     fido2_mgmt_pb2,
@@ -145,6 +149,7 @@ SERVICES = (
     fido2_mgmt_pb2.DESCRIPTOR.services_by_name["Fido2MgmtService"],
     fido2_oidc_pb2.DESCRIPTOR.services_by_name["Fido2OidcService"],
     oidc_providers_pb2.DESCRIPTOR.services_by_name["OidcProviderService"],
+    external_verifiers_pb2.DESCRIPTOR.services_by_name["ExternalVerifierService"],
     fido2_mfa_pb2.DESCRIPTOR.services_by_name["Fido2MfaService"],
     self_service_pb2.DESCRIPTOR.services_by_name["SelfService"],
     self_service_pb2.DESCRIPTOR.services_by_name["SelfValuesService"],
@@ -255,6 +260,8 @@ async def build_runtime(settings: Settings) -> Runtime:
                               fido2_oidc_pb2_grpc.add_Fido2OidcServiceServicer_to_server),
         *generic_handlers_for(OidcProviderService(OidcProviderAdmin(core)),
                               oidc_providers_pb2_grpc.add_OidcProviderServiceServicer_to_server),
+        *generic_handlers_for(ExternalVerifierService(ExternalVerifierAdmin(core)),
+                              external_verifiers_pb2_grpc.add_ExternalVerifierServiceServicer_to_server),
         *generic_handlers_for(Fido2MfaService(LoginIdMfaFlow(core), RefreshFlow(core)),
                               fido2_mfa_pb2_grpc.add_Fido2MfaServiceServicer_to_server),
         *generic_handlers_for(SelfService(SelfServiceFlow(core)),

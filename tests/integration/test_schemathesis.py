@@ -62,13 +62,15 @@ ERROR_KEYS: dict[str, set[str]] = {
 # * RFC 7644 section 3.4.3 lets a SCIM server decline searching several
 #   resource types at once (POST /scim/v2/.search);
 # * Entrust authenticators authcore does not implement yet (MAGICLINK, ...)
-#   are part of the vendor's enum and answer 501 authenticator_not_supported.
+#   are part of the vendor's enum and answer 501 authenticator_not_supported;
+#   FACE and SMART_LOGIN, which need Entrust's cloud, 501 authenticator_unavailable.
+_NOT_HERE = ("authenticator_not_supported", "authenticator_unavailable")
 DECLINED: dict[str, Callable[[Any], bool]] = {
     "POST /scim/v2/.search": lambda body: True,
     "POST /api/web/v2/authentication/users/authenticate/{authenticator}":
-        lambda body: body.get("errorCode") == "authenticator_not_supported",
+        lambda body: body.get("errorCode") in _NOT_HERE,
     "POST /api/web/v1/authentication/users/authenticate/{authenticator}/complete":
-        lambda body: body.get("errorCode") == "authenticator_not_supported",
+        lambda body: body.get("errorCode") in _NOT_HERE,
 }
 
 

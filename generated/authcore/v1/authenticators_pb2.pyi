@@ -315,3 +315,31 @@ class Organization(_message.Message):
     description: str
     logo_uri: str
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., logo_uri: _Optional[str] = ...) -> None: ...
+
+class PassthroughAuthenticatorPlaceholder(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class PassthroughAuthenticatorParms(_message.Message):
+    __slots__ = ("passthrough_authenticator_placeholders",)
+    PASSTHROUGH_AUTHENTICATOR_PLACEHOLDERS_FIELD_NUMBER: _ClassVar[int]
+    passthrough_authenticator_placeholders: _containers.RepeatedCompositeFieldContainer[PassthroughAuthenticatorPlaceholder]
+    def __init__(self, passthrough_authenticator_placeholders: _Optional[_Iterable[_Union[PassthroughAuthenticatorPlaceholder, _Mapping]]] = ...) -> None: ...
+
+class PassthroughAuthenticationResultItems(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class PassthroughAuthenticationResponse(_message.Message):
+    __slots__ = ("passthrough_authentication_result_items",)
+    PASSTHROUGH_AUTHENTICATION_RESULT_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    passthrough_authentication_result_items: _containers.RepeatedCompositeFieldContainer[PassthroughAuthenticationResultItems]
+    def __init__(self, passthrough_authentication_result_items: _Optional[_Iterable[_Union[PassthroughAuthenticationResultItems, _Mapping]]] = ...) -> None: ...

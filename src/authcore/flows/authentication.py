@@ -33,6 +33,12 @@ from authcore.flows.factors.base import (
     Started,
     StartInput,
 )
+from authcore.flows.factors.external import (
+    ghost_consult,
+    offered_to_ghosts,
+    passthrough_pairs,
+    result_response,
+)
 from authcore.flows.factors.fido import (
     FidoAnswer,
     assertion_json,
@@ -50,6 +56,7 @@ from authcore.flows.factors.machine import (
     user_machine_settings,
 )
 from authcore.flows.factors.otp import delivery_info
+from authcore.flows.factors.refused import REFUSED, refused_error
 from authcore.flows.factors.token import user_tokens
 from authcore.flows.ghosts import burn_password_time, ghost_authenticators, ghost_id
 from authcore.flows.names import AUTHENTICATOR_ORDER, OTP_DELIVERY, type_name, type_value
@@ -126,6 +133,8 @@ class AuthenticationFlow:
         if not name:
             raise InvalidArgument("Unknown authenticator.", reason="invalid_authenticator",
                                   field_violations=[(field, "unknown authenticator")])
+        if name in REFUSED:
+            raise refused_error(name)
         if name not in FIRST_FACTOR and name not in FACTORS:
             raise Unimplemented(f"The {name} authenticator is not supported yet.",
                                 reason="authenticator_not_supported")
@@ -311,13 +320,15 @@ class AuthenticationFlow:
         return out
 
     async def _issue_ghost(self, tx: HotTx, app: AppRow, ghost: str, name: str,
-                           now: float, started: Started | None = None
+                           now: float, started: Started | None = None,
+                           inp: StartInput | None = None
                            ) -> authn.AuthenticatedResponse:
         # No user row: the name rides in the state, for complete's checks.
+        state = {"placeholders": [list(p) for p in inp.passthrough]} if inp else {}
         return await self._issue(tx, app, app_policy(app.settings), None, now,
                                  authenticator=name, stage=SINGLE,
                                  started=started or Started(
-                                     state={}, response=authn.AuthenticatedResponse()),
+                                     state=state, response=authn.AuthenticatedResponse()),
                                  extra_state={"ghost": ghost})
 
     async def _ghost_available(self, app: AppRow) -> list[str]:
@@ -326,6 +337,10 @@ class AuthenticationFlow:
             # IDP needs nothing enrolled, so every account has it: a ghost
             # must have it too, and get a real authorization URL.
             names.append("IDP")
+        if await offered_to_ghosts(self.core, app):
+            # Likewise EXTERNAL: every user of an application with a
+            # verifier has it.
+            names.append("EXTERNAL")
         return [n for n in AUTHENTICATOR_ORDER if n in names]
 
     @staticmethod
@@ -361,6 +376,7 @@ class AuthenticationFlow:
             if req.HasField("otp_delivery_type") else None,
             otp_delivery_attribute=req.otp_delivery_attribute or None,
             client_ip=caller.client_ip,
+            passthrough=passthrough_pairs(req.passthrough_authenticator_parms),
         )
         second = name in FIRST_FACTOR and req.HasField("second_factor_authenticator")
         discoverable = name == "PASSKEY" and not req.user_id
@@ -374,7 +390,7 @@ class AuthenticationFlow:
             return await self._discoverable_challenge(app, now, caller)
         ghost = self._ghost(app, req.user_id, found)
         if ghost is not None:
-            return await self._ghost_challenge(app, ghost, name, now, caller)
+            return await self._ghost_challenge(app, ghost, name, now, caller, inp)
         user = _require_user(req.user_id, found)
         ctx = self._ctx(app, user, now)
         if not await self._is_available(ctx, name):
@@ -393,7 +409,8 @@ class AuthenticationFlow:
         return response
 
     async def _ghost_challenge(self, app: AppRow, ghost: str, name: str, now: float,
-                               caller: Caller) -> authn.AuthenticatedResponse:
+                               caller: Caller, inp: StartInput
+                               ) -> authn.AuthenticatedResponse:
         """`challenge` for a name that is no account, answered as for a user
         with only a password."""
         if name not in await self._ghost_available(app):
@@ -405,7 +422,7 @@ class AuthenticationFlow:
             started = await self._idp().start_for(
                 self.core, await hq.entrust_idp_provider(self.core.hot, app.id))
         async with self.core.hot.transaction() as tx:
-            response = await self._issue_ghost(tx, app, ghost, name, now, started)
+            response = await self._issue_ghost(tx, app, ghost, name, now, started, inp)
             await audit.hot_record(tx, event="challenge", outcome="issued", now=now,
                                    application_id=app.id, user_id=ghost[:255],
                                    authenticator=name, client_ip=caller.client_ip)
@@ -504,6 +521,7 @@ class AuthenticationFlow:
             machine=req.machine_authenticator if req.HasField("machine_authenticator") else None,
             certificate_code=req.user_certificate_response.code or None,
             certificate_verifier=req.user_certificate_response.verifier or None,
+            passthrough=passthrough_pairs(req.passthrough_authenticator_parms),
         )
         hot = self.core.hot
         ch, bound, app, opened_states = await self.core.open_challenge(
@@ -608,6 +626,9 @@ class AuthenticationFlow:
                 response = _success(user, signed)
                 if SUCCESS_RESPONSE in ctx.memo:
                     response.MergeFrom(ctx.memo[SUCCESS_RESPONSE])
+                extra = result_response(ctx)
+                if extra is not None:
+                    response.MergeFrom(extra)
                 if machine is not None:
                     await register(tx, machine, user_pk=user.pk, policy=ctx.policy, now=now,
                                    response=response)
@@ -649,6 +670,9 @@ class AuthenticationFlow:
                                                   ch.state.get("factor_state", {}), answer)
             except VerificationError as exc:
                 reason = exc.reason
+        elif name == "EXTERNAL":
+            await ghost_consult(self.core, app, ghost, ch.state.get("factor_state", {}), answer)
+            reason = "external_rejected"
         elif answer.response:
             await burn_password_time(self.core, answer.response)
         policy = self.core.settings.lockout

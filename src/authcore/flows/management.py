@@ -22,6 +22,7 @@ from authcore.flows.context import Core
 from authcore.flows.directory import find_user, get_application, get_user, valid_username
 from authcore.flows.factors.grid import cells_aad
 from authcore.flows.factors.otp import channels
+from authcore.flows.factors.refused import check_enable
 from authcore.flows.factors.token import open_seed, seed_aad
 from authcore.flows.names import AUTHENTICATOR_ORDER, type_name, type_value
 from authcore.flows.passkeys import user_passkeys
@@ -235,6 +236,7 @@ class ManagementFlow:
         names = [type_name(v) for v in req.authenticators] or list(DEFAULT_AUTHENTICATORS)
         if "" in names:
             raise _invalid("authenticators", "contains an unknown authenticator")
+        check_enable(names)
         ordered = [n for n in AUTHENTICATOR_ORDER if n in set(names)]
         _check_lockout(req, self.core.settings.lockout)
         policy = _policy_from(req, NEW_APPLICATION_SETTINGS)
@@ -256,6 +258,7 @@ class ManagementFlow:
         names = [type_name(v) for v in req.authenticators]
         if "" in names:
             raise _invalid("authenticators", "contains an unknown authenticator")
+        check_enable(names)
         _check_lockout(req, self.core.settings.lockout)
         async with self.core.write() as db:
             app = await get_application(db, req.application_id)

@@ -330,7 +330,7 @@ class Challenge(Base):
     user_pk: Mapped[str | None] = mapped_column(
         ForeignKey("users.pk", ondelete="CASCADE"), index=True
     )
-    authenticator: Mapped[str] = mapped_column(String(32))
+    authenticator: Mapped[str] = mapped_column(String(64))
     stage: Mapped[str] = mapped_column(String(32))
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
@@ -344,7 +344,7 @@ class Lockout(Base):
     user_pk: Mapped[str] = mapped_column(
         ForeignKey("users.pk", ondelete="CASCADE"), primary_key=True
     )
-    authenticator: Mapped[str] = mapped_column(String(32), primary_key=True)
+    authenticator: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_at: Mapped[float | None] = mapped_column(Float)
     lockout_expires_at: Mapped[float | None] = mapped_column(Float)
@@ -404,6 +404,7 @@ class AuditEvent(Base):
     reason: Mapped[str | None] = mapped_column(String(64))
     application_id: Mapped[str | None] = mapped_column(String(36))
     user_id: Mapped[str | None] = mapped_column(String(255))
+    # 64: combined names such as PASSWORD_AND_SECONDFACTOR:TEMP_ACCESS_CODE.
     authenticator: Mapped[str | None] = mapped_column(String(64))
     client_ip: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(64))
@@ -592,3 +593,19 @@ class OidcLink(Base):
     user_pk: Mapped[str] = mapped_column(ForeignKey("users.pk", ondelete="CASCADE"), index=True)
     created_at: Mapped[float] = mapped_column(Float)
     last_login_at: Mapped[float | None] = mapped_column(Float)
+
+
+class ExternalVerifier(Base):
+    """An application's external verifier (EXTERNAL, Entrust passthrough;
+    migration 0011). `secret` is the HMAC key, sealed with AAD
+    `external_verifier:<application_id>`."""
+
+    __tablename__ = "external_verifiers"
+
+    application_id: Mapped[str] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    timeout_ms: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from authcore.flows.factors.base import Factor
+from authcore.flows.factors.external import ExternalFactor
 from authcore.flows.factors.fido import FidoFactor, PasskeyFactor
 from authcore.flows.factors.grid import GridFactor
 from authcore.flows.factors.idp import IdpFactor
@@ -18,7 +19,7 @@ FACTORS: dict[str, Factor] = {
     f.name: f
     for f in (PasswordFactor(), OtpFactor(), TokenFactor(), GridFactor(), KbaFactor(),
               TempCodeFactor(), FidoFactor(), PasskeyFactor(), MachineFactor(),
-              UserCertificateFactor(), IdpFactor())
+              UserCertificateFactor(), IdpFactor(), ExternalFactor())
 }
 
 # What can follow a password in PASSWORD_AND_SECONDFACTOR (and an IDP

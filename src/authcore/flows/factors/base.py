@@ -46,6 +46,8 @@ class StartInput:
     otp_delivery_attribute: str | None = None
     # The caller's, for the per-IP cap on the messages a start sends.
     client_ip: str = ""
+    # passthroughAuthenticatorParms (EXTERNAL), as (name, value) pairs.
+    passthrough: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Answer:
     # USER_CERTIFICATE's userCertificateResponse.
     certificate_code: str | None = None
     certificate_verifier: str | None = None
+    passthrough: tuple[tuple[str, str], ...] = ()
 
 
 # What a call changes besides its challenge and outcome (a TOTP step used, a

@@ -130,6 +130,14 @@ class MachineRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ExternalVerifierRow:
+    url: str
+    # Sealed (AES-GCM, AAD external_verifier:<application id>).
+    secret: bytes
+    timeout_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class TempCodeRow:
     id: str
     code_hash: str
@@ -330,6 +338,12 @@ async def user_machines(db: Fetcher, user_pk: str, now: float) -> list[MachineRo
 async def machine_by_nonce(db: Fetcher, user_pk: str, nonce_hash: str) -> MachineRow | None:
     r = await db.one(q.MACHINE_BY_NONCE, {"user_pk": user_pk, "nonce_hash": nonce_hash})
     return None if r is None else _machine_row(r)
+
+
+async def external_verifier(db: Fetcher, app_id: str) -> ExternalVerifierRow | None:
+    row = await db.one(q.EXTERNAL_VERIFIER, {"app_id": app_id})
+    return None if row is None else ExternalVerifierRow(
+        url=row["url"], secret=bytes(row["secret"]), timeout_ms=row["timeout_ms"])
 
 
 def passkey_row(r: Row) -> PasskeyRow:

@@ -260,6 +260,9 @@ PASSKEY_BY_CREDENTIAL_ID = _stmt("passkey_by_credential_id", f"""
 BLOCKED_AAGUIDS_AT_AUTH = _stmt("blocked_aaguids_at_auth", """
     SELECT aaguid FROM aaguid_blocklist WHERE application_id = :app_id AND auth""")
 
+EXTERNAL_VERIFIER = _stmt("external_verifier", """
+    SELECT url, secret, timeout_ms FROM external_verifiers WHERE application_id = :app_id""")
+
 # Compare-and-set on the counter that was verified: of two concurrent
 # assertions with the same counter only one wins.
 RECORD_PASSKEY_USE = _stmt("record_passkey_use", """

@@ -1,7 +1,7 @@
-"""Machine authenticators (MACHINE); audit_events.authenticator widened
+"""Machine authenticators (MACHINE)
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-07 21:00:00
 
 `machines` holds one row per registered machine of a user. The machine
@@ -11,9 +11,8 @@ the sequence rotates on every use by compare-and-set on `sequence_hash`.
 A revoked machine keeps its row (`revoked_at`, `revoked_reason`) so a
 later use of its nonce is told apart from an unknown one.
 
-`audit_events.authenticator` was 32 characters, and a second-factor
-challenge audits `PASSWORD_AND_SECONDFACTOR:<factor>`: 33 for MACHINE (42
-for TEMP_ACCESS_CODE), which PostgreSQL refused.
+(`audit_events.authenticator` must hold `PASSWORD_AND_SECONDFACTOR:MACHINE`,
+33 characters: 0011 widened it to 64.)
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -50,15 +49,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("machines") as batch:
         batch.create_index(batch.f("ix_machines_user_pk"), ["user_pk"], unique=False)
-    with op.batch_alter_table("audit_events") as batch:
-        batch.alter_column("authenticator", existing_type=sa.String(length=32),
-                           type_=sa.String(length=64), existing_nullable=True)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("audit_events") as batch:
-        batch.alter_column("authenticator", existing_type=sa.String(length=64),
-                           type_=sa.String(length=32), existing_nullable=True)
     with op.batch_alter_table("machines") as batch:
         batch.drop_index(batch.f("ix_machines_user_pk"))
     op.drop_table("machines")

@@ -1,7 +1,7 @@
 """Offline OTP clients: the useSecret chain and what each client holds
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-07 21:10:00
 
 One row per (token, client name) that fetched a protected offline OTP batch

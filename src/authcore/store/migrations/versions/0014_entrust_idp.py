@@ -1,7 +1,7 @@
 """Entrust IDP: which OpenID provider an application offers to Entrust's IDP
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0013
 Create Date: 2026-12-07 21:00:00
 
 `oidc_providers.entrust_redirect_uri` is where the provider sends the browser
