@@ -66,6 +66,7 @@ from authcore.flows.management import ManagementFlow
 from authcore.flows.oidc_login import OidcLoginFlow
 from authcore.flows.oidc_providers import OidcProviderAdmin
 from authcore.flows.policy import WebAuthnPolicy
+from authcore.flows.push_devices import PushDeviceFlow
 from authcore.flows.refresh import RefreshFlow
 from authcore.flows.self_service import SelfServiceFlow
 from authcore.interceptors import AdminAuthInterceptor, ErrorInterceptor
@@ -82,6 +83,7 @@ from authcore.services.fido2_mfa import Fido2MfaService
 from authcore.services.fido2_profile import Fido2MgmtService, Fido2ProfileService
 from authcore.services.management import ManagementService
 from authcore.services.oidc import Fido2OidcService, OidcProviderService
+from authcore.services.push_devices import PushDeviceService
 from authcore.services.scim import ScimService
 from authcore.services.self_service import SelfService
 from authcore.store.db import create_engine, session_factory
@@ -112,6 +114,8 @@ from authcore.v1 import (
     management_pb2_grpc,
     oidc_providers_pb2,
     oidc_providers_pb2_grpc,
+    push_devices_pb2,
+    push_devices_pb2_grpc,
     self_service_pb2,
     self_service_pb2_grpc,
 )
@@ -136,6 +140,7 @@ SERVICES = (
     oidc_providers_pb2.DESCRIPTOR.services_by_name["OidcProviderService"],
     fido2_mfa_pb2.DESCRIPTOR.services_by_name["Fido2MfaService"],
     self_service_pb2.DESCRIPTOR.services_by_name["SelfService"],
+    push_devices_pb2.DESCRIPTOR.services_by_name["PushDeviceService"],
     scim_pb2.DESCRIPTOR.services_by_name["ScimService"],
     consumer_pb2.DESCRIPTOR.services_by_name["ConsumerService"],
     logon_pb2.DESCRIPTOR.services_by_name["LogonService"],
@@ -247,6 +252,8 @@ async def build_runtime(settings: Settings) -> Runtime:
                               fido2_mfa_pb2_grpc.add_Fido2MfaServiceServicer_to_server),
         *generic_handlers_for(SelfService(SelfServiceFlow(core)),
                               self_service_pb2_grpc.add_SelfServiceServicer_to_server),
+        *generic_handlers_for(PushDeviceService(PushDeviceFlow(core)),
+                              push_devices_pb2_grpc.add_PushDeviceServiceServicer_to_server),
         *generic_handlers_for(ScimService(core),
                               scim_pb2_grpc.add_ScimServiceServicer_to_server),
         *generic_handlers_for(ConsumerService(ConsumerFlow(core)),

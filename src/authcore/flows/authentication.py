@@ -34,6 +34,7 @@ from authcore.flows.factors.fido import (
     start_discoverable,
 )
 from authcore.flows.factors.otp import delivery_info
+from authcore.flows.factors.push import PushEnded, PushNotAnswered, push_fields, user_push_devices
 from authcore.flows.factors.token import user_tokens
 from authcore.flows.ghosts import burn_password_time, ghost_authenticators, ghost_id
 from authcore.flows.names import AUTHENTICATOR_ORDER, OTP_DELIVERY, type_name, type_value
@@ -219,6 +220,9 @@ class AuthenticationFlow:
             out.otp_delivery_info.CopyFrom(delivery_info(user))
         if "TOKEN" in available:
             out.token_details.extend(t.serial_number for t in await user_tokens(ctx))
+        if "TOKENPUSH" in available:
+            out.token_details.extend(d.serial_number
+                                     for d in await user_push_devices(ctx, "TOKENPUSH"))
         out.registration_required = not available
         if req.HasField("auth_token") and req.auth_token:
             claims, session_user_pk = await verify_session_hot(
@@ -229,8 +233,8 @@ class AuthenticationFlow:
             out.authentication_completed = True
         elif req.return_default_challenge and available:
             default = available[0]
-            started = await self._start(ctx, default, StartInput(client_ip=caller.client_ip),
-                                        states)
+            started = await self._start(ctx, default, StartInput(client_ip=caller.client_ip,
+                                                                 **push_fields(req)), states)
             async with self.core.hot.transaction() as tx:
                 response = await self._issue_started(tx, ctx, default, started)
             _copy_challenge(response, out)
@@ -311,6 +315,7 @@ class AuthenticationFlow:
             if req.HasField("otp_delivery_type") else None,
             otp_delivery_attribute=req.otp_delivery_attribute or None,
             client_ip=caller.client_ip,
+            **push_fields(req),
         )
         second = name == P2F and req.HasField("second_factor_authenticator")
         discoverable = name == "PASSKEY" and not req.user_id
@@ -488,6 +493,12 @@ class AuthenticationFlow:
         except KeepChallenge as keep:
             # Not used up: the client completes again on the same token.
             raise keep.error from None
+        except PushNotAnswered as pending:
+            # Polled before the device answered: the same token polls again.
+            return pending.response
+        except PushEnded as ended:
+            await self._cancel(ch, app, user.user_id, factor_name, now, caller)
+            raise ended.error from None
         # Signed before the write transaction, so signing never holds the
         # write lock; discarded if the transaction refuses the success.
         signed: SignedSession | None = None
@@ -665,6 +676,9 @@ def _copy_challenge(src: authn.AuthenticatedResponse,
             getattr(dst, field).CopyFrom(getattr(src, field))
     if src.HasField("otpdelivery_type"):
         dst.otp_delivery_type = src.otpdelivery_type
+    if src.HasField("push_mutual_challenge"):
+        dst.push_mutual_challenge = src.push_mutual_challenge
+        dst.token_push_mutual_challenge = src.token_push_mutual_challenge
     del dst.token_details[:]
     dst.token_details.extend(src.token_details)
 

@@ -8,14 +8,17 @@ from authcore.flows.factors.grid import GridFactor
 from authcore.flows.factors.kba import KbaFactor
 from authcore.flows.factors.otp import OtpFactor
 from authcore.flows.factors.password import PasswordFactor
+from authcore.flows.factors.push import SMART_CREDENTIAL_PUSH, TOKEN_PUSH
 from authcore.flows.factors.temp_code import TempCodeFactor
 from authcore.flows.factors.token import TokenFactor
 
 FACTORS: dict[str, Factor] = {
     f.name: f
     for f in (PasswordFactor(), OtpFactor(), TokenFactor(), GridFactor(), KbaFactor(),
-              TempCodeFactor(), FidoFactor(), PasskeyFactor())
+              TempCodeFactor(), FidoFactor(), PasskeyFactor(), TOKEN_PUSH,
+              SMART_CREDENTIAL_PUSH)
 }
 
 # What can follow a password in PASSWORD_AND_SECONDFACTOR.
-SECOND_FACTORS = ("TOKEN", "OTP", "GRID", "KBA", "TEMP_ACCESS_CODE", "FIDO")
+SECOND_FACTORS = ("TOKEN", "OTP", "GRID", "KBA", "TEMP_ACCESS_CODE", "FIDO", "TOKENPUSH",
+                  "SMARTCREDENTIALPUSH")

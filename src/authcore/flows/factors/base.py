@@ -45,6 +45,11 @@ class StartInput:
     otp_delivery_attribute: str | None = None
     # The caller's, for the per-IP cap on the messages a start sends.
     client_ip: str = ""
+    # TOKENPUSH / SMARTCREDENTIALPUSH: what the push shows and asks.
+    summary: str | None = None
+    transaction_details: tuple[tuple[str, str], ...] = ()
+    push_mutual_challenge: bool = False
+    push_message_identifier: str | None = None
 
 
 @dataclass(frozen=True)
