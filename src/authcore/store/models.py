@@ -423,7 +423,7 @@ class AuditEvent(Base):
     reason: Mapped[str | None] = mapped_column(String(64))
     application_id: Mapped[str | None] = mapped_column(String(36))
     user_id: Mapped[str | None] = mapped_column(String(255))
-    authenticator: Mapped[str | None] = mapped_column(String(32))
+    authenticator: Mapped[str | None] = mapped_column(String(64))
     client_ip: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(64))
 

@@ -9,6 +9,10 @@ credential, its certificate; `counter` is the highest answer counter
 accepted, so an old signed answer can't be replayed. `push_activations` are
 one-time codes (HMAC-SHA256) with which a device registers its key itself.
 `push_requests` is one push per challenge and the device's answer.
+
+`audit_events.authenticator` widens to 64: a second-factor challenge audits
+`PASSWORD_AND_SECONDFACTOR:SMARTCREDENTIALPUSH` (45 characters), which
+PostgreSQL refused in String(32) (the MACHINE branch widens it the same way).
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("audit_events") as batch:
+        batch.alter_column("authenticator", existing_type=sa.String(length=32),
+                           type_=sa.String(length=64), existing_nullable=True)
     op.create_table(
         "push_devices",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -93,3 +100,6 @@ def downgrade() -> None:
     op.drop_table("push_requests")
     op.drop_table("push_activations")
     op.drop_table("push_devices")
+    with op.batch_alter_table("audit_events") as batch:
+        batch.alter_column("authenticator", existing_type=sa.String(length=64),
+                           type_=sa.String(length=32), existing_nullable=True)
