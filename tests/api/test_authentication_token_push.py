@@ -53,6 +53,8 @@ async def test_confirm_signs_in_after_polling(api: Api, admin: Admin, app_id: st
     validate(q.body, "UserAuthenticateQueryResponse")
     assert q.body["authenticationTypes"] == ["TOKENPUSH"]
     assert q.body["tokenDetails"] == [device.serial_number]
+    got = await admin.req("GET", f"/api/admin/v1/users/{user_id}")
+    assert got["user"]["authenticators"] == ["TOKENPUSH"]
 
     ch, push = await start(api, admin, app_id, user_id)
     assert ch["tokenDetails"] == [device.serial_number]
