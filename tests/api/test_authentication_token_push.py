@@ -77,6 +77,7 @@ async def test_confirm_signs_in_after_polling(api: Api, admin: Admin, app_id: st
     assert done.status == 200, done
     validate(done.body, "AuthenticatedResponse")
     assert done.body["authenticationCompleted"] is True and done.body["userId"] == user_id
+    assert done.body["status"] == "CONFIRM"
     assert done.body["firstName"] == "Ada"
     q = await api.query({"applicationId": app_id, "userId": user_id,
                          "authToken": done.body["token"]})
@@ -217,6 +218,7 @@ async def test_token_otp_answers_the_push(api: Api, admin: Admin, app_id: str,
     done = await api.complete("TOKENPUSH", {"response": pyotp.TOTP(secret).now()},
                               ch["token"])
     assert done.status == 200 and done.body["authenticationCompleted"] is True
+    assert "status" not in done.body
 
 
 async def test_push_as_second_factor(api: Api, admin: Admin, app_id: str, user_id: str,

@@ -34,7 +34,13 @@ from authcore.flows.factors.fido import (
     start_discoverable,
 )
 from authcore.flows.factors.otp import delivery_info
-from authcore.flows.factors.push import PushEnded, PushNotAnswered, push_fields, user_push_devices
+from authcore.flows.factors.push import (
+    PUSH_FACTORS,
+    PushEnded,
+    PushNotAnswered,
+    push_fields,
+    user_push_devices,
+)
 from authcore.flows.factors.token import user_tokens
 from authcore.flows.ghosts import burn_password_time, ghost_authenticators, ghost_id
 from authcore.flows.names import AUTHENTICATOR_ORDER, OTP_DELIVERY, type_name, type_value
@@ -537,7 +543,10 @@ class AuthenticationFlow:
                         stage=SECOND_SELECT,
                         started=Started(state={}, response=authn.AuthenticatedResponse()))
                 await signed.store(tx)
-                return _success(user, signed)
+                done = _success(user, signed)
+                if factor_name in PUSH_FACTORS and not answer.response:
+                    done.status = authn.PUSH_STATUS_CONFIRM
+                return done
             await log_event(tx, event="complete", outcome="refused" if refused else "failure",
                             reason="authenticator_locked" if refused else failure.reason)
         if refused:

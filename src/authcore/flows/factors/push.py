@@ -35,6 +35,7 @@ from authcore.verify.push import (
     transaction_details_hash,
 )
 
+PUSH_FACTORS = ("TOKENPUSH", "SMARTCREDENTIALPUSH")
 # A push is answered within two minutes or not at all (Entrust's default).
 PUSH_SECONDS = 120.0
 # Numbers the device offers besides the right one, when the mutual
