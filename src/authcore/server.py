@@ -67,6 +67,7 @@ from authcore.flows.oidc_login import OidcLoginFlow
 from authcore.flows.oidc_providers import OidcProviderAdmin
 from authcore.flows.policy import WebAuthnPolicy
 from authcore.flows.push_devices import PushDeviceFlow
+from authcore.flows.push_devices import prune as prune_pushes
 from authcore.flows.refresh import RefreshFlow
 from authcore.flows.self_service import SelfServiceFlow
 from authcore.interceptors import AdminAuthInterceptor, ErrorInterceptor
@@ -494,6 +495,7 @@ async def _prune_outbox(core: Core) -> None:
             pruned = await outbox.prune(core.hot, now=time.time())
             if pruned:
                 log.info("outbox: dropped the text of %d old message(s)", pruned)
+            await prune_pushes(core.hot, now=time.time())
         except Exception as exc:  # a database outage must not end the loop
             log.warning("outbox pruning failed: %s", type(exc).__name__)
         await asyncio.sleep(OUTBOX_PRUNE_SECONDS)

@@ -147,19 +147,21 @@ async def enrol(admin: Admin, deployment: Deployment, user_id: str) -> Device:
     return device
 
 
-async def delivered_push(deployment: Deployment, push_id_seen: set[str], user_id: str,
+async def delivered_push(deployment: Deployment, push_id_seen: set[str], device: Device,
                          timeout: float = 15.0) -> dict[str, Any]:  # noqa: ASYNC109
-    """The newest push for `user_id` the receiver accepted (signature checked)."""
+    """The newest push for `device` the receiver accepted (signature checked)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for hook in reversed(deployment.push.received):
             payload = hook.body.get("payload") or {}
-            if payload.get("userId") == user_id and payload["id"] not in push_id_seen:
+            if (payload.get("serialNumber") == device.serial_number
+                    and payload["id"] not in push_id_seen):
+                assert "userId" not in payload
                 assert hook.body["type"] == "push"
                 push_id_seen.add(payload["id"])
                 return dict(payload)
         await asyncio.sleep(0.05)
-    raise TimeoutError(f"no push for {user_id}")
+    raise TimeoutError(f"no push for {device.serial_number}")
 
 
 async def test_full_login(api: Api, admin: Admin, app_id: str, user_id: str,
@@ -176,7 +178,7 @@ async def test_full_login(api: Api, admin: Admin, app_id: str, user_id: str,
         "pushMessageIdentifier": "generic"})
     assert ch.status == 200, ch
     validate(ch.body, "AuthenticatedResponse")
-    push = await delivered_push(deployment, seen, user_id)
+    push = await delivered_push(deployment, seen, device)
     assert push["type"] == "smartcredentialpush" and push["serialNumber"] == device.serial_number
     assert push["pushMessageIdentifier"] == "generic"
     assert push["transactionDetails"] == [{"detail": "Amount", "value": "€ 5"}]
@@ -193,7 +195,7 @@ async def test_full_login(api: Api, admin: Admin, app_id: str, user_id: str,
     # Concern: refused and counted; a replay of the answer is refused.
     ch = await api.challenge("SMARTCREDENTIALPUSH", {"applicationId": app_id,
                                                      "userId": user_id})
-    push = await delivered_push(deployment, seen, user_id)
+    push = await delivered_push(deployment, seen, device)
     concern = device.answer(push, "CONCERN")
     assert (await endpoint.respond(push["id"], concern)).status == 204
     assert (await endpoint.respond(push["id"], concern)).error_code == "push_already_answered"
@@ -255,7 +257,7 @@ async def test_activation_with_a_certificate(api: Api, admin: Admin, app_id: str
     seen: set[str] = set()
     ch = await api.challenge("SMARTCREDENTIALPUSH", {"applicationId": app_id,
                                                      "userId": user_id})
-    push = await delivered_push(deployment, seen, user_id)
+    push = await delivered_push(deployment, seen, device)
     assert (await endpoint.respond(push["id"], device.answer(push, "CONFIRM"))).ok
     done = await api.complete("SMARTCREDENTIALPUSH", {}, ch.body["token"])
     assert done.body["authenticationCompleted"] is True

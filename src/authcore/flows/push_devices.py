@@ -34,6 +34,7 @@ from authcore.flows.authentication import Caller
 from authcore.flows.context import Core
 from authcore.flows.directory import get_user
 from authcore.flows.names import type_name, type_value
+from authcore.store.hot import HotDb
 from authcore.store.hot import queries as hq
 from authcore.store.hot import statements as q
 from authcore.store.models import PushActivation, PushDevice, User
@@ -55,6 +56,8 @@ from authcore.verify.temp_code import generate_temp_code
 
 KINDS = ("TOKENPUSH", "SMARTCREDENTIALPUSH")
 ACTIVATION_SECONDS = 600
+# How long an expired push or activation code is kept (for an admin's look).
+PRUNE_AFTER_SECONDS = 3600
 _MAX_LABEL = 100
 _MAX_KEY_CHARS = 1024
 _MAX_SIGNATURE_CHARS = 512
@@ -319,3 +322,11 @@ class PushDeviceFlow:
             raise InvalidArgument("The number picked is not the one shown at sign-in; the "
                                   "sign-in is refused.", reason="mutual_challenge_mismatch",
                                   field_violations=[("mutualChallenge", "does not match")])
+
+
+async def prune(hot: HotDb, *, now: float) -> int:
+    """Drop pushes and activation codes expired over an hour ago."""
+    before = now - PRUNE_AFTER_SECONDS
+    async with hot.transaction() as tx:
+        return (await tx.execute(q.PRUNE_PUSH_REQUESTS, {"before": before})
+                + await tx.execute(q.PRUNE_PUSH_ACTIVATIONS, {"before": before}))

@@ -107,8 +107,9 @@ class PushFactor:
             "type": self.name.lower(), "id": push_id, "challenge": challenge,
             "summary": summary,
             "transactionDetails": [{"detail": d, "value": v} for d, v in details],
+            # No user id: the relay (FCM/APNs) needn't learn who signs in.
             "detailsHash": details_hash, "application": ctx.app.name,
-            "userId": ctx.user.user_id, "expiresAt": int(now + ttl),
+            "expiresAt": int(now + ttl),
         }
         if inp.push_message_identifier:
             payload["pushMessageIdentifier"] = inp.push_message_identifier

@@ -421,3 +421,11 @@ ANSWER_PUSH_REQUEST = _stmt("answer_push_request", """
 # captured answer can't be sent again.
 ADVANCE_PUSH_DEVICE_COUNTER = _stmt("advance_push_device_counter", """
     UPDATE push_devices SET counter = :counter WHERE id = :id AND counter < :counter""")
+
+# Housekeeping (server.py's pruning loop): pushes and activation codes long
+# past their expiry tell nothing any more.
+PRUNE_PUSH_REQUESTS = _stmt("prune_push_requests", """
+    DELETE FROM push_requests WHERE expires_at < :before""")
+
+PRUNE_PUSH_ACTIVATIONS = _stmt("prune_push_activations", """
+    DELETE FROM push_activations WHERE expires_at < :before""")
