@@ -286,8 +286,16 @@ async def test_activation_code_registers_a_device(api: Api, admin: Admin, app_id
     assert (await endpoint.respond(push["id"], device.answer(push, "CONFIRM"))).ok
     assert (await api.complete("TOKENPUSH", {}, ch["token"])).body["authenticationCompleted"]
 
+    # Confirmed, then the device is deleted before the relying party polls.
+    ch, push = await start(api, admin, app_id, user_id)
+    assert (await endpoint.respond(push["id"], device.answer(push, "CONFIRM"))).ok
     await admin.req("DELETE", f"/api/admin/v1/users/{user_id}/push-devices/"
                               f"{device.serial_number}")
+    gone = await api.complete("TOKENPUSH", {}, ch["token"])
+    assert gone.status == 401 and gone.error_code == "push_device_removed"
+    r = await admin.http.delete(f"/api/admin/v1/users/{user_id}/push-devices/"
+                                f"{device.serial_number}")
+    assert r.status_code == 404
     q = await api.query({"applicationId": app_id, "userId": user_id})
     assert "TOKENPUSH" not in q.body.get("authenticationTypes", [])
 
