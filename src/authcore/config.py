@@ -191,6 +191,18 @@ class Settings:
     # (e.g. 127.0.0.1:9464) serves it there, open unless the token is set.
     metrics_addr: str | None = None
     metrics_token: str | None = field(default=None, repr=False)
+    # USER_CERTIFICATE (authcore/mtls.py): an HTTPS listener that asks for
+    # client certificates signed by the CAs of `mtls_client_ca` (PEM
+    # bundle), serving with `mtls_cert`/`mtls_key`.
+    mtls_addr: str | None = None
+    mtls_cert: Path | None = None
+    mtls_key: Path | None = None
+    mtls_client_ca: Path | None = None
+    # Or behind a TLS-terminating proxy: the header carrying the verified
+    # client certificate (URL-encoded PEM, nginx's $ssl_client_escaped_cert),
+    # believed only from these addresses/networks, on the HTTP port.
+    mtls_proxy_header: str | None = None
+    mtls_trusted_proxies: tuple[str, ...] = ()
 
     @property
     def effective_database_url(self) -> str:
@@ -310,6 +322,14 @@ class Settings:
             db_pool_size=_int(env, "AUTHCORE_DB_POOL_SIZE", base.db_pool_size),
             metrics_addr=(env.get("AUTHCORE_METRICS_ADDR") or "").strip() or None,
             metrics_token=(env.get("AUTHCORE_METRICS_TOKEN") or "").strip() or None,
+            mtls_addr=(env.get("AUTHCORE_MTLS_ADDR") or "").strip() or None,
+            mtls_cert=_path(env, "AUTHCORE_MTLS_CERT"),
+            mtls_key=_path(env, "AUTHCORE_MTLS_KEY"),
+            mtls_client_ca=_path(env, "AUTHCORE_MTLS_CLIENT_CA"),
+            mtls_proxy_header=(env.get("AUTHCORE_MTLS_PROXY_HEADER") or "").strip() or None,
+            mtls_trusted_proxies=tuple(
+                p.strip() for p in (env.get("AUTHCORE_MTLS_TRUSTED_PROXIES") or "").split(",")
+                if p.strip()),
             kerberos_keytab=_path(env, "AUTHCORE_KERBEROS_KEYTAB"),
             kerberos_principal=env.get("AUTHCORE_KERBEROS_PRINCIPAL") or None,
             kerberos_realms=tuple(r.strip() for r in
@@ -341,6 +361,7 @@ class Settings:
         if self.redis_wait_replicas and not self.redis_url:
             raise SystemExit("AUTHCORE_REDIS_WAIT_REPLICAS needs AUTHCORE_REDIS_URL.")
         self._check_metrics()
+        self._check_mtls()
         limits = self.delivery_limits
         for name, value in (("RESEND_SECONDS", limits.resend_seconds),
                             ("ADDRESS_PER_HOUR", limits.per_address_per_hour),
@@ -374,6 +395,42 @@ class Settings:
             if port != 0 and port == split_addr(other)[1]:
                 raise SystemExit(f"AUTHCORE_METRICS_ADDR needs a port of its own; {port} is "
                                  f"{name}'s.")
+
+    @property
+    def user_certificates_enabled(self) -> bool:
+        """A client certificate can reach authcore: its own mTLS listener
+        or a trusted proxy's header."""
+        return self.mtls_addr is not None or self.mtls_proxy_header is not None
+
+    def _check_mtls(self) -> None:
+        import ipaddress
+
+        if self.mtls_addr is not None:
+            try:
+                port = split_addr(self.mtls_addr)[1]
+            except SystemExit:
+                raise SystemExit(f"AUTHCORE_MTLS_ADDR must be host:port, got "
+                                 f"{self.mtls_addr!r}") from None
+            for name, other in (("AUTHCORE_GRPC_ADDR", self.grpc_addr),
+                                ("AUTHCORE_HTTP_ADDR", self.http_addr)):
+                if port != 0 and port == split_addr(other)[1]:
+                    raise SystemExit(f"AUTHCORE_MTLS_ADDR needs a port of its own; {port} "
+                                     f"is {name}'s.")
+            for name, path in (("AUTHCORE_MTLS_CERT", self.mtls_cert),
+                               ("AUTHCORE_MTLS_KEY", self.mtls_key),
+                               ("AUTHCORE_MTLS_CLIENT_CA", self.mtls_client_ca)):
+                if path is None or not path.is_file():
+                    raise SystemExit(f"AUTHCORE_MTLS_ADDR needs {name} (a PEM file).")
+        if self.mtls_proxy_header is not None and not self.mtls_trusted_proxies:
+            raise SystemExit("AUTHCORE_MTLS_PROXY_HEADER needs AUTHCORE_MTLS_TRUSTED_PROXIES "
+                             "(the proxies' addresses): from anyone else the header would "
+                             "be a forged certificate.")
+        for proxy in self.mtls_trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise SystemExit(f"AUTHCORE_MTLS_TRUSTED_PROXIES: {proxy!r} is not an IP "
+                                 "address or network.") from None
 
     def _check_delivery(self) -> None:
         d = self.delivery

@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.routing import BaseRoute
 
 from authcore import metrics
 from authcore.axidian.v5 import logon_pb2, logon_pb2_grpc
@@ -70,9 +72,17 @@ from authcore.flows.push_devices import PushDeviceFlow
 from authcore.flows.push_devices import prune as prune_pushes
 from authcore.flows.refresh import RefreshFlow
 from authcore.flows.self_service import SelfServiceFlow
+from authcore.flows.user_certificate import UserCertificateFlow
 from authcore.interceptors import AdminAuthInterceptor, ErrorInterceptor
 from authcore.limits.memory import MemoryRateLimiter
 from authcore.limits.redis import RedisRateLimiter
+from authcore.mtls import (
+    PeerCertificateProtocol,
+    client_ssl_context,
+    code_route,
+    from_proxy,
+    mtls_app,
+)
 from authcore.operations import MetricsAccess, Readiness, metrics_app, migration_heads, stop_watch
 from authcore.operations import routes as operation_routes
 from authcore.scim.v2 import scim_pb2, scim_pb2_grpc
@@ -348,7 +358,8 @@ async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None
         max_body_bytes=settings.max_body_bytes, title="authcore",
         cors=cors_policy(rt.core.db),
         pages=[*page_routes(demo_application_id=demo_application_id),
-               *operation_routes(readiness, _main_port_metrics_access(settings, rt.core.hot))])))
+               *operation_routes(readiness, _main_port_metrics_access(settings, rt.core.hot)),
+               *_proxied_certificate_routes(settings, rt.core)])))
     host, port = split_addr(settings.http_addr)
     web = DrainingUvicorn(uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, lifespan="off",
@@ -368,6 +379,7 @@ async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None
         await asyncio.sleep(0.02)
     metrics_web, metrics_task = await _start_metrics_listener(settings, readiness, rt.core.hot,
                                                               shared=worker is not None)
+    mtls_web, mtls_task = await _start_mtls_listener(settings, rt.core, shared=worker is not None)
     watching = asyncio.create_task(readiness.watch(health_servicer, health_names))
 
     freeze_startup_objects()
@@ -405,12 +417,15 @@ async def serve(settings: Settings, *, worker: WorkerRole | None = None) -> None
     if metrics_web is not None:
         metrics_web.deadline = deadline
         metrics_web.should_exit = True
+    if mtls_web is not None:
+        mtls_web.deadline = deadline
+        mtls_web.should_exit = True
     await gate.quiet()
     grpc_stop = asyncio.create_task(server.stop(max(0.0, deadline - loop.time())))
     await asyncio.sleep(GOAWAY_SECONDS)
     gate.release()
     await asyncio.gather(grpc_stop, web_task, *([metrics_task] if metrics_task else []),
-                         return_exceptions=True)
+                         *([mtls_task] if mtls_task else []), return_exceptions=True)
     await rt.engine.dispose()
     if dispatcher is not None and dispatching is not None:
         await _stop_dispatcher(dispatcher, dispatching, max(1.0, deadline - loop.time()))
@@ -454,6 +469,45 @@ async def _start_metrics_listener(
         if task.done():
             await task
             raise SystemExit(f"cannot bind metrics to {addr}")
+        await asyncio.sleep(0.02)
+    return web, task
+
+
+def _proxied_certificate_routes(settings: Settings, core: Core) -> list[BaseRoute]:
+    """USER_CERTIFICATE's endpoint on the HTTP port, for a TLS-terminating
+    proxy that forwards the client certificate (authcore/mtls.py)."""
+    if settings.mtls_proxy_header is None:
+        return []
+    return [code_route(UserCertificateFlow(core),
+                       from_proxy(settings.mtls_proxy_header, settings.mtls_trusted_proxies))]
+
+
+async def _start_mtls_listener(
+    settings: Settings, core: Core, *, shared: bool,
+) -> tuple[DrainingUvicorn | None, asyncio.Task[None] | None]:
+    """AUTHCORE_MTLS_ADDR's HTTPS listener (USER_CERTIFICATE's code
+    endpoint, authcore/mtls.py), shared by the workers like the HTTP port."""
+    addr = settings.mtls_addr
+    if addr is None:
+        return None, None
+    assert settings.mtls_cert and settings.mtls_key and settings.mtls_client_ca
+    try:
+        context = client_ssl_context(cert=str(settings.mtls_cert), key=str(settings.mtls_key),
+                                     client_ca=str(settings.mtls_client_ca))
+    except (OSError, ssl.SSLError) as exc:
+        raise SystemExit(f"AUTHCORE_MTLS_CERT/KEY/CLIENT_CA cannot be loaded: {exc}") from None
+    host, port = split_addr(addr)
+    web = DrainingUvicorn(uvicorn.Config(
+        mtls_app(UserCertificateFlow(core)), host=host, port=port, log_config=None,
+        access_log=False, lifespan="off", server_header=False, http=PeerCertificateProtocol,
+        ssl_context_factory=lambda _config, _default: context,
+    ), grace_seconds=settings.shutdown_grace_seconds)
+    sockets = reuse_port_sockets(addr) if shared else None
+    task = asyncio.create_task(web.serve(sockets=sockets))
+    while not web.started:
+        if task.done():
+            await task
+            raise SystemExit(f"cannot bind mTLS to {addr}")
         await asyncio.sleep(0.02)
     return web, task
 

@@ -84,6 +84,8 @@ def announce(settings: Settings, grpc_port: int, *, new_admin_key: str | None,
     never printed or logged."""
     listening = (f"authcore listening: gRPC {split_addr(settings.grpc_addr)[0]}:{grpc_port}, "
                  f"HTTP {settings.http_addr}")
+    if settings.mtls_addr is not None:
+        listening += f", mTLS {settings.mtls_addr}"
     if workers > 1:
         listening += f" ({workers} worker processes)"
     lines = [
@@ -144,6 +146,12 @@ def check_addresses(settings: Settings) -> None:
             raise SystemExit("--workers above 1 needs an explicit AUTHCORE_METRICS_ADDR port, "
                              "not port 0")
         _check_free("metrics", metrics_addr, metrics_host, metrics_port, v6only=True)
+    if settings.mtls_addr is not None:
+        mtls_host, mtls_port = split_addr(settings.mtls_addr)
+        if mtls_port == 0:
+            raise SystemExit("--workers above 1 needs an explicit AUTHCORE_MTLS_ADDR port, "
+                             "not port 0")
+        _check_free("mTLS", settings.mtls_addr, mtls_host, mtls_port, v6only=True)
 
 
 def _check_free(what: str, addr: str, host: str, port: int, *, v6only: bool) -> None:

@@ -122,7 +122,7 @@ class QueryUserAuthenticatorsResponse(_message.Message):
     def __init__(self, authentication_completed: _Optional[bool] = ..., authentication_types: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., authenticator_lockout_status: _Optional[_Iterable[_Union[_authenticators_pb2.UserAuthenticatorLockoutStatus, _Mapping]]] = ..., available_second_factor: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., device_cert_auth_desired: _Optional[bool] = ..., expires: _Optional[int] = ..., fido_challenge: _Optional[_Union[_authenticators_pb2.FIDOChallenge, _Mapping]] = ..., grid_challenge: _Optional[_Union[_authenticators_pb2.GridChallenge, _Mapping]] = ..., kba_challenge: _Optional[_Union[_authenticators_pb2.KbaChallenge, _Mapping]] = ..., otp_delivery_info: _Optional[_Union[_authenticators_pb2.OTPDetails, _Mapping]] = ..., otp_delivery_type: _Optional[_Union[_authenticators_pb2.OTPDeliveryType, str]] = ..., password_reset_allowed: _Optional[bool] = ..., registration_required: _Optional[bool] = ..., supports_signature: _Optional[bool] = ..., temp_access_code_challenge: _Optional[_Union[_authenticators_pb2.TempAccessCodeChallenge, _Mapping]] = ..., token: _Optional[str] = ..., token_challenge: _Optional[_Union[_authenticators_pb2.TokenChallenge, _Mapping]] = ..., token_details: _Optional[_Iterable[str]] = ..., verification_required: _Optional[bool] = ..., organizations: _Optional[_Iterable[_Union[_authenticators_pb2.Organization, _Mapping]]] = ..., password_challenge: _Optional[_Union[_authenticators_pb2.PasswordChallenge, _Mapping]] = ..., push_mutual_challenge: _Optional[str] = ..., token_push_mutual_challenge: _Optional[str] = ...) -> None: ...
 
 class AuthenticatedResponse(_message.Message):
-    __slots__ = ("authentication_completed", "expires", "token", "user_id", "first_name", "last_name", "fido_challenge", "grid_challenge", "kba_challenge", "token_challenge", "temp_access_code_challenge", "password_challenge", "otpdelivery_type", "token_details", "organizations", "user_registration_required", "user_verification_required", "push_mutual_challenge", "token_push_mutual_challenge", "status")
+    __slots__ = ("authentication_completed", "expires", "token", "user_id", "first_name", "last_name", "fido_challenge", "grid_challenge", "kba_challenge", "token_challenge", "temp_access_code_challenge", "password_challenge", "otpdelivery_type", "token_details", "organizations", "user_registration_required", "user_verification_required", "user_certificate_challenge", "push_mutual_challenge", "token_push_mutual_challenge", "status")
     AUTHENTICATION_COMPLETED_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
@@ -140,6 +140,7 @@ class AuthenticatedResponse(_message.Message):
     ORGANIZATIONS_FIELD_NUMBER: _ClassVar[int]
     USER_REGISTRATION_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     USER_VERIFICATION_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    USER_CERTIFICATE_CHALLENGE_FIELD_NUMBER: _ClassVar[int]
     PUSH_MUTUAL_CHALLENGE_FIELD_NUMBER: _ClassVar[int]
     TOKEN_PUSH_MUTUAL_CHALLENGE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -160,10 +161,11 @@ class AuthenticatedResponse(_message.Message):
     organizations: _containers.RepeatedCompositeFieldContainer[_authenticators_pb2.Organization]
     user_registration_required: bool
     user_verification_required: bool
+    user_certificate_challenge: _authenticators_pb2.UserCertificateChallenge
     push_mutual_challenge: str
     token_push_mutual_challenge: str
     status: PushStatus
-    def __init__(self, authentication_completed: _Optional[bool] = ..., expires: _Optional[int] = ..., token: _Optional[str] = ..., user_id: _Optional[str] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ..., fido_challenge: _Optional[_Union[_authenticators_pb2.FIDOChallenge, _Mapping]] = ..., grid_challenge: _Optional[_Union[_authenticators_pb2.GridChallenge, _Mapping]] = ..., kba_challenge: _Optional[_Union[_authenticators_pb2.KbaChallenge, _Mapping]] = ..., token_challenge: _Optional[_Union[_authenticators_pb2.TokenChallenge, _Mapping]] = ..., temp_access_code_challenge: _Optional[_Union[_authenticators_pb2.TempAccessCodeChallenge, _Mapping]] = ..., password_challenge: _Optional[_Union[_authenticators_pb2.PasswordChallenge, _Mapping]] = ..., otpdelivery_type: _Optional[_Union[_authenticators_pb2.OTPDeliveryType, str]] = ..., token_details: _Optional[_Iterable[str]] = ..., organizations: _Optional[_Iterable[_Union[_authenticators_pb2.Organization, _Mapping]]] = ..., user_registration_required: _Optional[bool] = ..., user_verification_required: _Optional[bool] = ..., push_mutual_challenge: _Optional[str] = ..., token_push_mutual_challenge: _Optional[str] = ..., status: _Optional[_Union[PushStatus, str]] = ...) -> None: ...
+    def __init__(self, authentication_completed: _Optional[bool] = ..., expires: _Optional[int] = ..., token: _Optional[str] = ..., user_id: _Optional[str] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ..., fido_challenge: _Optional[_Union[_authenticators_pb2.FIDOChallenge, _Mapping]] = ..., grid_challenge: _Optional[_Union[_authenticators_pb2.GridChallenge, _Mapping]] = ..., kba_challenge: _Optional[_Union[_authenticators_pb2.KbaChallenge, _Mapping]] = ..., token_challenge: _Optional[_Union[_authenticators_pb2.TokenChallenge, _Mapping]] = ..., temp_access_code_challenge: _Optional[_Union[_authenticators_pb2.TempAccessCodeChallenge, _Mapping]] = ..., password_challenge: _Optional[_Union[_authenticators_pb2.PasswordChallenge, _Mapping]] = ..., otpdelivery_type: _Optional[_Union[_authenticators_pb2.OTPDeliveryType, str]] = ..., token_details: _Optional[_Iterable[str]] = ..., organizations: _Optional[_Iterable[_Union[_authenticators_pb2.Organization, _Mapping]]] = ..., user_registration_required: _Optional[bool] = ..., user_verification_required: _Optional[bool] = ..., user_certificate_challenge: _Optional[_Union[_authenticators_pb2.UserCertificateChallenge, _Mapping]] = ..., push_mutual_challenge: _Optional[str] = ..., token_push_mutual_challenge: _Optional[str] = ..., status: _Optional[_Union[PushStatus, str]] = ...) -> None: ...
 
 class RequestUserChallengeRequest(_message.Message):
     __slots__ = ("authenticator", "application_id", "user_id", "auth_token", "client_ip", "ignore_ip_address_for_rba", "locale", "machine_authenticator", "offline_tvs", "origin", "otp_delivery_attribute", "otp_delivery_type", "priority", "push_message_identifier", "push_mutual_challenge_enabled", "request_acrs", "request_detail", "rp_id", "second_factor_authenticator", "summary", "token_push_mutual_challenge_enabled", "transaction_details", "auth_request_key")
@@ -222,7 +224,7 @@ class RequestUserChallengeResponse(_message.Message):
     def __init__(self, authenticated: _Optional[_Union[AuthenticatedResponse, _Mapping]] = ...) -> None: ...
 
 class AuthenticateUserChallengeRequest(_message.Message):
-    __slots__ = ("authenticator", "authorization", "application_id", "user_id", "response", "new_password", "cancel", "second_factor_authenticator", "kba_challenge", "fido_response", "client_ip", "enable_web_session", "ignore_ip_address_for_rba", "locale", "machine_authenticator", "offline_tvs", "origin", "request_acrs", "rp_id", "transaction_details", "auth_request_key", "application_info")
+    __slots__ = ("authenticator", "authorization", "application_id", "user_id", "response", "new_password", "cancel", "second_factor_authenticator", "kba_challenge", "fido_response", "client_ip", "enable_web_session", "ignore_ip_address_for_rba", "locale", "machine_authenticator", "offline_tvs", "origin", "request_acrs", "rp_id", "transaction_details", "auth_request_key", "application_info", "user_certificate_response")
     AUTHENTICATOR_FIELD_NUMBER: _ClassVar[int]
     AUTHORIZATION_FIELD_NUMBER: _ClassVar[int]
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -245,6 +247,7 @@ class AuthenticateUserChallengeRequest(_message.Message):
     TRANSACTION_DETAILS_FIELD_NUMBER: _ClassVar[int]
     AUTH_REQUEST_KEY_FIELD_NUMBER: _ClassVar[int]
     APPLICATION_INFO_FIELD_NUMBER: _ClassVar[int]
+    USER_CERTIFICATE_RESPONSE_FIELD_NUMBER: _ClassVar[int]
     authenticator: _authenticators_pb2.AuthenticatorType
     authorization: str
     application_id: str
@@ -267,7 +270,8 @@ class AuthenticateUserChallengeRequest(_message.Message):
     transaction_details: _containers.RepeatedCompositeFieldContainer[_authenticators_pb2.TransactionDetail]
     auth_request_key: str
     application_info: str
-    def __init__(self, authenticator: _Optional[_Union[_authenticators_pb2.AuthenticatorType, str]] = ..., authorization: _Optional[str] = ..., application_id: _Optional[str] = ..., user_id: _Optional[str] = ..., response: _Optional[str] = ..., new_password: _Optional[str] = ..., cancel: _Optional[bool] = ..., second_factor_authenticator: _Optional[_Union[_authenticators_pb2.AuthenticatorType, str]] = ..., kba_challenge: _Optional[_Union[_authenticators_pb2.KbaChallenge, _Mapping]] = ..., fido_response: _Optional[_Union[_authenticators_pb2.FIDOResponse, _Mapping]] = ..., client_ip: _Optional[str] = ..., enable_web_session: _Optional[bool] = ..., ignore_ip_address_for_rba: _Optional[bool] = ..., locale: _Optional[str] = ..., machine_authenticator: _Optional[_Union[_authenticators_pb2.MachineAuthenticator, _Mapping]] = ..., offline_tvs: _Optional[bool] = ..., origin: _Optional[str] = ..., request_acrs: _Optional[str] = ..., rp_id: _Optional[str] = ..., transaction_details: _Optional[_Iterable[_Union[_authenticators_pb2.TransactionDetail, _Mapping]]] = ..., auth_request_key: _Optional[str] = ..., application_info: _Optional[str] = ...) -> None: ...
+    user_certificate_response: _authenticators_pb2.UserCertificateResponse
+    def __init__(self, authenticator: _Optional[_Union[_authenticators_pb2.AuthenticatorType, str]] = ..., authorization: _Optional[str] = ..., application_id: _Optional[str] = ..., user_id: _Optional[str] = ..., response: _Optional[str] = ..., new_password: _Optional[str] = ..., cancel: _Optional[bool] = ..., second_factor_authenticator: _Optional[_Union[_authenticators_pb2.AuthenticatorType, str]] = ..., kba_challenge: _Optional[_Union[_authenticators_pb2.KbaChallenge, _Mapping]] = ..., fido_response: _Optional[_Union[_authenticators_pb2.FIDOResponse, _Mapping]] = ..., client_ip: _Optional[str] = ..., enable_web_session: _Optional[bool] = ..., ignore_ip_address_for_rba: _Optional[bool] = ..., locale: _Optional[str] = ..., machine_authenticator: _Optional[_Union[_authenticators_pb2.MachineAuthenticator, _Mapping]] = ..., offline_tvs: _Optional[bool] = ..., origin: _Optional[str] = ..., request_acrs: _Optional[str] = ..., rp_id: _Optional[str] = ..., transaction_details: _Optional[_Iterable[_Union[_authenticators_pb2.TransactionDetail, _Mapping]]] = ..., auth_request_key: _Optional[str] = ..., application_info: _Optional[str] = ..., user_certificate_response: _Optional[_Union[_authenticators_pb2.UserCertificateResponse, _Mapping]] = ...) -> None: ...
 
 class AuthenticateUserChallengeResponse(_message.Message):
     __slots__ = ("authenticated",)

@@ -196,6 +196,20 @@ class TempAccessCodeChallenge(_message.Message):
     admin_contact: str
     def __init__(self, enable_admin_contact: _Optional[bool] = ..., admin_contact: _Optional[str] = ...) -> None: ...
 
+class UserCertificateChallenge(_message.Message):
+    __slots__ = ("challenge",)
+    CHALLENGE_FIELD_NUMBER: _ClassVar[int]
+    challenge: str
+    def __init__(self, challenge: _Optional[str] = ...) -> None: ...
+
+class UserCertificateResponse(_message.Message):
+    __slots__ = ("code", "verifier")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    VERIFIER_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    verifier: str
+    def __init__(self, code: _Optional[str] = ..., verifier: _Optional[str] = ...) -> None: ...
+
 class PasswordChallenge(_message.Message):
     __slots__ = ("name", "named_password_id")
     NAME_FIELD_NUMBER: _ClassVar[int]

@@ -52,20 +52,22 @@ class TokenLifetimes(_message.Message):
     def __init__(self, session_seconds: _Optional[int] = ..., challenge_seconds: _Optional[int] = ..., refresh_seconds: _Optional[int] = ...) -> None: ...
 
 class FactorSettings(_message.Message):
-    __slots__ = ("totp_drift_steps", "hotp_look_ahead", "grid_challenge_cells", "kba_challenge_questions", "otp_digits", "otp_ttl_seconds")
+    __slots__ = ("totp_drift_steps", "hotp_look_ahead", "grid_challenge_cells", "kba_challenge_questions", "otp_digits", "otp_ttl_seconds", "user_certificate_mapping")
     TOTP_DRIFT_STEPS_FIELD_NUMBER: _ClassVar[int]
     HOTP_LOOK_AHEAD_FIELD_NUMBER: _ClassVar[int]
     GRID_CHALLENGE_CELLS_FIELD_NUMBER: _ClassVar[int]
     KBA_CHALLENGE_QUESTIONS_FIELD_NUMBER: _ClassVar[int]
     OTP_DIGITS_FIELD_NUMBER: _ClassVar[int]
     OTP_TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    USER_CERTIFICATE_MAPPING_FIELD_NUMBER: _ClassVar[int]
     totp_drift_steps: int
     hotp_look_ahead: int
     grid_challenge_cells: int
     kba_challenge_questions: int
     otp_digits: int
     otp_ttl_seconds: int
-    def __init__(self, totp_drift_steps: _Optional[int] = ..., hotp_look_ahead: _Optional[int] = ..., grid_challenge_cells: _Optional[int] = ..., kba_challenge_questions: _Optional[int] = ..., otp_digits: _Optional[int] = ..., otp_ttl_seconds: _Optional[int] = ...) -> None: ...
+    user_certificate_mapping: str
+    def __init__(self, totp_drift_steps: _Optional[int] = ..., hotp_look_ahead: _Optional[int] = ..., grid_challenge_cells: _Optional[int] = ..., kba_challenge_questions: _Optional[int] = ..., otp_digits: _Optional[int] = ..., otp_ttl_seconds: _Optional[int] = ..., user_certificate_mapping: _Optional[str] = ...) -> None: ...
 
 class AccessSettings(_message.Message):
     __slots__ = ("self_sign_up", "hide_user_existence", "mfa_factors")

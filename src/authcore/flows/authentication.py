@@ -70,6 +70,9 @@ SECOND = "second"
 
 # Authenticators answered with a WebAuthn assertion (fidoResponse).
 WEBAUTHN = ("FIDO", "PASSKEY")
+# Authenticators whose challenge the query response has no field for
+# (Entrust's UserAuthenticateQueryResponse): never a returnDefaultChallenge.
+NO_DEFAULT = ("USER_CERTIFICATE",)
 
 
 @dataclass(frozen=True)
@@ -237,7 +240,7 @@ class AuthenticationFlow:
                 raise Unauthenticated("The token belongs to another user or application.",
                                       reason="token_mismatch")
             out.authentication_completed = True
-        elif req.return_default_challenge and available:
+        elif req.return_default_challenge and available and available[0] not in NO_DEFAULT:
             default = available[0]
             started = await self._start(ctx, default, StartInput(client_ip=caller.client_ip,
                                                                  **push_fields(req)), states)
@@ -448,6 +451,8 @@ class AuthenticationFlow:
             new_password=req.new_password if req.HasField("new_password") else None,
             kba_answers={q.id: q.answer for q in req.kba_challenge.user_questions},
             fido=assertion_json(req.fido_response) if req.HasField("fido_response") else None,
+            certificate_code=req.user_certificate_response.code or None,
+            certificate_verifier=req.user_certificate_response.verifier or None,
         )
         hot = self.core.hot
         ch, bound, app, opened_states = await self.core.open_challenge(

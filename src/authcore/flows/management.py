@@ -149,6 +149,7 @@ def application_message(app: Application, lockout: LockoutPolicy) -> mgmt.Applic
             grid_challenge_cells=policy.grid_challenge_cells,
             kba_challenge_questions=policy.kba_challenge_questions,
             otp_digits=policy.otp_digits, otp_ttl_seconds=policy.otp_ttl_seconds,
+            user_certificate_mapping=policy.user_certificate_mapping,
         ),
         created_at=_ts(app.created_at),
         webauthn=_webauthn_message(WebAuthnPolicy.from_settings(app.settings)),

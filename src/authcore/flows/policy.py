@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -53,6 +53,9 @@ class AppPolicy:
     # Different factors (passkey, code, the backend's token) a LoginID MFA
     # flow needs before it issues tokens (flows/loginid_mfa.py).
     mfa_factors: int = 1
+    # USER_CERTIFICATE's mapping of a certificate to its user: "EMAIL",
+    # "UPN" or "" (off); verify/user_certificate.py.
+    user_certificate_mapping: str = ""
 
     # Bounds keep an admin typo from producing a policy that is insecure
     # (huge drift windows) or unusable (zero-second challenges).
@@ -72,7 +75,8 @@ class AppPolicy:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AppPolicy:
         kinds = {f.name: f.type for f in fields(cls)}
-        values: dict[str, Any] = {k: (bool(v) if kinds[k] == "bool" else int(v))
+        cast: dict[str, Callable[[Any], Any]] = {"bool": bool, "str": str}
+        values: dict[str, Any] = {k: cast.get(str(kinds[k]), int)(v)
                                   for k, v in data.items() if k in kinds}
         return cls(**values)
 
@@ -85,6 +89,8 @@ class AppPolicy:
             value = getattr(self, name)
             if not lo <= value <= hi:
                 out.append((name, f"must be between {lo} and {hi}"))
+        if self.user_certificate_mapping not in ("", "EMAIL", "UPN"):
+            out.append(("user_certificate_mapping", 'must be "EMAIL", "UPN" or ""'))
         return out
 
 

@@ -11,12 +11,13 @@ from authcore.flows.factors.password import PasswordFactor
 from authcore.flows.factors.push import SMART_CREDENTIAL_PUSH, TOKEN_PUSH
 from authcore.flows.factors.temp_code import TempCodeFactor
 from authcore.flows.factors.token import TokenFactor
+from authcore.flows.factors.user_certificate import UserCertificateFactor
 
 FACTORS: dict[str, Factor] = {
     f.name: f
     for f in (PasswordFactor(), OtpFactor(), TokenFactor(), GridFactor(), KbaFactor(),
-              TempCodeFactor(), FidoFactor(), PasskeyFactor(), TOKEN_PUSH,
-              SMART_CREDENTIAL_PUSH)
+              TempCodeFactor(), FidoFactor(), PasskeyFactor(), UserCertificateFactor(),
+              TOKEN_PUSH, SMART_CREDENTIAL_PUSH)
 }
 
 # What can follow a password in PASSWORD_AND_SECONDFACTOR.

@@ -57,6 +57,9 @@ class Answer:
     response: str | None = None
     new_password: str | None = None
     kba_answers: dict[str, str] = field(default_factory=dict)
+    # USER_CERTIFICATE's userCertificateResponse.
+    certificate_code: str | None = None
+    certificate_verifier: str | None = None
 
 
 # What a call changes besides its challenge and outcome (a TOTP step used, a
