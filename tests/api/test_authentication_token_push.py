@@ -11,15 +11,20 @@ import base64
 from collections.abc import AsyncIterator
 from typing import Any
 
+import grpc
 import pyotp
 import pytest
 
+from authcore.v1 import authenticators_pb2 as common
+from authcore.v1 import push_devices_pb2 as pb
+from authcore.v1 import push_devices_pb2_grpc
 from authcore_testkit.api import Admin, GrpcApi, RestApi
 from authcore_testkit.push_device import Device, DeviceEndpoint, pushes_in_outbox, register
 from authcore_testkit.schemas import validate
 from authcore_testkit.server import RunningServer
 
 Api = RestApi | GrpcApi
+TOKENPUSH = common.AUTHENTICATOR_TYPE_TOKENPUSH
 
 DETAILS = [{"detail": "Amount", "value": "$10,001"}, {"detail": "Payee", "value": "ACME"}]
 
@@ -352,3 +357,31 @@ async def test_bad_input(api: Api, admin: Admin, app_id: str, user_id: str,
     assert r.status == 400 and r.error_code == "invalid_response"
     poll = await api.complete("TOKENPUSH", {}, ch["token"])
     assert poll.status == 200 and poll.body["status"] == "NO_RESPONSE"
+
+
+async def test_admin_methods_over_grpc(server: RunningServer, admin: Admin,
+                                       user_id: str) -> None:
+    await admin.user(user_id)
+    device = Device()
+    auth = (("authorization", f"Bearer {server.admin_key}"),)
+    async with grpc.aio.insecure_channel(server.grpc_target) as channel:
+        stub = push_devices_pb2_grpc.PushDeviceServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as exc:
+            await stub.CreatePushDevice(pb.CreatePushDeviceRequest(
+                user_id=user_id, public_key=device.public_key_b64()))
+        assert exc.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        made = await stub.CreatePushDevice(pb.CreatePushDeviceRequest(
+            user_id=user_id, type=TOKENPUSH, public_key=device.public_key_b64()), metadata=auth)
+        assert made.device.type == TOKENPUSH and len(made.device.serial_number) == 12
+        listed = await stub.ListPushDevices(pb.ListPushDevicesRequest(user_id=user_id),
+                                            metadata=auth)
+        assert [d.serial_number for d in listed.devices] == [made.device.serial_number]
+        code = await stub.CreatePushActivation(pb.CreatePushActivationRequest(
+            user_id=user_id), metadata=auth)
+        assert len(code.activation_code) == 12
+        await stub.DeletePushDevice(pb.DeletePushDeviceRequest(
+            user_id=user_id, serial_number=made.device.serial_number), metadata=auth)
+        with pytest.raises(grpc.aio.AioRpcError) as exc:
+            await stub.DeletePushDevice(pb.DeletePushDeviceRequest(
+                user_id=user_id, serial_number=made.device.serial_number), metadata=auth)
+        assert exc.value.code() == grpc.StatusCode.NOT_FOUND
