@@ -385,3 +385,22 @@ async def test_admin_methods_over_grpc(server: RunningServer, admin: Admin,
             await stub.DeletePushDevice(pb.DeletePushDeviceRequest(
                 user_id=user_id, serial_number=made.device.serial_number), metadata=auth)
         assert exc.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_concurrent_answers_one_wins(api: Api, admin: Admin, app_id: str, user_id: str,
+                                           endpoint: DeviceEndpoint) -> None:
+    await admin.user(user_id)
+    device = Device()
+    await register(admin, user_id, device)
+    ch, push = await start(api, admin, app_id, user_id)
+    answers = [device.answer(push, "CONFIRM" if i % 2 else "CONCERN") for i in range(8)]
+    replies = await asyncio.gather(*(endpoint.respond(push["id"], a) for a in answers))
+    assert sum(r.status == 204 for r in replies) == 1, replies
+    assert all(r.error_code in {"push_already_answered", "replayed_response"}
+               for r in replies if r.status != 204)
+    winner = answers[next(i for i, r in enumerate(replies) if r.status == 204)]
+    done = await api.complete("TOKENPUSH", {}, ch["token"])
+    if winner["status"] == "CONFIRM":
+        assert done.status == 200 and done.body["authenticationCompleted"] is True
+    else:
+        assert done.status == 401 and done.error_code == "push_concern"
