@@ -166,6 +166,9 @@ class Settings:
     kerberos_keytab: Path | None = None
     kerberos_principal: str | None = None
     kerberos_realms: tuple[str, ...] = ()
+    # SMARTCREDENTIALPUSH: the CA certificates (a PEM bundle, or the path of
+    # one) that issue smart credentials; without it none can be registered.
+    smart_credential_ca: str | None = None
     # Production topology: with a Redis URL, rate-limit and lockout counters
     # and short-lived challenge state live in Redis, so replicas share them.
     redis_url: str | None = None
@@ -332,6 +335,7 @@ class Settings:
             kerberos_realms=tuple(r.strip() for r in
                                   (env.get("AUTHCORE_KERBEROS_REALMS") or "").split(",")
                                   if r.strip()),
+            smart_credential_ca=(env.get("AUTHCORE_SMART_CREDENTIAL_CA") or "").strip() or None,
         )
 
     def check(self) -> None:

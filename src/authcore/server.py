@@ -69,6 +69,8 @@ from authcore.flows.management import ManagementFlow
 from authcore.flows.oidc_login import OidcLoginFlow
 from authcore.flows.oidc_providers import OidcProviderAdmin
 from authcore.flows.policy import WebAuthnPolicy
+from authcore.flows.push_devices import PushDeviceFlow
+from authcore.flows.push_devices import prune as prune_pushes
 from authcore.flows.refresh import RefreshFlow
 from authcore.flows.self_service import SelfServiceFlow
 from authcore.flows.self_values import SelfValuesFlow
@@ -95,6 +97,7 @@ from authcore.services.fido2_mfa import Fido2MfaService
 from authcore.services.fido2_profile import Fido2MgmtService, Fido2ProfileService
 from authcore.services.management import ManagementService
 from authcore.services.oidc import Fido2OidcService, OidcProviderService
+from authcore.services.push_devices import PushDeviceService
 from authcore.services.scim import ScimService
 from authcore.services.self_service import SelfService, SelfValuesService
 from authcore.store.db import create_engine, session_factory
@@ -127,6 +130,8 @@ from authcore.v1 import (
     management_pb2_grpc,
     oidc_providers_pb2,
     oidc_providers_pb2_grpc,
+    push_devices_pb2,
+    push_devices_pb2_grpc,
     self_service_pb2,
     self_service_pb2_grpc,
 )
@@ -153,6 +158,7 @@ SERVICES = (
     fido2_mfa_pb2.DESCRIPTOR.services_by_name["Fido2MfaService"],
     self_service_pb2.DESCRIPTOR.services_by_name["SelfService"],
     self_service_pb2.DESCRIPTOR.services_by_name["SelfValuesService"],
+    push_devices_pb2.DESCRIPTOR.services_by_name["PushDeviceService"],
     scim_pb2.DESCRIPTOR.services_by_name["ScimService"],
     consumer_pb2.DESCRIPTOR.services_by_name["ConsumerService"],
     logon_pb2.DESCRIPTOR.services_by_name["LogonService"],
@@ -268,6 +274,8 @@ async def build_runtime(settings: Settings) -> Runtime:
                               self_service_pb2_grpc.add_SelfServiceServicer_to_server),
         *generic_handlers_for(SelfValuesService(SelfValuesFlow(SelfServiceFlow(core))),
                               self_service_pb2_grpc.add_SelfValuesServiceServicer_to_server),
+        *generic_handlers_for(PushDeviceService(PushDeviceFlow(core)),
+                              push_devices_pb2_grpc.add_PushDeviceServiceServicer_to_server),
         *generic_handlers_for(ScimService(core),
                               scim_pb2_grpc.add_ScimServiceServicer_to_server),
         *generic_handlers_for(ConsumerService(ConsumerFlow(core)),
@@ -552,6 +560,7 @@ async def _prune_outbox(core: Core) -> None:
             pruned = await outbox.prune(core.hot, now=time.time())
             if pruned:
                 log.info("outbox: dropped the text of %d old message(s)", pruned)
+            await prune_pushes(core.hot, now=time.time())
         except Exception as exc:  # a database outage must not end the loop
             log.warning("outbox pruning failed: %s", type(exc).__name__)
         await asyncio.sleep(OUTBOX_PRUNE_SECONDS)

@@ -2,12 +2,26 @@ from authcore.v1 import authenticators_pb2 as _authenticators_pb2
 from authcore.v1 import options_pb2 as _options_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class PushStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PUSH_STATUS_UNSPECIFIED: _ClassVar[PushStatus]
+    PUSH_STATUS_CONFIRM: _ClassVar[PushStatus]
+    PUSH_STATUS_CONCERN: _ClassVar[PushStatus]
+    PUSH_STATUS_CANCEL: _ClassVar[PushStatus]
+    PUSH_STATUS_NO_RESPONSE: _ClassVar[PushStatus]
+PUSH_STATUS_UNSPECIFIED: PushStatus
+PUSH_STATUS_CONFIRM: PushStatus
+PUSH_STATUS_CONCERN: PushStatus
+PUSH_STATUS_CANCEL: PushStatus
+PUSH_STATUS_NO_RESPONSE: PushStatus
 
 class QueryUserAuthenticatorsRequest(_message.Message):
     __slots__ = ("application_id", "user_id", "auth_token", "client_ip", "ignore_ip_address_for_rba", "machine_authenticator", "max_age", "offline_tvs", "origin", "priority", "push_message_identifier", "push_mutual_challenge_enabled", "request_acrs", "request_detail", "request_time", "return_default_challenge", "rp_id", "summary", "support_choosing_otp_delivery", "token_push_mutual_challenge_enabled", "transaction_details", "auth_request_key")
@@ -58,7 +72,7 @@ class QueryUserAuthenticatorsRequest(_message.Message):
     def __init__(self, application_id: _Optional[str] = ..., user_id: _Optional[str] = ..., auth_token: _Optional[str] = ..., client_ip: _Optional[str] = ..., ignore_ip_address_for_rba: _Optional[bool] = ..., machine_authenticator: _Optional[_Union[_authenticators_pb2.MachineAuthenticator, _Mapping]] = ..., max_age: _Optional[int] = ..., offline_tvs: _Optional[bool] = ..., origin: _Optional[str] = ..., priority: _Optional[int] = ..., push_message_identifier: _Optional[str] = ..., push_mutual_challenge_enabled: _Optional[bool] = ..., request_acrs: _Optional[str] = ..., request_detail: _Optional[_Union[_authenticators_pb2.RequestDetail, _Mapping]] = ..., request_time: _Optional[int] = ..., return_default_challenge: _Optional[bool] = ..., rp_id: _Optional[str] = ..., summary: _Optional[str] = ..., support_choosing_otp_delivery: _Optional[bool] = ..., token_push_mutual_challenge_enabled: _Optional[bool] = ..., transaction_details: _Optional[_Iterable[_Union[_authenticators_pb2.TransactionDetail, _Mapping]]] = ..., auth_request_key: _Optional[str] = ...) -> None: ...
 
 class QueryUserAuthenticatorsResponse(_message.Message):
-    __slots__ = ("authentication_completed", "authentication_types", "authenticator_lockout_status", "available_second_factor", "device_cert_auth_desired", "expires", "fido_challenge", "grid_challenge", "kba_challenge", "otp_delivery_info", "otp_delivery_type", "password_reset_allowed", "registration_required", "supports_signature", "temp_access_code_challenge", "token", "token_challenge", "token_details", "verification_required", "organizations", "password_challenge", "user_machine_settings")
+    __slots__ = ("authentication_completed", "authentication_types", "authenticator_lockout_status", "available_second_factor", "device_cert_auth_desired", "expires", "fido_challenge", "grid_challenge", "kba_challenge", "otp_delivery_info", "otp_delivery_type", "password_reset_allowed", "registration_required", "supports_signature", "temp_access_code_challenge", "token", "token_challenge", "token_details", "verification_required", "organizations", "password_challenge", "user_machine_settings", "push_mutual_challenge", "token_push_mutual_challenge")
     AUTHENTICATION_COMPLETED_FIELD_NUMBER: _ClassVar[int]
     AUTHENTICATION_TYPES_FIELD_NUMBER: _ClassVar[int]
     AUTHENTICATOR_LOCKOUT_STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -81,6 +95,8 @@ class QueryUserAuthenticatorsResponse(_message.Message):
     ORGANIZATIONS_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_CHALLENGE_FIELD_NUMBER: _ClassVar[int]
     USER_MACHINE_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    PUSH_MUTUAL_CHALLENGE_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_PUSH_MUTUAL_CHALLENGE_FIELD_NUMBER: _ClassVar[int]
     authentication_completed: bool
     authentication_types: _containers.RepeatedScalarFieldContainer[_authenticators_pb2.AuthenticatorType]
     authenticator_lockout_status: _containers.RepeatedCompositeFieldContainer[_authenticators_pb2.UserAuthenticatorLockoutStatus]
@@ -103,10 +119,12 @@ class QueryUserAuthenticatorsResponse(_message.Message):
     organizations: _containers.RepeatedCompositeFieldContainer[_authenticators_pb2.Organization]
     password_challenge: _authenticators_pb2.PasswordChallenge
     user_machine_settings: _authenticators_pb2.UserMachineSettings
-    def __init__(self, authentication_completed: _Optional[bool] = ..., authentication_types: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., authenticator_lockout_status: _Optional[_Iterable[_Union[_authenticators_pb2.UserAuthenticatorLockoutStatus, _Mapping]]] = ..., available_second_factor: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., device_cert_auth_desired: _Optional[bool] = ..., expires: _Optional[int] = ..., fido_challenge: _Optional[_Union[_authenticators_pb2.FIDOChallenge, _Mapping]] = ..., grid_challenge: _Optional[_Union[_authenticators_pb2.GridChallenge, _Mapping]] = ..., kba_challenge: _Optional[_Union[_authenticators_pb2.KbaChallenge, _Mapping]] = ..., otp_delivery_info: _Optional[_Union[_authenticators_pb2.OTPDetails, _Mapping]] = ..., otp_delivery_type: _Optional[_Union[_authenticators_pb2.OTPDeliveryType, str]] = ..., password_reset_allowed: _Optional[bool] = ..., registration_required: _Optional[bool] = ..., supports_signature: _Optional[bool] = ..., temp_access_code_challenge: _Optional[_Union[_authenticators_pb2.TempAccessCodeChallenge, _Mapping]] = ..., token: _Optional[str] = ..., token_challenge: _Optional[_Union[_authenticators_pb2.TokenChallenge, _Mapping]] = ..., token_details: _Optional[_Iterable[str]] = ..., verification_required: _Optional[bool] = ..., organizations: _Optional[_Iterable[_Union[_authenticators_pb2.Organization, _Mapping]]] = ..., password_challenge: _Optional[_Union[_authenticators_pb2.PasswordChallenge, _Mapping]] = ..., user_machine_settings: _Optional[_Union[_authenticators_pb2.UserMachineSettings, _Mapping]] = ...) -> None: ...
+    push_mutual_challenge: str
+    token_push_mutual_challenge: str
+    def __init__(self, authentication_completed: _Optional[bool] = ..., authentication_types: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., authenticator_lockout_status: _Optional[_Iterable[_Union[_authenticators_pb2.UserAuthenticatorLockoutStatus, _Mapping]]] = ..., available_second_factor: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., device_cert_auth_desired: _Optional[bool] = ..., expires: _Optional[int] = ..., fido_challenge: _Optional[_Union[_authenticators_pb2.FIDOChallenge, _Mapping]] = ..., grid_challenge: _Optional[_Union[_authenticators_pb2.GridChallenge, _Mapping]] = ..., kba_challenge: _Optional[_Union[_authenticators_pb2.KbaChallenge, _Mapping]] = ..., otp_delivery_info: _Optional[_Union[_authenticators_pb2.OTPDetails, _Mapping]] = ..., otp_delivery_type: _Optional[_Union[_authenticators_pb2.OTPDeliveryType, str]] = ..., password_reset_allowed: _Optional[bool] = ..., registration_required: _Optional[bool] = ..., supports_signature: _Optional[bool] = ..., temp_access_code_challenge: _Optional[_Union[_authenticators_pb2.TempAccessCodeChallenge, _Mapping]] = ..., token: _Optional[str] = ..., token_challenge: _Optional[_Union[_authenticators_pb2.TokenChallenge, _Mapping]] = ..., token_details: _Optional[_Iterable[str]] = ..., verification_required: _Optional[bool] = ..., organizations: _Optional[_Iterable[_Union[_authenticators_pb2.Organization, _Mapping]]] = ..., password_challenge: _Optional[_Union[_authenticators_pb2.PasswordChallenge, _Mapping]] = ..., user_machine_settings: _Optional[_Union[_authenticators_pb2.UserMachineSettings, _Mapping]] = ..., push_mutual_challenge: _Optional[str] = ..., token_push_mutual_challenge: _Optional[str] = ...) -> None: ...
 
 class AuthenticatedResponse(_message.Message):
-    __slots__ = ("authentication_completed", "expires", "token", "user_id", "first_name", "last_name", "fido_challenge", "grid_challenge", "kba_challenge", "token_challenge", "temp_access_code_challenge", "password_challenge", "otpdelivery_type", "token_details", "organizations", "user_registration_required", "user_verification_required", "machine_authenticator", "user_machine_settings", "user_certificate_challenge", "redirect_url", "passthrough_authentication_response")
+    __slots__ = ("authentication_completed", "expires", "token", "user_id", "first_name", "last_name", "fido_challenge", "grid_challenge", "kba_challenge", "token_challenge", "temp_access_code_challenge", "password_challenge", "otpdelivery_type", "token_details", "organizations", "user_registration_required", "user_verification_required", "machine_authenticator", "user_machine_settings", "user_certificate_challenge", "redirect_url", "passthrough_authentication_response", "push_mutual_challenge", "token_push_mutual_challenge", "status")
     AUTHENTICATION_COMPLETED_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
@@ -129,6 +147,9 @@ class AuthenticatedResponse(_message.Message):
     USER_CERTIFICATE_CHALLENGE_FIELD_NUMBER: _ClassVar[int]
     REDIRECT_URL_FIELD_NUMBER: _ClassVar[int]
     PASSTHROUGH_AUTHENTICATION_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    PUSH_MUTUAL_CHALLENGE_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_PUSH_MUTUAL_CHALLENGE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
     authentication_completed: bool
     expires: int
     token: str
@@ -151,7 +172,10 @@ class AuthenticatedResponse(_message.Message):
     user_certificate_challenge: _authenticators_pb2.UserCertificateChallenge
     redirect_url: str
     passthrough_authentication_response: _authenticators_pb2.PassthroughAuthenticationResponse
-    def __init__(self, authentication_completed: _Optional[bool] = ..., expires: _Optional[int] = ..., token: _Optional[str] = ..., user_id: _Optional[str] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ..., fido_challenge: _Optional[_Union[_authenticators_pb2.FIDOChallenge, _Mapping]] = ..., grid_challenge: _Optional[_Union[_authenticators_pb2.GridChallenge, _Mapping]] = ..., kba_challenge: _Optional[_Union[_authenticators_pb2.KbaChallenge, _Mapping]] = ..., token_challenge: _Optional[_Union[_authenticators_pb2.TokenChallenge, _Mapping]] = ..., temp_access_code_challenge: _Optional[_Union[_authenticators_pb2.TempAccessCodeChallenge, _Mapping]] = ..., password_challenge: _Optional[_Union[_authenticators_pb2.PasswordChallenge, _Mapping]] = ..., otpdelivery_type: _Optional[_Union[_authenticators_pb2.OTPDeliveryType, str]] = ..., token_details: _Optional[_Iterable[str]] = ..., organizations: _Optional[_Iterable[_Union[_authenticators_pb2.Organization, _Mapping]]] = ..., user_registration_required: _Optional[bool] = ..., user_verification_required: _Optional[bool] = ..., machine_authenticator: _Optional[_Union[_authenticators_pb2.MachineAuthenticator, _Mapping]] = ..., user_machine_settings: _Optional[_Union[_authenticators_pb2.UserMachineSettings, _Mapping]] = ..., user_certificate_challenge: _Optional[_Union[_authenticators_pb2.UserCertificateChallenge, _Mapping]] = ..., redirect_url: _Optional[str] = ..., passthrough_authentication_response: _Optional[_Union[_authenticators_pb2.PassthroughAuthenticationResponse, _Mapping]] = ...) -> None: ...
+    push_mutual_challenge: str
+    token_push_mutual_challenge: str
+    status: PushStatus
+    def __init__(self, authentication_completed: _Optional[bool] = ..., expires: _Optional[int] = ..., token: _Optional[str] = ..., user_id: _Optional[str] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ..., fido_challenge: _Optional[_Union[_authenticators_pb2.FIDOChallenge, _Mapping]] = ..., grid_challenge: _Optional[_Union[_authenticators_pb2.GridChallenge, _Mapping]] = ..., kba_challenge: _Optional[_Union[_authenticators_pb2.KbaChallenge, _Mapping]] = ..., token_challenge: _Optional[_Union[_authenticators_pb2.TokenChallenge, _Mapping]] = ..., temp_access_code_challenge: _Optional[_Union[_authenticators_pb2.TempAccessCodeChallenge, _Mapping]] = ..., password_challenge: _Optional[_Union[_authenticators_pb2.PasswordChallenge, _Mapping]] = ..., otpdelivery_type: _Optional[_Union[_authenticators_pb2.OTPDeliveryType, str]] = ..., token_details: _Optional[_Iterable[str]] = ..., organizations: _Optional[_Iterable[_Union[_authenticators_pb2.Organization, _Mapping]]] = ..., user_registration_required: _Optional[bool] = ..., user_verification_required: _Optional[bool] = ..., machine_authenticator: _Optional[_Union[_authenticators_pb2.MachineAuthenticator, _Mapping]] = ..., user_machine_settings: _Optional[_Union[_authenticators_pb2.UserMachineSettings, _Mapping]] = ..., user_certificate_challenge: _Optional[_Union[_authenticators_pb2.UserCertificateChallenge, _Mapping]] = ..., redirect_url: _Optional[str] = ..., passthrough_authentication_response: _Optional[_Union[_authenticators_pb2.PassthroughAuthenticationResponse, _Mapping]] = ..., push_mutual_challenge: _Optional[str] = ..., token_push_mutual_challenge: _Optional[str] = ..., status: _Optional[_Union[PushStatus, str]] = ...) -> None: ...
 
 class RequestUserChallengeRequest(_message.Message):
     __slots__ = ("authenticator", "application_id", "user_id", "auth_token", "client_ip", "ignore_ip_address_for_rba", "locale", "machine_authenticator", "offline_tvs", "origin", "otp_delivery_attribute", "otp_delivery_type", "priority", "push_message_identifier", "push_mutual_challenge_enabled", "request_acrs", "request_detail", "rp_id", "second_factor_authenticator", "summary", "token_push_mutual_challenge_enabled", "transaction_details", "auth_request_key", "passthrough_authenticator_parms")

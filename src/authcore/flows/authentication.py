@@ -56,6 +56,13 @@ from authcore.flows.factors.machine import (
     user_machine_settings,
 )
 from authcore.flows.factors.otp import delivery_info
+from authcore.flows.factors.push import (
+    PUSH_FACTORS,
+    PushEnded,
+    PushNotAnswered,
+    push_fields,
+    user_push_devices,
+)
 from authcore.flows.factors.refused import REFUSED, refused_error
 from authcore.flows.factors.token import user_tokens
 from authcore.flows.ghosts import burn_password_time, ghost_authenticators, ghost_id
@@ -253,6 +260,9 @@ class AuthenticationFlow:
             out.otp_delivery_info.CopyFrom(delivery_info(user))
         if "TOKEN" in available:
             out.token_details.extend(t.serial_number for t in await user_tokens(ctx))
+        if "TOKENPUSH" in available:
+            out.token_details.extend(d.serial_number
+                                     for d in await user_push_devices(ctx, "TOKENPUSH"))
         out.registration_required = not available
         machines = await user_machine_settings(ctx)
         if machines is not None:
@@ -267,8 +277,8 @@ class AuthenticationFlow:
         elif (req.return_default_challenge and available
               and available[0] not in NO_DEFAULT_CHALLENGE):
             default = available[0]
-            started = await self._start(ctx, default, StartInput(client_ip=caller.client_ip),
-                                        states)
+            started = await self._start(ctx, default, StartInput(client_ip=caller.client_ip,
+                                                                 **push_fields(req)), states)
             async with self.core.hot.transaction() as tx:
                 response = await self._issue_started(tx, ctx, default, started)
             _copy_challenge(response, out)
@@ -377,6 +387,7 @@ class AuthenticationFlow:
             otp_delivery_attribute=req.otp_delivery_attribute or None,
             client_ip=caller.client_ip,
             passthrough=passthrough_pairs(req.passthrough_authenticator_parms),
+            **push_fields(req),
         )
         second = name in FIRST_FACTOR and req.HasField("second_factor_authenticator")
         discoverable = name == "PASSKEY" and not req.user_id
@@ -583,6 +594,12 @@ class AuthenticationFlow:
         except KeepChallenge as keep:
             # Not used up: the client completes again on the same token.
             raise keep.error from None
+        except PushNotAnswered as pending:
+            # Polled before the device answered: the same token polls again.
+            return pending.response
+        except PushEnded as ended:
+            await self._cancel(ch, app, user.user_id, factor_name, now, caller)
+            raise ended.error from None
         # Signed before the write transaction, so signing never holds the
         # write lock; discarded if the transaction refuses the success.
         signed: SignedSession | None = None
@@ -629,6 +646,8 @@ class AuthenticationFlow:
                 extra = result_response(ctx)
                 if extra is not None:
                     response.MergeFrom(extra)
+                if factor_name in PUSH_FACTORS and not answer.response:
+                    response.status = authn.PUSH_STATUS_CONFIRM
                 if machine is not None:
                     await register(tx, machine, user_pk=user.pk, policy=ctx.policy, now=now,
                                    response=response)
@@ -784,6 +803,9 @@ def _copy_challenge(src: authn.AuthenticatedResponse,
             getattr(dst, field).CopyFrom(getattr(src, field))
     if src.HasField("otpdelivery_type"):
         dst.otp_delivery_type = src.otpdelivery_type
+    if src.HasField("push_mutual_challenge"):
+        dst.push_mutual_challenge = src.push_mutual_challenge
+        dst.token_push_mutual_challenge = src.token_push_mutual_challenge
     del dst.token_details[:]
     dst.token_details.extend(src.token_details)
 

@@ -42,6 +42,7 @@ from authcore.store.models import (
     OtpToken,
     PasskeyCredential,
     Password,
+    PushDevice,
     TempAccessCode,
     User,
 )
@@ -701,6 +702,11 @@ async def _enrolled(db: AsyncSession, user: User, now: float) -> set[str]:
             TempAccessCode.user_pk == pk, TempAccessCode.expires_at > now,
             TempAccessCode.uses < TempAccessCode.max_uses),
         "FIDO": select(PasskeyCredential.id).where(PasskeyCredential.user_pk == pk),
+        "TOKENPUSH": select(PushDevice.id).where(PushDevice.user_pk == pk,
+                                                 PushDevice.kind == "TOKENPUSH"),
+        "SMARTCREDENTIALPUSH": select(PushDevice.id).where(
+            PushDevice.user_pk == pk, PushDevice.kind == "SMARTCREDENTIALPUSH",
+            (PushDevice.not_after.is_(None)) | (PushDevice.not_after > now)),
     }
     have = {name for name, stmt in checks.items()
             if (await db.execute(stmt.limit(1))).first() is not None}

@@ -18,6 +18,8 @@ DEFAULT_AUTHENTICATORS = (
     "FIDO",
     "PASSWORD_AND_SECONDFACTOR",
     "PASSKEY",
+    "TOKENPUSH",
+    "SMARTCREDENTIALPUSH",
     # Windows logon (Axidian authenticateByWindowsToken, Kerberos).
     "EXTERNAL",
 )
@@ -227,7 +229,7 @@ IDP2F = "IDP_AND_SECONDFACTOR"
 # What may follow a password in PASSWORD_AND_SECONDFACTOR (factors/__init__.py
 # SECOND_FACTORS; repeated here so that the decision has no flow imports).
 SECOND_FACTORS = frozenset({"TOKEN", "OTP", "GRID", "KBA", "TEMP_ACCESS_CODE", "FIDO",
-                            "MACHINE"})
+                            "MACHINE", "TOKENPUSH", "SMARTCREDENTIALPUSH"})
 
 
 @dataclass(frozen=True)

@@ -313,6 +313,63 @@ class Machine(Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(32))
 
 
+class PushDevice(Base):
+    """A TOKENPUSH soft-token device or a SMARTCREDENTIALPUSH smart credential:
+    the P-256 public key that signs its push answers (SubjectPublicKeyInfo
+    DER) and, for a smart credential, the certificate it came from."""
+
+    __tablename__ = "push_devices"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_pk: Mapped[str] = mapped_column(ForeignKey("users.pk", ondelete="CASCADE"), index=True)
+    serial_number: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    label: Mapped[str | None] = mapped_column(String(100))
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    certificate: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The certificate's notAfter: a lapsed credential is not offered.
+    not_after: Mapped[float | None] = mapped_column(Float)
+    # The highest answer counter accepted; an answer must exceed it.
+    counter: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class PushActivation(Base):
+    """A one-time activation code an administrator hands to a user, with
+    which a device registers its key itself (HMAC-SHA256 under the code key)."""
+
+    __tablename__ = "push_activations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_pk: Mapped[str] = mapped_column(ForeignKey("users.pk", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    label: Mapped[str | None] = mapped_column(String(100))
+    expires_at: Mapped[float] = mapped_column(Float)
+    used_at: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class PushRequest(Base):
+    """One push sent for a TOKENPUSH / SMARTCREDENTIALPUSH challenge, and the
+    device's answer. Answered once (status leaves PENDING by compare-and-set)."""
+
+    __tablename__ = "push_requests"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_pk: Mapped[str] = mapped_column(ForeignKey("users.pk", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    challenge: Mapped[str] = mapped_column(String(64))
+    details_hash: Mapped[str] = mapped_column(String(64))
+    mutual_challenge: Mapped[str | None] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    device_id: Mapped[str | None] = mapped_column(
+        ForeignKey("push_devices.id", ondelete="SET NULL"))
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+    answered_at: Mapped[float | None] = mapped_column(Float)
+
+
 class Challenge(Base):
     """Server-side state of one challenge. The client holds only a random token
     whose SHA-256 is `token_hash`; consuming is a conditional UPDATE so that a

@@ -130,3 +130,103 @@ def test_challenges_are_random_and_url_safe() -> None:
     seen = {generate_push_challenge() for _ in range(100)}
     assert len(seen) == 100
     assert all(len(c) == 43 and "=" not in c and "+" not in c and "/" not in c for c in seen)
+
+
+# -- v2: TOKENPUSH / SMARTCREDENTIALPUSH answers --------------------------------
+
+from authcore.verify.push import (  # noqa: E402
+    TRANSACTION_PUSH_PREFIX,
+    generate_mutual_challenge,
+    transaction_details_hash,
+    transaction_push_message,
+    verify_transaction_push_response,
+)
+
+V2 = {"push_id": "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d", "challenge": "c" * 43,
+      "details_hash": transaction_details_hash(summary="Pay", details=[("Amount", "$1")])}
+
+
+def sign_v2(key: ec.EllipticCurvePrivateKey, status: str, counter: int, mutual: str = "",
+            **over: str) -> str:
+    fields = {**V2, **over}
+    message = transaction_push_message(
+        push_id=fields["push_id"], challenge=fields["challenge"], status=status,
+        counter=counter, details_hash=fields["details_hash"], mutual_challenge=mutual)
+    return b64url(key.sign(message, ec.ECDSA(hashes.SHA256())))
+
+
+def verify_v2(key: ec.EllipticCurvePrivateKey, *, status: str, counter: int, signature: str,
+              last_counter: int = 0, mutual: str = "", **over: str):  # type: ignore[no-untyped-def]
+    fields = {**V2, **over}
+    return verify_transaction_push_response(
+        public_key_der=spki(key), push_id=fields["push_id"], challenge=fields["challenge"],
+        status=status, counter=counter, last_counter=last_counter,
+        details_hash=fields["details_hash"], mutual_challenge=mutual, signature=signature)
+
+
+def test_v2_message_layout() -> None:
+    message = transaction_push_message(push_id="p", challenge="c", status="CONFIRM",
+                                       counter=7, details_hash="h", mutual_challenge="42")
+    assert message == f"{TRANSACTION_PUSH_PREFIX}\np\nc\nCONFIRM\n7\nh\n42".encode()
+
+
+@pytest.mark.parametrize("status", ["CONFIRM", "CONCERN", "CANCEL"])
+def test_v2_answers_verify(key: ec.EllipticCurvePrivateKey, status: str) -> None:
+    result = verify_v2(key, status=status, counter=3, last_counter=2,
+                       signature=sign_v2(key, status, 3, mutual="57"), mutual="57")
+    assert result.status == status and result.counter == 3
+
+
+def test_v2_raw_signature_verifies(key: ec.EllipticCurvePrivateKey) -> None:
+    message = transaction_push_message(push_id=V2["push_id"], challenge=V2["challenge"],
+                                       status="CONFIRM", counter=1,
+                                       details_hash=V2["details_hash"], mutual_challenge="")
+    r, s = decode_dss_signature(key.sign(message, ec.ECDSA(hashes.SHA256())))
+    raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    assert verify_v2(key, status="CONFIRM", counter=1, signature=b64url(raw)).counter == 1
+
+
+@pytest.mark.parametrize("change", [
+    {"status": "CONCERN"}, {"counter": 2}, {"mutual": "11"}, {"push_id": "other"},
+    {"challenge": "d" * 43},
+    {"details_hash": transaction_details_hash(summary="Pay", details=[("Amount", "$2")])},
+])
+def test_v2_signature_binds_every_field(key: ec.EllipticCurvePrivateKey,
+                                        change: dict[str, Any]) -> None:
+    signature = sign_v2(key, "CONFIRM", 1, mutual="42")
+    args: dict[str, Any] = {"status": "CONFIRM", "counter": 1, "mutual": "42", **change}
+    with pytest.raises(PushVerificationError) as exc:
+        verify_v2(key, signature=signature, **args)
+    assert exc.value.reason == "invalid_signature"
+
+
+@pytest.mark.parametrize("counter,last", [(5, 5), (4, 5), (0, 0)])
+def test_v2_old_counter_is_a_replay(key: ec.EllipticCurvePrivateKey, counter: int,
+                                    last: int) -> None:
+    with pytest.raises(PushVerificationError) as exc:
+        verify_v2(key, status="CONFIRM", counter=counter, last_counter=last,
+                  signature=sign_v2(key, "CONFIRM", counter))
+    assert exc.value.reason == "invalid_counter"
+
+
+@pytest.mark.parametrize("status", ["APPROVED", "confirm", "NO_RESPONSE", ""])
+def test_v2_unknown_status(key: ec.EllipticCurvePrivateKey, status: str) -> None:
+    with pytest.raises(PushVerificationError) as exc:
+        verify_v2(key, status=status, counter=1, signature=sign_v2(key, status, 1))
+    assert exc.value.reason == "invalid_outcome"
+
+
+def test_details_hash_is_unambiguous() -> None:
+    # A separator inside a value can't move text between fields.
+    a = transaction_details_hash(summary="s", details=[("a", "b\nc"), ("d", "e")])
+    b = transaction_details_hash(summary="s", details=[("a", "b"), ("c", "d\ne")])
+    assert a != b
+    assert a == transaction_details_hash(summary="s", details=[("a", "b\nc"), ("d", "e")])
+    assert transaction_details_hash(summary="s", details=[]) != transaction_details_hash(
+        summary="t", details=[])
+
+
+def test_mutual_challenge_is_two_digits() -> None:
+    seen = {generate_mutual_challenge() for _ in range(500)}
+    assert all(len(v) == 2 and v.isdigit() and v[0] != "0" for v in seen)
+    assert len(seen) > 50

@@ -11,6 +11,7 @@ from authcore.flows.factors.kba import KbaFactor
 from authcore.flows.factors.machine import MachineFactor
 from authcore.flows.factors.otp import OtpFactor
 from authcore.flows.factors.password import PasswordFactor
+from authcore.flows.factors.push import SMART_CREDENTIAL_PUSH, TOKEN_PUSH
 from authcore.flows.factors.temp_code import TempCodeFactor
 from authcore.flows.factors.token import TokenFactor
 from authcore.flows.factors.user_certificate import UserCertificateFactor
@@ -19,9 +20,11 @@ FACTORS: dict[str, Factor] = {
     f.name: f
     for f in (PasswordFactor(), OtpFactor(), TokenFactor(), GridFactor(), KbaFactor(),
               TempCodeFactor(), FidoFactor(), PasskeyFactor(), MachineFactor(),
-              UserCertificateFactor(), IdpFactor(), ExternalFactor())
+              UserCertificateFactor(), IdpFactor(), ExternalFactor(), TOKEN_PUSH,
+              SMART_CREDENTIAL_PUSH)
 }
 
 # What can follow a password in PASSWORD_AND_SECONDFACTOR (and an IDP
 # login in IDP_AND_SECONDFACTOR).
-SECOND_FACTORS = ("TOKEN", "OTP", "GRID", "KBA", "TEMP_ACCESS_CODE", "FIDO", "MACHINE")
+SECOND_FACTORS = ("TOKEN", "OTP", "GRID", "KBA", "TEMP_ACCESS_CODE", "FIDO", "MACHINE",
+                  "TOKENPUSH", "SMARTCREDENTIALPUSH")

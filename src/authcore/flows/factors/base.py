@@ -48,6 +48,11 @@ class StartInput:
     client_ip: str = ""
     # passthroughAuthenticatorParms (EXTERNAL), as (name, value) pairs.
     passthrough: tuple[tuple[str, str], ...] = ()
+    # TOKENPUSH / SMARTCREDENTIALPUSH: what the push shows and asks.
+    summary: str | None = None
+    transaction_details: tuple[tuple[str, str], ...] = ()
+    push_mutual_challenge: bool = False
+    push_message_identifier: str | None = None
 
 
 @dataclass(frozen=True)

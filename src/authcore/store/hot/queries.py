@@ -504,3 +504,59 @@ async def insert_outbox_message(tx: HotTx, *, user_pk: str, channel: str, addres
         "user_pk": user_pk, "channel": channel, "address": address, "kind": kind,
         "application_id": application_id, "status": status, "expires_at": expires_at,
         "sealed_text": sealed_text, "now": now})
+
+
+# -- push devices --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PushDeviceRow:
+    id: str
+    user_pk: str
+    serial_number: str
+    kind: str
+    label: str | None
+    public_key: bytes
+    certificate: bytes | None
+    not_after: float | None
+    counter: int
+
+
+@dataclass(frozen=True, slots=True)
+class PushRequestRow:
+    id: str
+    user_pk: str
+    kind: str
+    challenge: str
+    details_hash: str
+    mutual_challenge: str | None
+    status: str
+    device_id: str | None
+    expires_at: float
+
+
+def _push_device(r: Row) -> PushDeviceRow:
+    cert = r["certificate"]
+    return PushDeviceRow(id=r["id"], user_pk=r["user_pk"], serial_number=r["serial_number"],
+                         kind=r["kind"], label=r["label"], public_key=bytes(r["public_key"]),
+                         certificate=bytes(cert) if cert is not None else None,
+                         not_after=r["not_after"], counter=int(r["counter"]))
+
+
+async def user_push_devices(db: Fetcher, user_pk: str) -> list[PushDeviceRow]:
+    return [_push_device(r) for r in await db.all(q.USER_PUSH_DEVICES, {"user_pk": user_pk})]
+
+
+async def push_device_by_serial(db: Fetcher, serial_number: str) -> PushDeviceRow | None:
+    r = await db.one(q.PUSH_DEVICE_BY_SERIAL, {"serial_number": serial_number})
+    return _push_device(r) if r is not None else None
+
+
+async def push_request(db: Fetcher, push_id: str) -> PushRequestRow | None:
+    r = await db.one(q.PUSH_REQUEST_BY_ID, {"id": push_id})
+    if r is None:
+        return None
+    return PushRequestRow(id=r["id"], user_pk=r["user_pk"], kind=r["kind"],
+                          challenge=r["challenge"], details_hash=r["details_hash"],
+                          mutual_challenge=r["mutual_challenge"], status=r["status"],
+                          device_id=r["device_id"], expires_at=r["expires_at"])

@@ -461,3 +461,43 @@ RETRY_OUTBOX_MESSAGE = _stmt("retry_outbox_message", """
 FAIL_OUTBOX_MESSAGE = _stmt("fail_outbox_message", """
     UPDATE outbox SET status = 'failed', sealed_text = NULL, last_error = :error
     WHERE id = :id AND status = 'pending' AND attempts = :attempts""")
+
+# -- push devices (TOKENPUSH, SMARTCREDENTIALPUSH; flows/factors/push.py) ----
+
+_PUSH_DEVICE = ("id, user_pk, serial_number, kind, label, public_key, certificate, not_after, "
+                "counter")
+
+USER_PUSH_DEVICES = _stmt("user_push_devices", f"""
+    SELECT {_PUSH_DEVICE} FROM push_devices WHERE user_pk = :user_pk ORDER BY created_at""")
+
+PUSH_DEVICE_BY_SERIAL = _stmt("push_device_by_serial", f"""
+    SELECT {_PUSH_DEVICE} FROM push_devices WHERE serial_number = :serial_number""")
+
+INSERT_PUSH_REQUEST = _stmt("insert_push_request", """
+    INSERT INTO push_requests (id, user_pk, kind, challenge, details_hash, mutual_challenge,
+                               status, device_id, created_at, expires_at, answered_at)
+    VALUES (:id, :user_pk, :kind, :challenge, :details_hash, :mutual_challenge, 'PENDING',
+            NULL, :now, :expires_at, NULL)""")
+
+PUSH_REQUEST_BY_ID = _stmt("push_request_by_id", """
+    SELECT id, user_pk, kind, challenge, details_hash, mutual_challenge, status, device_id,
+           expires_at
+    FROM push_requests WHERE id = :id""")
+
+# Compare-and-set: a push is answered once, and only while it is live.
+ANSWER_PUSH_REQUEST = _stmt("answer_push_request", """
+    UPDATE push_requests SET status = :status, device_id = :device_id, answered_at = :now
+    WHERE id = :id AND status = 'PENDING' AND expires_at > :now""")
+
+# Compare-and-set: a device's answer counter only moves forwards, so a
+# captured answer can't be sent again.
+ADVANCE_PUSH_DEVICE_COUNTER = _stmt("advance_push_device_counter", """
+    UPDATE push_devices SET counter = :counter WHERE id = :id AND counter < :counter""")
+
+# Housekeeping (server.py's pruning loop): pushes and activation codes long
+# past their expiry tell nothing any more.
+PRUNE_PUSH_REQUESTS = _stmt("prune_push_requests", """
+    DELETE FROM push_requests WHERE expires_at < :before""")
+
+PRUNE_PUSH_ACTIVATIONS = _stmt("prune_push_activations", """
+    DELETE FROM push_activations WHERE expires_at < :before""")
