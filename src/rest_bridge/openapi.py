@@ -93,6 +93,9 @@ _ERROR_SCHEMAS: Mapping[int, tuple[str, Schema]] = {
     }, "SCIM 2.0 error (RFC 7644 section 3.12).")),
     options_pb2.ERROR_STYLE_AXIDIAN: ("AxidianError", _obj(
         {"Message": _STR, "ErrorCode": _STR}, "Axidian error.")),
+    options_pb2.ERROR_STYLE_CODE_MESSAGE: ("CodeMessageError", _obj(
+        {"code": _STR, "message": _STR, "target": _STR},
+        "Entrust's Error (code, message, target), as its /self/values paths write it.")),
 }
 _GATEWAY_ERROR = ("Status", _obj({
     "code": {"type": "integer", "format": "int32"}, "message": _STR,

@@ -54,6 +54,7 @@ ERROR_KEYS: dict[str, set[str]] = {
     "ConsumerError": {"message"},
     "ScimError": {"schemas", "status", "detail"},
     "AxidianError": {"Message", "ErrorCode"},
+    "CodeMessageError": {"code", "message"},
     "Status": {"code", "message"},
 }
 
