@@ -125,7 +125,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                         ctx.status = _aborted_status(exc, context)
                         raise
                     except Exception as exc:
-                        status = _unexpected_error_status(exc, method)
+                        status = unexpected_error_status(exc, method)
                     else:
                         ctx.status = "OK"
                         if token is not None:
@@ -170,7 +170,7 @@ def _aborted_status(exc: BaseException, context: grpc.aio.ServicerContext) -> st
     return code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
 
 
-def _unexpected_error_status(exc: Exception, method: str) -> status_pb2.Status:
+def unexpected_error_status(exc: Exception, method: str) -> status_pb2.Status:
     """The status for an exception that is not an AuthcoreError; called while
     it is being handled, so log.exception has its traceback."""
     if backend_unavailable_error(exc):

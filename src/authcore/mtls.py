@@ -37,7 +37,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from authcore.errors import AuthcoreError, InvalidArgument, PermissionDenied, Unauthenticated
 from authcore.flows.user_certificate import UserCertificateFlow
-from authcore.interceptors import _unexpected_error_status
+from authcore.interceptors import unexpected_error_status
 from authcore.v1 import options_pb2
 from rest_bridge.errors import ErrorRenderer, dump_json
 from rest_bridge.request_ids import RequestIds
@@ -154,7 +154,7 @@ def code_route(flow: UserCertificateFlow, certificate: CertificateSource) -> Rou
         except Exception as exc:
             # What the gRPC interceptor makes of it: 503 for a backend that
             # is down, a logged 500 with no detail otherwise.
-            return _renderer.render(_unexpected_error_status(exc, PATH))
+            return _renderer.render(unexpected_error_status(exc, PATH))
         return Response(dump_json({"code": issued.code, "expires": int(issued.expires_at * 1000)}),
                         media_type="application/json",
                         headers={"Cache-Control": "no-store"})
