@@ -91,9 +91,9 @@ def result_response(ctx: FactorContext) -> authn.AuthenticatedResponse | None:
 
 
 async def _verifier(ctx: FactorContext) -> ExternalVerifierRow | None:
-    app_id = ctx.app.id
+    app = ctx.app
     return await ctx.once("external_verifier",
-                          lambda: hq.external_verifier(ctx.core.hot, app_id))
+                          lambda: hq.external_verifier(ctx.core.hot, app))
 
 
 # The authenticators the application's verifier answers.
@@ -133,7 +133,7 @@ async def offered_to_ghosts(core: Core, app: AppRow) -> list[str]:
     every real user of the application has them, so a ghost without them
     would stand out."""
     names = [n for n in VERIFIER_FACTORS if n in app.authenticators]
-    if names and await hq.external_verifier(core.hot, app.id) is not None:
+    if names and await hq.external_verifier(core.hot, app) is not None:
         return names
     return []
 
@@ -144,7 +144,7 @@ async def ghost_consult(core: Core, app: AppRow, ghost: str, state: dict[str, An
     user's would (same errors, same time); whatever it answers, there is no
     account to sign in."""
     await consult(core, app, ghost, state, answer,
-                  await hq.external_verifier(core.hot, app.id), authenticator=authenticator)
+                  await hq.external_verifier(core.hot, app), authenticator=authenticator)
 
 
 async def consult(core: Core, app: AppRow, user_id: str, state: dict[str, Any],
