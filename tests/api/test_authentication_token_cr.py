@@ -6,6 +6,7 @@ PASSWORD_AND_SECONDFACTOR and bad input."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from typing import Any
@@ -296,3 +297,20 @@ async def test_enrolment_refuses_bad_suites(admin: Admin, user_id: str) -> None:
     r = await admin.http.post(f"{path}/{tok['serialNumber']}/resync",
                               json={"code1": "123456", "code2": "123456"})
     assert r.status_code == 400 and r.json()["errorCode"] == "not_hotp"
+
+
+async def test_concurrent_answers_spend_a_counter_once(api: Api, admin: Admin, app_id: str,
+                                                       user_id: str) -> None:
+    suite = "OCRA-1:HOTP-SHA1-6:C-QN08"
+    await admin.user(user_id)
+    key = key_of(await enroll(admin, user_id, suite))
+    chs = [await challenge(api, app_id, user_id) for _ in range(4)]
+    # Four challenges answered with the same counter value at once: the
+    # counter's compare-and-set lets one through.
+    replies = await asyncio.gather(*[
+        api.complete("TOKENCR", {"response": compute(
+            secret=key, suite=suite, challenge=ch["tokenChallenge"]["challenge"], counter=0)},
+            ch["token"]) for ch in chs])
+    assert sorted(r.status for r in replies) == [200, 401, 401, 401], replies
+    assert {r.error_code for r in replies if r.status == 401} <= {"replayed_code",
+                                                                  "invalid_code"}
