@@ -270,3 +270,16 @@ async def test_rest_malformed_body(server: RunningServer) -> None:
             headers={"Authorization": "Bearer x"})
         assert r.status_code == 400
         validate(r.json(), "ErrorInfo")
+
+
+
+async def test_an_ocra_token_has_no_offline_otps(api: Api, me: SelfApi, admin: Admin) -> None:
+    app = await offline_app(admin)
+    user_id = f"off-{uuid.uuid4().hex[:10]}"
+    await user_with_password(admin, user_id)
+    tok = await admin.req("POST", f"/api/admin/v1/users/{user_id}/tokens",
+                          {"ocraSuite": "OCRA-1:HOTP-SHA1-6:QN08"})
+    jwt = await login(api, app, user_id)
+    reply = await me.offline(jwt, request(app, tok["serialNumber"]))
+    check(reply, 400)
+    assert reply.error_code == "token_not_otp"

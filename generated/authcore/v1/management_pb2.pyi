@@ -304,7 +304,7 @@ class SetPasswordResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class CreateTokenRequest(_message.Message):
-    __slots__ = ("user_id", "type", "algorithm", "digits", "period", "secret", "label")
+    __slots__ = ("user_id", "type", "algorithm", "digits", "period", "secret", "label", "ocra_suite")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     ALGORITHM_FIELD_NUMBER: _ClassVar[int]
@@ -312,6 +312,7 @@ class CreateTokenRequest(_message.Message):
     PERIOD_FIELD_NUMBER: _ClassVar[int]
     SECRET_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
+    OCRA_SUITE_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     type: TokenKind
     algorithm: TokenAlgorithm
@@ -319,19 +320,22 @@ class CreateTokenRequest(_message.Message):
     period: int
     secret: str
     label: str
-    def __init__(self, user_id: _Optional[str] = ..., type: _Optional[_Union[TokenKind, str]] = ..., algorithm: _Optional[_Union[TokenAlgorithm, str]] = ..., digits: _Optional[int] = ..., period: _Optional[int] = ..., secret: _Optional[str] = ..., label: _Optional[str] = ...) -> None: ...
+    ocra_suite: str
+    def __init__(self, user_id: _Optional[str] = ..., type: _Optional[_Union[TokenKind, str]] = ..., algorithm: _Optional[_Union[TokenAlgorithm, str]] = ..., digits: _Optional[int] = ..., period: _Optional[int] = ..., secret: _Optional[str] = ..., label: _Optional[str] = ..., ocra_suite: _Optional[str] = ...) -> None: ...
 
 class CreateTokenResponse(_message.Message):
-    __slots__ = ("serial_number", "secret", "otpauth_uri", "qr_code_png")
+    __slots__ = ("serial_number", "secret", "otpauth_uri", "qr_code_png", "ocra_suite")
     SERIAL_NUMBER_FIELD_NUMBER: _ClassVar[int]
     SECRET_FIELD_NUMBER: _ClassVar[int]
     OTPAUTH_URI_FIELD_NUMBER: _ClassVar[int]
     QR_CODE_PNG_FIELD_NUMBER: _ClassVar[int]
+    OCRA_SUITE_FIELD_NUMBER: _ClassVar[int]
     serial_number: str
     secret: str
     otpauth_uri: str
     qr_code_png: str
-    def __init__(self, serial_number: _Optional[str] = ..., secret: _Optional[str] = ..., otpauth_uri: _Optional[str] = ..., qr_code_png: _Optional[str] = ...) -> None: ...
+    ocra_suite: str
+    def __init__(self, serial_number: _Optional[str] = ..., secret: _Optional[str] = ..., otpauth_uri: _Optional[str] = ..., qr_code_png: _Optional[str] = ..., ocra_suite: _Optional[str] = ...) -> None: ...
 
 class ResyncTokenRequest(_message.Message):
     __slots__ = ("user_id", "serial_number", "code1", "code2")

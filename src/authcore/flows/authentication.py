@@ -66,6 +66,7 @@ from authcore.flows.factors.push import (
 )
 from authcore.flows.factors.refused import REFUSED, refused_error
 from authcore.flows.factors.token import user_tokens
+from authcore.flows.factors.token_cr import ocra_tokens
 from authcore.flows.ghosts import burn_password_time, ghost_authenticators, ghost_id
 from authcore.flows.names import AUTHENTICATOR_ORDER, OTP_DELIVERY, type_name, type_value
 from authcore.flows.policy import AppPolicy, app_policy, grant
@@ -261,6 +262,8 @@ class AuthenticationFlow:
             out.otp_delivery_info.CopyFrom(delivery_info(user))
         if "TOKEN" in available:
             out.token_details.extend(t.serial_number for t in await user_tokens(ctx))
+        if "TOKENCR" in available:
+            out.token_details.extend(t.serial_number for t, _ in await ocra_tokens(ctx))
         if "TOKENPUSH" in available:
             out.token_details.extend(d.serial_number
                                      for d in await user_push_devices(ctx, "TOKENPUSH"))

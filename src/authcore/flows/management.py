@@ -52,6 +52,7 @@ from authcore.v1 import management_pb2 as mgmt
 from authcore.verify.errors import VerificationError
 from authcore.verify.grid import generate_grid_card
 from authcore.verify.kba import hash_answer
+from authcore.verify.ocra import OCRAVerificationError, check_enrollable
 from authcore.verify.otp import (
     generate_secret,
     otpauth_uri,
@@ -376,6 +377,8 @@ class ManagementFlow:
         return mgmt.SetPasswordResponse()
 
     async def create_token(self, req: mgmt.CreateTokenRequest) -> mgmt.CreateTokenResponse:
+        if req.HasField("ocra_suite"):
+            return await self._create_ocra_token(req)
         kinds: dict[int, Literal["TOTP", "HOTP"]] = {
             mgmt.TOKEN_KIND_TOTP: "TOTP", mgmt.TOKEN_KIND_HOTP: "HOTP"}
         kind = kinds.get(req.type)
@@ -418,6 +421,45 @@ class ManagementFlow:
         png = await self.core.blocking(_qr_png, uri)
         return mgmt.CreateTokenResponse(serial_number=serial, secret=secret_to_base32(secret),
                                         otpauth_uri=uri, qr_code_png=png)
+
+    async def _create_ocra_token(self, req: mgmt.CreateTokenRequest
+                                 ) -> mgmt.CreateTokenResponse:
+        """A TOKENCR (OCRA) token: the suite sets hash, digits and time step."""
+        for name, field in (("type", "type"), ("algorithm", "algorithm"),
+                            ("digits", "digits"), ("period", "period")):
+            given = req.type != mgmt.TOKEN_KIND_UNSPECIFIED if name == "type" \
+                else req.HasField(name)
+            if given:
+                raise _invalid(field, "is set by ocraSuite; leave it out")
+        try:
+            suite = check_enrollable(req.ocra_suite)
+        except OCRAVerificationError as exc:
+            reason = ("unsupported_ocra_suite" if exc.reason == "unsupported_suite"
+                      else "invalid_ocra_suite")
+            raise InvalidArgument(f"ocraSuite: {exc.message}.", reason=reason,
+                                  field_violations=[("ocraSuite", exc.message)]) from None
+        if req.HasField("secret"):
+            try:
+                secret = secret_from_base32(req.secret)
+            except VerificationError as exc:
+                raise _invalid("secret", f"is not a usable base32 key ({exc.message})") from None
+        else:
+            secret = generate_secret(algorithm=suite.hash)
+        if len(req.label) > 100:
+            raise _invalid("label", "must be at most 100 characters")
+        token_id = str(uuid.uuid4())
+        serial = f"{secrets.randbelow(10**10):010d}"
+        async with self.core.write() as db:
+            user = await get_user(db, req.user_id)
+            db.add(OtpToken(
+                id=token_id, user_pk=user.pk, serial_number=serial, kind="OCRA",
+                algorithm=suite.hash, digits=suite.digits, period=suite.time_step or 0,
+                sealed_secret=self.core.sealer.seal(secret, aad=seed_aad(token_id)),
+                counter=0, last_used_step=None, label=req.label or None,
+                created_at=self.core.clock(), ocra_suite=suite.text,
+            ))
+        return mgmt.CreateTokenResponse(serial_number=serial, secret=secret_to_base32(secret),
+                                        ocra_suite=suite.text)
 
     async def resync_token(self, req: mgmt.ResyncTokenRequest) -> mgmt.ResyncTokenResponse:
         async with self.core.write() as db:
@@ -693,7 +735,10 @@ async def _enrolled(db: AsyncSession, user: User, now: float) -> set[str]:
     pk = user.pk
     checks = {
         "PASSWORD": select(Password.user_pk).where(Password.user_pk == pk),
-        "TOKEN": select(OtpToken.id).where(OtpToken.user_pk == pk),
+        "TOKEN": select(OtpToken.id).where(OtpToken.user_pk == pk,
+                                           OtpToken.ocra_suite.is_(None)),
+        "TOKENCR": select(OtpToken.id).where(OtpToken.user_pk == pk,
+                                             OtpToken.ocra_suite.is_not(None)),
         "GRID": select(GridCard.id).where(
             GridCard.user_pk == pk,
             (GridCard.expires_at.is_(None)) | (GridCard.expires_at > now)),

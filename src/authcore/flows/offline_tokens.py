@@ -144,6 +144,9 @@ class OfflineTokenFlow:
             ))).scalar_one_or_none()
             if token is None:
                 raise NotFound("The token was not found.", reason="token_not_found")
+            if token.ocra_suite is not None:
+                raise InvalidArgument("A challenge-response (OCRA) token has no offline OTPs.",
+                                      reason="token_not_otp")
             client = (await db.execute(select(OfflineClient).where(
                 OfflineClient.token_id == token.id, OfflineClient.client_name == client_name,
             ))).scalar_one_or_none()

@@ -12,6 +12,8 @@ DEFAULT_AUTHENTICATORS = (
     "PASSWORD",
     "OTP",
     "TOKEN",
+    # Offered only to users with an OCRA token (enrolled with an ocraSuite).
+    "TOKENCR",
     "GRID",
     "KBA",
     "TEMP_ACCESS_CODE",
@@ -228,8 +230,8 @@ P2F = "PASSWORD_AND_SECONDFACTOR"
 IDP2F = "IDP_AND_SECONDFACTOR"
 # What may follow a password in PASSWORD_AND_SECONDFACTOR (factors/__init__.py
 # SECOND_FACTORS; repeated here so that the decision has no flow imports).
-SECOND_FACTORS = frozenset({"TOKEN", "OTP", "GRID", "KBA", "TEMP_ACCESS_CODE", "FIDO",
-                            "MACHINE", "TOKENPUSH", "SMARTCREDENTIALPUSH"})
+SECOND_FACTORS = frozenset({"TOKEN", "TOKENCR", "OTP", "GRID", "KBA", "TEMP_ACCESS_CODE",
+                            "FIDO", "MACHINE", "TOKENPUSH", "SMARTCREDENTIALPUSH"})
 
 
 @dataclass(frozen=True)

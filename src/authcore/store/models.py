@@ -237,6 +237,10 @@ class OtpToken(Base):
     last_used_step: Mapped[int | None] = mapped_column(Integer)
     label: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[float] = mapped_column(Float)
+    # RFC 6287 OCRASuite, as enrolled (migration 0016). Set: a TOKENCR
+    # challenge-response token (kind "OCRA"), `counter` its C and
+    # `last_used_step` its T step; never offered to TOKEN.
+    ocra_suite: Mapped[str | None] = mapped_column(String(64))
 
 
 class OfflineClient(Base):

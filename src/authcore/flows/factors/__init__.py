@@ -14,11 +14,13 @@ from authcore.flows.factors.password import PasswordFactor
 from authcore.flows.factors.push import SMART_CREDENTIAL_PUSH, TOKEN_PUSH
 from authcore.flows.factors.temp_code import TempCodeFactor
 from authcore.flows.factors.token import TokenFactor
+from authcore.flows.factors.token_cr import TokenCrFactor
 from authcore.flows.factors.user_certificate import UserCertificateFactor
 
 FACTORS: dict[str, Factor] = {
     f.name: f
-    for f in (PasswordFactor(), OtpFactor(), TokenFactor(), GridFactor(), KbaFactor(),
+    for f in (PasswordFactor(), OtpFactor(), TokenFactor(), TokenCrFactor(), GridFactor(),
+              KbaFactor(),
               TempCodeFactor(), FidoFactor(), PasskeyFactor(), MachineFactor(),
               UserCertificateFactor(), IdpFactor(), ExternalFactor(), ExternalFactor("PASSTHROUGH"),
               TOKEN_PUSH,
@@ -27,5 +29,5 @@ FACTORS: dict[str, Factor] = {
 
 # What can follow a password in PASSWORD_AND_SECONDFACTOR (and an IDP
 # login in IDP_AND_SECONDFACTOR).
-SECOND_FACTORS = ("TOKEN", "OTP", "GRID", "KBA", "TEMP_ACCESS_CODE", "FIDO", "MACHINE",
-                  "TOKENPUSH", "SMARTCREDENTIALPUSH")
+SECOND_FACTORS = ("TOKEN", "TOKENCR", "OTP", "GRID", "KBA", "TEMP_ACCESS_CODE", "FIDO",
+                  "MACHINE", "TOKENPUSH", "SMARTCREDENTIALPUSH")

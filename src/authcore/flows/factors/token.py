@@ -32,9 +32,16 @@ def open_seed(sealer: Sealer, token: _SealedSeed) -> bytes:
     return sealer.open(token.sealed_secret, aad=seed_aad(token.id))
 
 
-async def user_tokens(ctx: FactorContext) -> list[TokenRow]:
+async def all_tokens(ctx: FactorContext) -> list[TokenRow]:
+    """Every `otp_tokens` row of the user, TOTP/HOTP and OCRA (one read)."""
     pk = ctx.user.pk
     return await ctx.once("tokens", lambda: hq.user_tokens(ctx.core.hot, pk))
+
+
+async def user_tokens(ctx: FactorContext) -> list[TokenRow]:
+    """The user's TOTP/HOTP tokens: an OCRA token (TOKENCR) answers only
+    challenges, and its counter/step columns are the suite's."""
+    return [t for t in await all_tokens(ctx) if t.ocra_suite is None]
 
 
 class TokenFactor:

@@ -109,6 +109,8 @@ class TokenRow:
     counter: int
     last_used_step: int | None
     label: str | None
+    # Set: a TOKENCR (OCRA) token, never a TOKEN one.
+    ocra_suite: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +276,8 @@ async def user_tokens(db: Fetcher, user_pk: str) -> list[TokenRow]:
     return [TokenRow(id=r["id"], serial_number=r["serial_number"], kind=r["kind"],
                      algorithm=r["algorithm"], digits=r["digits"], period=r["period"],
                      sealed_secret=bytes(r["sealed_secret"]), counter=r["counter"],
-                     last_used_step=r["last_used_step"], label=r["label"])
+                     last_used_step=r["last_used_step"], label=r["label"],
+                     ocra_suite=r["ocra_suite"])
             for r in await db.all(q.USER_TOKENS, {"user_pk": user_pk})]
 
 

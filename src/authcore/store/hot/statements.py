@@ -156,7 +156,7 @@ STORE_PASSWORD_HASH = _stmt("store_password_hash", """
 
 USER_TOKENS = _stmt("user_tokens", """
     SELECT id, serial_number, kind, algorithm, digits, period, sealed_secret, counter,
-           last_used_step, label
+           last_used_step, label, ocra_suite
     FROM otp_tokens WHERE user_pk = :user_pk ORDER BY created_at""")
 
 # Compare-and-set: a TOTP step is spent once, and only forwards.
@@ -166,6 +166,12 @@ RECORD_TOTP_STEP = _stmt("record_totp_step", """
 
 RECORD_HOTP_COUNTER = _stmt("record_hotp_counter", """
     UPDATE otp_tokens SET counter = :next_counter WHERE id = :id AND counter = :counter""")
+
+# An OCRA suite with both C and T (TOKENCR): both compare-and-sets at once.
+RECORD_OCRA_COUNTER_AND_STEP = _stmt("record_ocra_counter_and_step", """
+    UPDATE otp_tokens SET counter = :next_counter, last_used_step = :step
+    WHERE id = :id AND counter = :counter
+      AND (last_used_step IS NULL OR last_used_step < :step)""")
 
 ACTIVE_GRID_CARDS = _stmt("active_grid_cards", """
     SELECT id, serial_number, rows, columns, chars_per_cell, sealed_cells, expires_at
