@@ -241,11 +241,11 @@ def page_url_problem(url: str, origins: Sequence[str]) -> str | None:
     check), with no fragment, user info or whitespace."""
     if not url or len(url) > _MAX_URL:
         return f"is required (at most {_MAX_URL} characters)"
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        return "has a bad port"
+        return "is not a valid URL (host or port)"
     scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
     if (not host or "#" in url or parts.username is not None or parts.password is not None
             or any(c in url for c in "\r\n\t\\ ")):
@@ -254,8 +254,8 @@ def page_url_problem(url: str, origins: Sequence[str]) -> str | None:
         return "must be https (or http on a loopback host)"
     allowed = set()
     for origin in origins:
-        o = urlsplit(origin.strip())
         try:
+            o = urlsplit(origin.strip())
             o_port = o.port
         except ValueError:
             continue
