@@ -266,10 +266,15 @@ async def test_bad_input(api: Api, admin: Admin, page: LinkPage, user_id: str,
         assert r.status == 400, (body, r)
         if api.transport == "rest":
             assert r.body["parameters"][0]["field"] == field
-    wrong_value = {"magicLinkToken": token,
-                   "response": "MAYBE" if api.transport == "rest" else 7}
     if api.transport == "rest":
-        assert (await page.respond(wrong_value)).status == 400
+        wrong = await page.respond({"magicLinkToken": token, "response": "MAYBE"})
+        assert wrong.status == 400
+    else:
+        with pytest.raises(grpc.aio.AioRpcError) as exc:
+            await page.stub.RespondToMagicLink(
+                pb.RespondToMagicLinkRequest(magic_link_token=token, response=7))
+        assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert error_reason(exc.value) == "invalid_field"
     unknown = await page.confirm("A" * 43)
     assert unknown.status == 404 and unknown.error_code == "invalid_magic_link"
     if api.transport == "rest":
