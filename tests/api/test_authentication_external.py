@@ -1,4 +1,5 @@
-"""EXTERNAL (Entrust passthrough) against a real verifier on a loopback port
+"""EXTERNAL and PASSTHROUGH (Entrust's passthrough to an external
+authenticator) against a real verifier on a loopback port
 (authcore_testkit/external_verifier.py), and the refused FACE/SMART_LOGIN."""
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from authcore_testkit.server import RunningServer
 Api = RestApi | GrpcApi
 SECRET = "external-verifier-secret-0123456789"
 CODE = "424242"
+# The two names the application's verifier answers; the tests that
+# matter run for each.
+both = pytest.mark.parametrize("name", ["EXTERNAL", "PASSTHROUGH"])
 
 
 def ph(**pairs: str) -> dict[str, Any]:
@@ -48,8 +52,9 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/verify"
 
 
-async def challenge(api: Api, app_id: str, user_id: str, **extra: Any) -> str:
-    ch = await api.challenge("EXTERNAL", {"applicationId": app_id, "userId": user_id, **extra})
+async def challenge(api: Api, app_id: str, user_id: str, name: str = "EXTERNAL",
+                    **extra: Any) -> str:
+    ch = await api.challenge(name, {"applicationId": app_id, "userId": user_id, **extra})
     assert ch.status == 200, ch
     validate(ch.body, "AuthenticatedResponse")
     assert ch.body["authenticationCompleted"] is False
@@ -64,26 +69,27 @@ def expect_error(reply: Any, rest_status: int, grpc_status: int, reason: str,
         validate(reply.body, "ErrorInfo")
 
 
-async def remaining(api: Api, app_id: str, user_id: str) -> int:
+async def remaining(api: Api, app_id: str, user_id: str, name: str = "EXTERNAL") -> int:
     q = await api.query({"applicationId": app_id, "userId": user_id})
-    (status,) = [s for s in q.body["authenticatorLockoutStatus"] if s["type"] == "EXTERNAL"]
+    (status,) = [s for s in q.body["authenticatorLockoutStatus"] if s["type"] == name]
     return int(status["remainingAuthenticationAttempts"])
 
 
 # -- login -------------------------------------------------------------------
 
-async def test_external_login(api: Api, admin: Admin, user_id: str) -> None:
+@both
+async def test_external_login(api: Api, admin: Admin, user_id: str, name: str) -> None:
     await admin.user(user_id, firstName="Ext")
     with ExternalVerifier(secret=SECRET, codes={user_id: CODE}) as verifier:
-        app_id = await external_app(admin, verifier.url)
+        app_id = await external_app(admin, verifier.url, authenticators=("PASSWORD", name))
         q = await api.query({"applicationId": app_id, "userId": user_id})
         assert q.status == 200
         validate(q.body, "UserAuthenticateQueryResponse")
-        assert q.body["authenticationTypes"] == ["EXTERNAL"]  # no password set
+        assert q.body["authenticationTypes"] == [name]  # no password set
 
-        token = await challenge(api, app_id, user_id,
+        token = await challenge(api, app_id, user_id, name,
                                 passthroughAuthenticatorParms=ph(device="phone-1"))
-        done = await api.complete("EXTERNAL", {
+        done = await api.complete(name, {
             "response": CODE, "passthroughAuthenticatorParms": ph(channel="sms")}, token)
         assert done.status == 200, done
         validate(done.body, "AuthenticatedResponse")
@@ -94,16 +100,16 @@ async def test_external_login(api: Api, admin: Admin, user_id: str) -> None:
         assert items == [{"name": "verifiedBy", "value": "test-verifier"},
                          {"name": "challenge.device", "value": "phone-1"}]
         claims = jwt.decode(done.body["token"], options={"verify_signature": False})
-        assert claims["amr"] == ["EXTERNAL"] and claims["aud"] == app_id
+        assert claims["amr"] == [name] and claims["aud"] == app_id
 
         (sent,) = verifier.requests
         assert sent["applicationId"] == app_id and sent["userId"] == user_id
-        assert sent["response"] == CODE
+        assert sent["response"] == CODE and sent["authenticator"] == name
         assert sent["placeholders"] == [{"name": "channel", "value": "sms"}]
         assert sent["challengePlaceholders"] == [{"name": "device", "value": "phone-1"}]
 
         # Single-use: the same challenge again fails, without asking the verifier.
-        again = await api.complete("EXTERNAL", {"response": CODE}, token)
+        again = await api.complete(name, {"response": CODE}, token)
         assert again.status == 401 and again.error_code == "invalid_token", again
         assert len(verifier.requests) == 1
 
@@ -131,23 +137,46 @@ async def test_every_request_has_a_fresh_nonce(api: Api, admin: Admin, user_id: 
         assert len(set(nonces)) == 2 and verifier.refused == 0
 
 
-async def test_rejections_count_until_locked(api: Api, admin: Admin, user_id: str) -> None:
+@both
+async def test_rejections_count_until_locked(api: Api, admin: Admin, user_id: str,
+                                             name: str) -> None:
     await admin.user(user_id)
     with ExternalVerifier(secret=SECRET, codes={user_id: CODE}) as verifier:
-        app_id = await external_app(admin, verifier.url)
-        assert await remaining(api, app_id, user_id) == 5
+        app_id = await external_app(admin, verifier.url, authenticators=("PASSWORD", name))
+        assert await remaining(api, app_id, user_id, name) == 5
         for attempt in range(5):
-            token = await challenge(api, app_id, user_id)
-            bad = await api.complete("EXTERNAL", {"response": "000000"}, token)
+            token = await challenge(api, app_id, user_id, name)
+            bad = await api.complete(name, {"response": "000000"}, token)
             expect_error(bad, 401, 401, "external_rejected", api.transport)
             if attempt < 4:
-                assert await remaining(api, app_id, user_id) == 4 - attempt
+                assert await remaining(api, app_id, user_id, name) == 4 - attempt
         q = await api.query({"applicationId": app_id, "userId": user_id})
         (status,) = q.body["authenticatorLockoutStatus"]
         assert status["locked"] is True
-        locked = await api.challenge("EXTERNAL", {"applicationId": app_id, "userId": user_id})
+        locked = await api.challenge(name, {"applicationId": app_id, "userId": user_id})
         assert locked.status == 403 and locked.error_code == "authenticator_locked"
         assert len(verifier.requests) == 5
+
+
+async def test_one_verifier_tells_the_two_names_apart(api: Api, admin: Admin,
+                                                       user_id: str) -> None:
+    """An application may allow both: each keeps its own lockout counter, and
+    the signed request says which one the client asked for."""
+    await admin.user(user_id)
+    with ExternalVerifier(secret=SECRET, codes={user_id: CODE}) as verifier:
+        app_id = await external_app(admin, verifier.url,
+                                    authenticators=("EXTERNAL", "PASSTHROUGH"))
+        q = await api.query({"applicationId": app_id, "userId": user_id})
+        assert q.body["authenticationTypes"] == ["EXTERNAL", "PASSTHROUGH"], q
+        token = await challenge(api, app_id, user_id, "PASSTHROUGH")
+        bad = await api.complete("PASSTHROUGH", {"response": "000000"}, token)
+        expect_error(bad, 401, 401, "external_rejected", api.transport)
+        assert await remaining(api, app_id, user_id, "PASSTHROUGH") == 4
+        assert await remaining(api, app_id, user_id, "EXTERNAL") == 5
+        token = await challenge(api, app_id, user_id, "EXTERNAL")
+        done = await api.complete("EXTERNAL", {"response": CODE}, token)
+        assert done.status == 200, done
+        assert [r["authenticator"] for r in verifier.requests] == ["PASSTHROUGH", "EXTERNAL"]
 
 
 # -- availability ------------------------------------------------------------
@@ -181,22 +210,24 @@ def scrub(body: Any) -> Any:
     return [scrub(v) for v in body] if isinstance(body, list) else body
 
 
-async def test_unknown_user_looks_like_a_user(api: Api, admin: Admin, user_id: str) -> None:
+@both
+async def test_unknown_user_looks_like_a_user(api: Api, admin: Admin, user_id: str,
+                                              name: str) -> None:
     await admin.user(user_id)
     await admin.password(user_id, "external-pass-1")
     ghost = f"ghost-{uuid.uuid4().hex[:12]}@example.com"
     with ExternalVerifier(secret=SECRET, codes={user_id: CODE}) as verifier:
-        app_id = await external_app(admin, verifier.url)
+        app_id = await external_app(admin, verifier.url, authenticators=("PASSWORD", name))
         known = await api.query({"applicationId": app_id, "userId": user_id})
         unknown = await api.query({"applicationId": app_id, "userId": ghost})
-        assert known.body["authenticationTypes"] == ["PASSWORD", "EXTERNAL"], known
+        assert known.body["authenticationTypes"] == ["PASSWORD", name], known
         assert scrub(unknown.body) == scrub(known.body)
         for attempt in range(2):
             replies = []
             for who in (user_id, ghost):
-                token = await challenge(api, app_id, who,
+                token = await challenge(api, app_id, who, name,
                                         passthroughAuthenticatorParms=ph(device="d"))
-                replies.append(await api.complete("EXTERNAL", {"response": "999999"}, token))
+                replies.append(await api.complete(name, {"response": "999999"}, token))
             k, u = replies
             assert (k.status, k.error_code) == (u.status, u.error_code) == (
                 401, "external_rejected")
@@ -208,37 +239,38 @@ async def test_unknown_user_looks_like_a_user(api: Api, admin: Admin, user_id: s
         known = await api.query({"applicationId": app_id, "userId": user_id})
         unknown = await api.query({"applicationId": app_id, "userId": ghost})
         assert scrub(unknown.body) == scrub(known.body)
-        assert await remaining(api, app_id, ghost) == 3
+        assert await remaining(api, app_id, ghost, name) == 3
 
 
 # -- bad input ---------------------------------------------------------------
 
-async def test_bad_input_is_4xx(api: Api, admin: Admin, user_id: str) -> None:
+@both
+async def test_bad_input_is_4xx(api: Api, admin: Admin, user_id: str, name: str) -> None:
     await admin.user(user_id)
     with ExternalVerifier(secret=SECRET, codes={user_id: CODE}) as verifier:
-        app_id = await external_app(admin, verifier.url)
-        nameless = await api.challenge("EXTERNAL", {
+        app_id = await external_app(admin, verifier.url, authenticators=("PASSWORD", name))
+        nameless = await api.challenge(name, {
             "applicationId": app_id, "userId": user_id,
             "passthroughAuthenticatorParms": {"passthroughAuthenticatorPlaceholders": [
                 {"name": "", "value": "x"}]}})
         expect_error(nameless, 400, 400, "invalid_field", api.transport)
-        too_many = await api.challenge("EXTERNAL", {
+        too_many = await api.challenge(name, {
             "applicationId": app_id, "userId": user_id,
             "passthroughAuthenticatorParms": ph(**{f"p{i}": "v" for i in range(33)})})
         expect_error(too_many, 400, 400, "invalid_field", api.transport)
-        token = await challenge(api, app_id, user_id)
-        empty = await api.complete("EXTERNAL", {}, token)
+        token = await challenge(api, app_id, user_id, name)
+        empty = await api.complete(name, {}, token)
         expect_error(empty, 400, 400, "missing_field", api.transport)
-        long_value = await api.complete("EXTERNAL", {
+        long_value = await api.complete(name, {
             "passthroughAuthenticatorParms": ph(otp="x" * 5000)}, token)
         expect_error(long_value, 400, 400, "invalid_field", api.transport)
         assert verifier.requests == []
         # Malformed input used nothing up.
-        done = await api.complete("EXTERNAL", {"response": CODE}, token)
+        done = await api.complete(name, {"response": CODE}, token)
         assert done.status == 200, done
     if isinstance(api, RestApi):
         r = await api.http.post(
-            "/api/web/v2/authentication/users/authenticate/EXTERNAL",
+            f"/api/web/v2/authentication/users/authenticate/{name}",
             json={"applicationId": app_id, "userId": user_id,
                   "passthroughAuthenticatorParms": {"passthroughAuthenticatorPlaceholders": 7}})
         assert r.status_code == 400, r.text

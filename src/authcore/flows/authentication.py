@@ -34,6 +34,7 @@ from authcore.flows.factors.base import (
     StartInput,
 )
 from authcore.flows.factors.external import (
+    VERIFIER_FACTORS,
     ghost_consult,
     offered_to_ghosts,
     passthrough_pairs,
@@ -348,10 +349,9 @@ class AuthenticationFlow:
             # IDP needs nothing enrolled, so every account has it: a ghost
             # must have it too, and get a real authorization URL.
             names.append("IDP")
-        if await offered_to_ghosts(self.core, app):
-            # Likewise EXTERNAL: every user of an application with a
-            # verifier has it.
-            names.append("EXTERNAL")
+        # Likewise EXTERNAL and PASSTHROUGH: every user of an application
+        # with a verifier has them.
+        names.extend(await offered_to_ghosts(self.core, app))
         return [n for n in AUTHENTICATOR_ORDER if n in names]
 
     @staticmethod
@@ -690,8 +690,9 @@ class AuthenticationFlow:
                                                   ch.state.get("factor_state", {}), answer)
             except VerificationError as exc:
                 reason = exc.reason
-        elif name == "EXTERNAL":
-            await ghost_consult(self.core, app, ghost, ch.state.get("factor_state", {}), answer)
+        elif name in VERIFIER_FACTORS:
+            await ghost_consult(self.core, app, ghost, ch.state.get("factor_state", {}), answer,
+                                authenticator=name)
             reason = "external_rejected"
         elif answer.response:
             await burn_password_time(self.core, answer.response)

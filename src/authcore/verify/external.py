@@ -11,7 +11,8 @@ a request can never pass as an answer (or the other way round).
 Request body (compact JSON, sorted keys)::
 
     {"version": 1, "nonce": "<32 hex>", "timestamp": <epoch seconds>,
-     "applicationId": "...", "userId": "...", "response": "..." | null,
+     "applicationId": "...", "userId": "...",
+     "authenticator": "EXTERNAL" | "PASSTHROUGH", "response": "..." | null,
      "placeholders": [{"name": "...", "value": "..."}],
      "challengePlaceholders": [{"name": "...", "value": "..."}]}
 
@@ -98,6 +99,8 @@ class VerifierRequest:
     timestamp: int
     application_id: str
     user_id: str
+    # Which Entrust authenticator the client asked for.
+    authenticator: str
     response: str | None
     placeholders: Pairs
     challenge_placeholders: Pairs
@@ -154,6 +157,7 @@ def _load(body: bytes, error: type[VerificationError]) -> dict[str, Any]:
 
 def generate_verifier_request(
     *, key: bytes, application_id: str, user_id: str, response: str | None,
+    authenticator: str = "EXTERNAL",
     placeholders: Sequence[tuple[str, str]] = (),
     challenge_placeholders: Sequence[tuple[str, str]] = (),
     now: float, nonce: str | None = None,
@@ -161,7 +165,8 @@ def generate_verifier_request(
     nonce = nonce or secrets.token_hex(16)
     body = _dump({
         "version": _VERSION, "nonce": nonce, "timestamp": int(now),
-        "applicationId": application_id, "userId": user_id, "response": response,
+        "applicationId": application_id, "userId": user_id,
+        "authenticator": authenticator, "response": response,
         "placeholders": _pairs_json(placeholders),
         "challengePlaceholders": _pairs_json(challenge_placeholders),
     })
@@ -179,15 +184,18 @@ def verify_verifier_request(
     obj = _load(body, ExternalRequestError)
     nonce, ts = obj.get("nonce"), obj.get("timestamp")
     app_id, user_id, response = obj.get("applicationId"), obj.get("userId"), obj.get("response")
+    authenticator = obj.get("authenticator", "EXTERNAL")
     if obj.get("version") != _VERSION or not isinstance(nonce, str) or not nonce \
             or not isinstance(ts, int) or isinstance(ts, bool) \
             or not isinstance(app_id, str) or not isinstance(user_id, str) \
+            or not isinstance(authenticator, str) or not authenticator \
             or not (response is None or isinstance(response, str)):
         raise ExternalRequestError("malformed", "missing or mistyped request fields")
     if abs(now - ts) > max_age_seconds:
         raise ExternalRequestError("stale", "the request's timestamp is too far from now")
     return VerifierRequest(
-        nonce=nonce, timestamp=ts, application_id=app_id, user_id=user_id, response=response,
+        nonce=nonce, timestamp=ts, application_id=app_id, user_id=user_id,
+        authenticator=authenticator, response=response,
         placeholders=_parse_pairs(obj.get("placeholders", []), ExternalRequestError),
         challenge_placeholders=_parse_pairs(obj.get("challengePlaceholders", []),
                                             ExternalRequestError),

@@ -39,6 +39,26 @@ def test_request_round_trip() -> None:
     assert got.placeholders == (("pin", "42"),)
     assert got.challenge_placeholders == (("device", "d1"),)
     assert got.timestamp == int(NOW)
+    assert got.authenticator == "EXTERNAL"
+
+
+def test_request_names_the_authenticator() -> None:
+    body, sig, _ = request(authenticator="PASSTHROUGH")
+    assert json.loads(body)["authenticator"] == "PASSTHROUGH"
+    got = verify_verifier_request(key=KEY, body=body, signature=sig, now=NOW)
+    assert got.authenticator == "PASSTHROUGH"
+
+
+@pytest.mark.parametrize("value", [7, "", None])
+def test_request_with_a_mistyped_authenticator_is_refused(value: object) -> None:
+    obj = json.loads(request()[0])
+    obj["authenticator"] = value
+    body = json.dumps(obj).encode()
+    sig = "v1=" + hmac.new(KEY, b"authcore-external-v1 request\n" + body,
+                           hashlib.sha256).hexdigest()
+    with pytest.raises(ExternalRequestError) as exc:
+        verify_verifier_request(key=KEY, body=body, signature=sig, now=NOW)
+    assert exc.value.reason == "malformed"
 
 
 def test_request_signature_is_documented_hmac() -> None:

@@ -21,7 +21,8 @@ FACTORS: dict[str, Factor] = {
     f.name: f
     for f in (PasswordFactor(), OtpFactor(), TokenFactor(), GridFactor(), KbaFactor(),
               TempCodeFactor(), FidoFactor(), PasskeyFactor(), MachineFactor(),
-              UserCertificateFactor(), IdpFactor(), ExternalFactor(), TOKEN_PUSH,
+              UserCertificateFactor(), IdpFactor(), ExternalFactor(), ExternalFactor("PASSTHROUGH"),
+              TOKEN_PUSH,
               SMART_CREDENTIAL_PUSH, MAGIC_LINK)
 }
 

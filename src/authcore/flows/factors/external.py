@@ -1,9 +1,15 @@
-"""EXTERNAL: Entrust's passthrough to an external authenticator.
+"""EXTERNAL and PASSTHROUGH: Entrust's passthrough to an external authenticator.
 
 The application's verifier (configured through ExternalVerifierService)
-decides. The challenge keeps its passthroughAuthenticatorParms; the
-completion sends them, its own placeholders and `response` to the verifier,
-signed (verify/external.py), and maps the verifier's items to
+decides, for both: PASSTHROUGH is the name Entrust's own parameter
+objects carry (passthroughAuthenticatorParms), EXTERNAL the name Axidian's
+Windows logon and LoginID's external factor also use. The signed request
+names which one the client asked for, so one verifier can route a
+directory passthrough (RADIUS, LDAP) and any other external check apart.
+
+The challenge keeps its passthroughAuthenticatorParms; the completion
+sends them, its own placeholders and `response` to the verifier, signed
+(verify/external.py), and maps the verifier's items to
 passthroughAuthenticationResponse. A REJECT is a wrong answer and counts
 toward the lockout; an unreachable or misbehaving verifier is a 502/503/504
 that leaves the challenge usable (flows/external_verifier.py).
@@ -85,13 +91,19 @@ def result_response(ctx: FactorContext) -> authn.AuthenticatedResponse | None:
 
 
 async def _verifier(ctx: FactorContext) -> ExternalVerifierRow | None:
-    app_id = ctx.app.id
+    app = ctx.app
     return await ctx.once("external_verifier",
-                          lambda: hq.external_verifier(ctx.core.hot, app_id))
+                          lambda: hq.external_verifier(ctx.core.hot, app))
+
+
+# The authenticators the application's verifier answers.
+VERIFIER_FACTORS = ("EXTERNAL", "PASSTHROUGH")
 
 
 class ExternalFactor:
-    name = "EXTERNAL"
+    def __init__(self, name: str = "EXTERNAL") -> None:
+        assert name in VERIFIER_FACTORS
+        self.name = name
 
     async def available(self, ctx: FactorContext) -> bool:
         # Every user of an application with a verifier has it: the verifier
@@ -109,30 +121,35 @@ class ExternalFactor:
         self, ctx: FactorContext, state: dict[str, Any], answer: Answer
     ) -> Effect | None:
         verdict = await consult(ctx.core, ctx.app, ctx.user.user_id, state, answer,
-                                await _verifier(ctx))
+                                await _verifier(ctx), authenticator=self.name)
         if not verdict.accepted:
             raise ExternalRejected("external_rejected", "the external verifier rejected it")
         ctx.memo[RESULT_ITEMS] = verdict.items
         return None
 
 
-async def offered_to_ghosts(core: Core, app: AppRow) -> bool:
-    """Whether a name that is no account gets EXTERNAL too: every real user
-    of the application has it, so a ghost without it would stand out."""
-    return "EXTERNAL" in app.authenticators and \
-        await hq.external_verifier(core.hot, app.id) is not None
+async def offered_to_ghosts(core: Core, app: AppRow) -> list[str]:
+    """Which of EXTERNAL and PASSTHROUGH a name that is no account gets too:
+    every real user of the application has them, so a ghost without them
+    would stand out."""
+    names = [n for n in VERIFIER_FACTORS if n in app.authenticators]
+    if names and await hq.external_verifier(core.hot, app) is not None:
+        return names
+    return []
 
 
 async def ghost_consult(core: Core, app: AppRow, ghost: str, state: dict[str, Any],
-                        answer: Answer) -> None:
-    """A ghost's EXTERNAL complete asks the verifier as a user's would (same
-    errors, same time); whatever it answers, there is no account to sign in."""
+                        answer: Answer, *, authenticator: str) -> None:
+    """A ghost's EXTERNAL or PASSTHROUGH complete asks the verifier as a
+    user's would (same errors, same time); whatever it answers, there is no
+    account to sign in."""
     await consult(core, app, ghost, state, answer,
-                  await hq.external_verifier(core.hot, app.id))
+                  await hq.external_verifier(core.hot, app), authenticator=authenticator)
 
 
 async def consult(core: Core, app: AppRow, user_id: str, state: dict[str, Any],
-                  answer: Answer, row: ExternalVerifierRow | None) -> VerifierAnswer:
+                  answer: Answer, row: ExternalVerifierRow | None, *,
+                  authenticator: str) -> VerifierAnswer:
     if answer.response is None and not answer.passthrough:
         raise InvalidArgument("response or passthroughAuthenticatorParms is required.",
                               reason="missing_field",
@@ -148,7 +165,7 @@ async def consult(core: Core, app: AppRow, user_id: str, state: dict[str, Any],
         raise Unavailable("The external verifier is misconfigured.",
                           reason="external_verifier_misconfigured") from None
     request = generate_verifier_request(
-        key=key, application_id=app.id, user_id=user_id,
+        key=key, application_id=app.id, user_id=user_id, authenticator=authenticator,
         response=answer.response, placeholders=answer.passthrough,
         challenge_placeholders=[(str(n), str(v)) for n, v in state.get("placeholders", [])],
         # The wall clock, not core.clock(): the verifier checks freshness

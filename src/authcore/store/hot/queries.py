@@ -39,12 +39,25 @@ def cached_json(text: str | bytes | None) -> Any:
 
 
 @dataclass(frozen=True, slots=True)
+class ExternalVerifierRow:
+    url: str
+    # Sealed (AES-GCM, AAD external_verifier:<application id>).
+    secret: bytes
+    timeout_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class AppRow:
     id: str
     name: str
     # Shared with the JSON cache: never mutate.
     authenticators: list[str]
     settings: dict[str, Any]
+    # The external verifier, where the statement that read the row joined
+    # it (LOAD_APPLICATION_AND_USER); otherwise `verifier_loaded` is False
+    # and hq.external_verifier reads it.
+    verifier: ExternalVerifierRow | None = None
+    verifier_loaded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,14 +143,6 @@ class MachineRow:
 
 
 @dataclass(frozen=True, slots=True)
-class ExternalVerifierRow:
-    url: str
-    # Sealed (AES-GCM, AAD external_verifier:<application id>).
-    secret: bytes
-    timeout_ms: int
-
-
-@dataclass(frozen=True, slots=True)
 class TempCodeRow:
     id: str
     code_hash: str
@@ -182,6 +187,15 @@ def app_row(row: Row) -> AppRow:
                   settings=cached_json(row["settings"]))
 
 
+def _app_row_with_verifier(row: Row) -> AppRow:
+    verifier = None if row["ev_url"] is None else ExternalVerifierRow(
+        url=row["ev_url"], secret=bytes(row["ev_secret"]), timeout_ms=row["ev_timeout_ms"])
+    return AppRow(id=row["app_id"], name=row["app_name"],
+                  authenticators=cached_json(row["authenticators"]),
+                  settings=cached_json(row["settings"]),
+                  verifier=verifier, verifier_loaded=True)
+
+
 def user_row(row: Row) -> UserRow | None:
     if row["pk"] is None:
         return None
@@ -216,7 +230,7 @@ async def load_application_and_user(db: Fetcher, *, app_id: str, user_id: str
                                     ) -> tuple[AppRow, UserRow | None] | None:
     row = await db.one(q.LOAD_APPLICATION_AND_USER,
                        {"app_id": app_id, "user_key": username_key(user_id)})
-    return None if row is None else (app_row(row), user_row(row))
+    return None if row is None else (_app_row_with_verifier(row), user_row(row))
 
 
 async def load_application_and_user_pk(db: Fetcher, *, app_id: str, pk: str | None
@@ -340,8 +354,10 @@ async def machine_by_nonce(db: Fetcher, user_pk: str, nonce_hash: str) -> Machin
     return None if r is None else _machine_row(r)
 
 
-async def external_verifier(db: Fetcher, app_id: str) -> ExternalVerifierRow | None:
-    row = await db.one(q.EXTERNAL_VERIFIER, {"app_id": app_id})
+async def external_verifier(db: Fetcher, app: AppRow) -> ExternalVerifierRow | None:
+    if app.verifier_loaded:
+        return app.verifier
+    row = await db.one(q.EXTERNAL_VERIFIER, {"app_id": app.id})
     return None if row is None else ExternalVerifierRow(
         url=row["url"], secret=bytes(row["secret"]), timeout_ms=row["timeout_ms"])
 

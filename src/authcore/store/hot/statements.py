@@ -72,10 +72,16 @@ LOAD_USER_BY_USER_ID = _stmt("load_user_by_user_id", f"""
 LOAD_USER_BY_PK = _stmt("load_user_by_pk", f"""
     SELECT {_USER} FROM users u WHERE u.pk = :pk""")
 
-# The application and the user named by a request, in one statement.
+# The application and the user named by a request, in one statement. The
+# application's external verifier (EXTERNAL, PASSTHROUGH) comes along, by
+# its primary key: EXTERNAL is in the default authenticators, so without it
+# most queries would make one more round trip to learn there is none.
 LOAD_APPLICATION_AND_USER = _stmt("load_application_and_user", f"""
-    SELECT {_APP}, {_USER} FROM applications a
+    SELECT {_APP}, {_USER}, ev.url AS ev_url, ev.secret AS ev_secret,
+           ev.timeout_ms AS ev_timeout_ms
+    FROM applications a
     LEFT JOIN users u ON u.user_key = :user_key
+    LEFT JOIN external_verifiers ev ON ev.application_id = a.id
     WHERE a.id = :app_id""")
 
 # The same, the user named by primary key (a challenge in Redis).
