@@ -65,6 +65,8 @@ from authcore.flows.loginid_common import app_id_from_host
 from authcore.flows.loginid_mfa import LoginIdMfaFlow
 from authcore.flows.loginid_mgmt import LoginIdMgmtFlow
 from authcore.flows.loginid_profile import LoginIdProfileFlow
+from authcore.flows.magic_links import MagicLinkFlow
+from authcore.flows.magic_links import prune as prune_magic_links
 from authcore.flows.management import ManagementFlow
 from authcore.flows.oidc_login import OidcLoginFlow
 from authcore.flows.oidc_providers import OidcProviderAdmin
@@ -95,6 +97,7 @@ from authcore.services.external_verifiers import ExternalVerifierService
 from authcore.services.fido2 import Fido2Service
 from authcore.services.fido2_mfa import Fido2MfaService
 from authcore.services.fido2_profile import Fido2MgmtService, Fido2ProfileService
+from authcore.services.magic_links import MagicLinkService
 from authcore.services.management import ManagementService
 from authcore.services.oidc import Fido2OidcService, OidcProviderService
 from authcore.services.push_devices import PushDeviceService
@@ -126,6 +129,8 @@ from authcore.v1 import (
     fido2_pb2_grpc,
     fido2_profile_pb2,
     fido2_profile_pb2_grpc,
+    magic_links_pb2,
+    magic_links_pb2_grpc,
     management_pb2,
     management_pb2_grpc,
     oidc_providers_pb2,
@@ -159,6 +164,7 @@ SERVICES = (
     self_service_pb2.DESCRIPTOR.services_by_name["SelfService"],
     self_service_pb2.DESCRIPTOR.services_by_name["SelfValuesService"],
     push_devices_pb2.DESCRIPTOR.services_by_name["PushDeviceService"],
+    magic_links_pb2.DESCRIPTOR.services_by_name["MagicLinkService"],
     scim_pb2.DESCRIPTOR.services_by_name["ScimService"],
     consumer_pb2.DESCRIPTOR.services_by_name["ConsumerService"],
     logon_pb2.DESCRIPTOR.services_by_name["LogonService"],
@@ -276,6 +282,8 @@ async def build_runtime(settings: Settings) -> Runtime:
                               self_service_pb2_grpc.add_SelfValuesServiceServicer_to_server),
         *generic_handlers_for(PushDeviceService(PushDeviceFlow(core)),
                               push_devices_pb2_grpc.add_PushDeviceServiceServicer_to_server),
+        *generic_handlers_for(MagicLinkService(MagicLinkFlow(core)),
+                              magic_links_pb2_grpc.add_MagicLinkServiceServicer_to_server),
         *generic_handlers_for(ScimService(core),
                               scim_pb2_grpc.add_ScimServiceServicer_to_server),
         *generic_handlers_for(ConsumerService(ConsumerFlow(core)),
@@ -561,6 +569,7 @@ async def _prune_outbox(core: Core) -> None:
             if pruned:
                 log.info("outbox: dropped the text of %d old message(s)", pruned)
             await prune_pushes(core.hot, now=time.time())
+            await prune_magic_links(core.hot, now=time.time())
         except Exception as exc:  # a database outage must not end the loop
             log.warning("outbox pruning failed: %s", type(exc).__name__)
         await asyncio.sleep(OUTBOX_PRUNE_SECONDS)

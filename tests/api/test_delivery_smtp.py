@@ -172,6 +172,35 @@ async def test_the_application_is_named_and_escaped(mail: MailServer, admin: Adm
     assert done.status == 200
 
 
+async def test_magic_link_login_by_email(mail: MailServer, admin: Admin, api: RestApi) -> None:
+    """MAGICLINK: the link arrives by mail (text and HTML), its page answers,
+    the polled complete signs in."""
+    app = await admin.req("POST", "/api/admin/v1/applications", {
+        "name": "Acme", "authenticators": ["MAGICLINK"],
+        "webauthn": {"origins": ["https://rp.example"]},
+        "magicLink": {"linkUrl": "https://rp.example/magic"}})
+    user = address()
+    await admin.user(user, email=user)
+    ch = await api.challenge("MAGICLINK", {"applicationId": app["applicationId"],
+                                           "userId": user})
+    assert ch.status == 200 and ch.body["magicLinkType"] == "AUTHENTICATION", ch
+    (got,) = await mails_to(mail.smtp, user)
+    assert got.subject == "Your sign-in link for Acme"
+    found = re.search(r"https://rp\.example/magic#magicLinkToken=([A-Za-z0-9_-]{43})",
+                      got.text or "")
+    assert found, got.text
+    assert found.group(0) in (got.html or "") and "5 minutes" in (got.text or "")
+    poll = await api.complete("MAGICLINK", {}, ch.body["token"])
+    assert poll.status == 200 and poll.body["status"] == "NO_RESPONSE"
+    r = await api.http.post("/api/web/v1/magiclink/response",
+                            json={"magicLinkToken": found.group(1), "response": "CONFIRM"})
+    assert r.status_code == 200, r.text
+    done = await api.complete("MAGICLINK", {}, ch.body["token"])
+    assert done.status == 200 and done.body["authenticationCompleted"] is True
+    (row,) = await admin.outbox(user)
+    assert row["kind"] == "magic_link" and row["status"] == "sent" and "text" not in row
+
+
 # -- retries, failures, expiry ---------------------------------------------------
 
 async def test_a_refusal_for_now_is_retried_until_accepted(

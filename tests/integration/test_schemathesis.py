@@ -62,9 +62,9 @@ ERROR_KEYS: dict[str, set[str]] = {
 # and the error the API names, so any other 5xx there still fails):
 # * RFC 7644 section 3.4.3 lets a SCIM server decline searching several
 #   resource types at once (POST /scim/v2/.search);
-# * Entrust authenticators authcore does not implement yet (MAGICLINK, ...;
-#   no longer TOKENCR) are part of the vendor's enum and answer 501
-#   authenticator_not_supported;
+# * an Entrust authenticator the server does not serve would answer 501
+#   authenticator_not_supported (every value of the 5.46 enum is served now;
+#   the reason stays allowed so that a newer spec's value fails clearly);
 #   FACE and SMART_LOGIN, which need Entrust's cloud, 501 authenticator_unavailable.
 _NOT_HERE = ("authenticator_not_supported", "authenticator_unavailable")
 DECLINED: dict[str, Callable[[Any], bool]] = {

@@ -111,6 +111,16 @@ class MachineSettings(_message.Message):
     max_machines: int
     def __init__(self, device_fingerprint_required: _Optional[bool] = ..., machine_seconds: _Optional[int] = ..., max_machines: _Optional[int] = ...) -> None: ...
 
+class MagicLinkSettings(_message.Message):
+    __slots__ = ("link_url", "redirect_url", "lifetime_seconds")
+    LINK_URL_FIELD_NUMBER: _ClassVar[int]
+    REDIRECT_URL_FIELD_NUMBER: _ClassVar[int]
+    LIFETIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    link_url: str
+    redirect_url: str
+    lifetime_seconds: int
+    def __init__(self, link_url: _Optional[str] = ..., redirect_url: _Optional[str] = ..., lifetime_seconds: _Optional[int] = ...) -> None: ...
+
 class WebAuthnSettings(_message.Message):
     __slots__ = ("rp_id", "rp_name", "origins", "user_verification", "resident_key", "require_attestation", "timeout_ms")
     RP_ID_FIELD_NUMBER: _ClassVar[int]
@@ -130,7 +140,7 @@ class WebAuthnSettings(_message.Message):
     def __init__(self, rp_id: _Optional[str] = ..., rp_name: _Optional[str] = ..., origins: _Optional[_Iterable[str]] = ..., user_verification: _Optional[str] = ..., resident_key: _Optional[str] = ..., require_attestation: _Optional[bool] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
 
 class Application(_message.Message):
-    __slots__ = ("application_id", "name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "created_at", "webauthn", "access", "self_service", "machine")
+    __slots__ = ("application_id", "name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "created_at", "webauthn", "access", "self_service", "machine", "magic_link")
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     AUTHENTICATORS_FIELD_NUMBER: _ClassVar[int]
@@ -142,6 +152,7 @@ class Application(_message.Message):
     ACCESS_FIELD_NUMBER: _ClassVar[int]
     SELF_SERVICE_FIELD_NUMBER: _ClassVar[int]
     MACHINE_FIELD_NUMBER: _ClassVar[int]
+    MAGIC_LINK_FIELD_NUMBER: _ClassVar[int]
     application_id: str
     name: str
     authenticators: _containers.RepeatedScalarFieldContainer[_authenticators_pb2.AuthenticatorType]
@@ -153,10 +164,11 @@ class Application(_message.Message):
     access: AccessSettings
     self_service: SelfServiceSettings
     machine: MachineSettings
-    def __init__(self, application_id: _Optional[str] = ..., name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ..., access: _Optional[_Union[AccessSettings, _Mapping]] = ..., self_service: _Optional[_Union[SelfServiceSettings, _Mapping]] = ..., machine: _Optional[_Union[MachineSettings, _Mapping]] = ...) -> None: ...
+    magic_link: MagicLinkSettings
+    def __init__(self, application_id: _Optional[str] = ..., name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ..., access: _Optional[_Union[AccessSettings, _Mapping]] = ..., self_service: _Optional[_Union[SelfServiceSettings, _Mapping]] = ..., machine: _Optional[_Union[MachineSettings, _Mapping]] = ..., magic_link: _Optional[_Union[MagicLinkSettings, _Mapping]] = ...) -> None: ...
 
 class CreateApplicationRequest(_message.Message):
-    __slots__ = ("name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "webauthn", "access", "self_service", "machine")
+    __slots__ = ("name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "webauthn", "access", "self_service", "machine", "magic_link")
     NAME_FIELD_NUMBER: _ClassVar[int]
     AUTHENTICATORS_FIELD_NUMBER: _ClassVar[int]
     LOCKOUT_POLICY_FIELD_NUMBER: _ClassVar[int]
@@ -166,6 +178,7 @@ class CreateApplicationRequest(_message.Message):
     ACCESS_FIELD_NUMBER: _ClassVar[int]
     SELF_SERVICE_FIELD_NUMBER: _ClassVar[int]
     MACHINE_FIELD_NUMBER: _ClassVar[int]
+    MAGIC_LINK_FIELD_NUMBER: _ClassVar[int]
     name: str
     authenticators: _containers.RepeatedScalarFieldContainer[_authenticators_pb2.AuthenticatorType]
     lockout_policy: LockoutPolicy
@@ -175,7 +188,8 @@ class CreateApplicationRequest(_message.Message):
     access: AccessSettings
     self_service: SelfServiceSettings
     machine: MachineSettings
-    def __init__(self, name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ..., access: _Optional[_Union[AccessSettings, _Mapping]] = ..., self_service: _Optional[_Union[SelfServiceSettings, _Mapping]] = ..., machine: _Optional[_Union[MachineSettings, _Mapping]] = ...) -> None: ...
+    magic_link: MagicLinkSettings
+    def __init__(self, name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ..., access: _Optional[_Union[AccessSettings, _Mapping]] = ..., self_service: _Optional[_Union[SelfServiceSettings, _Mapping]] = ..., machine: _Optional[_Union[MachineSettings, _Mapping]] = ..., magic_link: _Optional[_Union[MagicLinkSettings, _Mapping]] = ...) -> None: ...
 
 class CreateApplicationResponse(_message.Message):
     __slots__ = ("application_id", "application")
@@ -186,7 +200,7 @@ class CreateApplicationResponse(_message.Message):
     def __init__(self, application_id: _Optional[str] = ..., application: _Optional[_Union[Application, _Mapping]] = ...) -> None: ...
 
 class UpdateApplicationRequest(_message.Message):
-    __slots__ = ("application_id", "name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "webauthn", "access", "self_service", "machine")
+    __slots__ = ("application_id", "name", "authenticators", "lockout_policy", "token_lifetimes", "factor_settings", "webauthn", "access", "self_service", "machine", "magic_link")
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     AUTHENTICATORS_FIELD_NUMBER: _ClassVar[int]
@@ -197,6 +211,7 @@ class UpdateApplicationRequest(_message.Message):
     ACCESS_FIELD_NUMBER: _ClassVar[int]
     SELF_SERVICE_FIELD_NUMBER: _ClassVar[int]
     MACHINE_FIELD_NUMBER: _ClassVar[int]
+    MAGIC_LINK_FIELD_NUMBER: _ClassVar[int]
     application_id: str
     name: str
     authenticators: _containers.RepeatedScalarFieldContainer[_authenticators_pb2.AuthenticatorType]
@@ -207,7 +222,8 @@ class UpdateApplicationRequest(_message.Message):
     access: AccessSettings
     self_service: SelfServiceSettings
     machine: MachineSettings
-    def __init__(self, application_id: _Optional[str] = ..., name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ..., access: _Optional[_Union[AccessSettings, _Mapping]] = ..., self_service: _Optional[_Union[SelfServiceSettings, _Mapping]] = ..., machine: _Optional[_Union[MachineSettings, _Mapping]] = ...) -> None: ...
+    magic_link: MagicLinkSettings
+    def __init__(self, application_id: _Optional[str] = ..., name: _Optional[str] = ..., authenticators: _Optional[_Iterable[_Union[_authenticators_pb2.AuthenticatorType, str]]] = ..., lockout_policy: _Optional[_Union[LockoutPolicy, _Mapping]] = ..., token_lifetimes: _Optional[_Union[TokenLifetimes, _Mapping]] = ..., factor_settings: _Optional[_Union[FactorSettings, _Mapping]] = ..., webauthn: _Optional[_Union[WebAuthnSettings, _Mapping]] = ..., access: _Optional[_Union[AccessSettings, _Mapping]] = ..., self_service: _Optional[_Union[SelfServiceSettings, _Mapping]] = ..., machine: _Optional[_Union[MachineSettings, _Mapping]] = ..., magic_link: _Optional[_Union[MagicLinkSettings, _Mapping]] = ...) -> None: ...
 
 class UpdateApplicationResponse(_message.Message):
     __slots__ = ("application",)

@@ -92,8 +92,9 @@ IDP2F = "IDP_AND_SECONDFACTOR"
 FIRST_FACTOR = {P2F: "PASSWORD", IDP2F: "IDP"}
 # Authenticators whose challenge the query response has no field for
 # (Entrust's UserAuthenticateQueryResponse: no redirectUrl, no
-# userCertificateChallenge): never a returnDefaultChallenge.
-NO_DEFAULT_CHALLENGE = ("IDP", IDP2F, "USER_CERTIFICATE")
+# userCertificateChallenge, no magicLinkType): never a returnDefaultChallenge
+# (a query must not email a link the client can't tell was sent).
+NO_DEFAULT_CHALLENGE = ("IDP", IDP2F, "USER_CERTIFICATE", "MAGICLINK")
 
 # Stages of a challenge row.
 SINGLE = "single"

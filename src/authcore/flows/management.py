@@ -30,6 +30,7 @@ from authcore.flows.policy import (
     DEFAULT_AUTHENTICATORS,
     NEW_APPLICATION_SETTINGS,
     AppPolicy,
+    MagicLinkPolicy,
     SelfServicePolicy,
     WebAuthnPolicy,
 )
@@ -160,7 +161,31 @@ def application_message(app: Application, lockout: LockoutPolicy) -> mgmt.Applic
         machine=mgmt.MachineSettings(
             device_fingerprint_required=policy.device_fingerprint_required,
             machine_seconds=policy.machine_seconds, max_machines=policy.max_machines),
+        magic_link=_magic_link_message(MagicLinkPolicy.from_settings(app.settings)),
     )
+
+
+def _magic_link_message(policy: MagicLinkPolicy) -> mgmt.MagicLinkSettings:
+    return mgmt.MagicLinkSettings(link_url=policy.link_url, redirect_url=policy.redirect_url,
+                                  lifetime_seconds=policy.lifetime_seconds)
+
+
+def _magic_link_from(req: mgmt.CreateApplicationRequest | mgmt.UpdateApplicationRequest,
+                     base: dict[str, Any], webauthn: WebAuthnPolicy) -> MagicLinkPolicy:
+    """The stored settings with the request's, checked against the
+    application's origins as they will be (an update that only changes
+    the origins is refused when it strands the link's page)."""
+    values: dict[str, Any] = dict(base)
+    for fd, value in req.magic_link.ListFields():
+        values[fd.name] = value.strip() if isinstance(value, str) else value
+    policy = MagicLinkPolicy.from_settings({"magicLink": values})
+    by_name = mgmt.MagicLinkSettings.DESCRIPTOR.fields_by_name
+    violations = [(f"magicLink.{by_name[f].json_name}", problem)
+                  for f, problem in policy.violations(webauthn.origins)]
+    if violations:
+        raise InvalidArgument("Invalid Magic Link settings.", reason="invalid_magic_link_settings",
+                              field_violations=violations)
+    return policy
 
 
 def _self_service_message(policy: SelfServicePolicy) -> mgmt.SelfServiceSettings:
@@ -210,12 +235,14 @@ def _webauthn_from(req: mgmt.CreateApplicationRequest | mgmt.UpdateApplicationRe
 async def create_application(
     db: AsyncSession, *, name: str, authenticators: list[str], policy: AppPolicy, now: float,
     webauthn: WebAuthnPolicy | None = None, application_id: str | None = None,
-    self_service: SelfServicePolicy | None = None,
+    self_service: SelfServicePolicy | None = None, magic_link: MagicLinkPolicy | None = None,
 ) -> Application:
     settings = policy.to_json()
     settings["webauthn"] = (webauthn or WebAuthnPolicy(rp_name=name)).to_json()
     if self_service is not None:
         settings["selfService"] = self_service.to_json()
+    if magic_link is not None:
+        settings["magicLink"] = magic_link.to_json()
     app = Application(id=application_id or str(uuid.uuid4()), name=name,
                       authenticators=authenticators,
                       settings=settings, created_at=now)
@@ -244,10 +271,12 @@ class ManagementFlow:
         policy = _policy_from(req, NEW_APPLICATION_SETTINGS)
         webauthn = _webauthn_from(req, {"rp_name": name})
         self_service = _self_service_from(req, {})
+        magic_link = _magic_link_from(req, {}, webauthn)
         async with self.core.write() as db:
             app = await create_application(db, name=name, authenticators=ordered,
                                            policy=policy, now=self.core.clock(),
-                                           webauthn=webauthn, self_service=self_service)
+                                           webauthn=webauthn, self_service=self_service,
+                                           magic_link=magic_link)
         return mgmt.CreateApplicationResponse(
             application_id=app.id, application=application_message(app, self.core.settings.lockout))
 
@@ -272,6 +301,8 @@ class ManagementFlow:
             settings["webauthn"] = webauthn.to_json()
             settings["selfService"] = _self_service_from(
                 req, dict(app.settings.get("selfService") or {})).to_json()
+            settings["magicLink"] = _magic_link_from(
+                req, dict(app.settings.get("magicLink") or {}), webauthn).to_json()
             # A new dict: SQLAlchemy's JSON type only notices replacement.
             app.settings = settings
             if names:

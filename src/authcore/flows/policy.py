@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 from authcore.errors import PermissionDenied
 
@@ -224,6 +225,81 @@ class SelfServicePolicy:
         return out
 
 
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+_MAX_URL = 2048
+
+
+def _url_origin(scheme: str, host: str, port: int | None) -> str:
+    default = {"https": 443, "http": 80}.get(scheme)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
+
+
+def page_url_problem(url: str, origins: Sequence[str]) -> str | None:
+    """Why `url` can't be a page of the application (a Magic Link's page or
+    redirect), or None: an absolute https URL (http only on a loopback
+    host) on one of `origins` (webauthn.origins, as the OIDC redirectUri
+    check), with no fragment, user info or whitespace."""
+    if not url or len(url) > _MAX_URL:
+        return f"is required (at most {_MAX_URL} characters)"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "is not a valid URL (host or port)"
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if (not host or "#" in url or parts.username is not None or parts.password is not None
+            or any(c in url for c in "\r\n\t\\ ")):
+        return "must be an absolute URL with no fragment or user info"
+    if scheme != "https" and not (scheme == "http" and host in _LOOPBACK_HOSTS):
+        return "must be https (or http on a loopback host)"
+    allowed = set()
+    for origin in origins:
+        try:
+            o = urlsplit(origin.strip())
+            o_port = o.port
+        except ValueError:
+            continue
+        if o.scheme and o.hostname:
+            allowed.add(_url_origin(o.scheme.lower(), o.hostname.lower(), o_port))
+    if _url_origin(scheme, host, port) not in allowed:
+        return "is not on an origin of the application (webauthn.origins)"
+    return None
+
+
+@dataclass(frozen=True)
+class MagicLinkPolicy:
+    """Magic Link (MAGICLINK, flows/factors/magic_link.py), stored under
+    settings["magicLink"]: the relying party's page the emailed link opens
+    (empty: no MAGICLINK), where that page sends the browser after the
+    answer, and how long a link works."""
+
+    link_url: str = ""
+    redirect_url: str = ""
+    lifetime_seconds: int = 600
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> MagicLinkPolicy:
+        data = dict(settings.get("magicLink") or {})
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def violations(self, origins: Sequence[str]) -> list[tuple[str, str]]:
+        out = []
+        if not 60 <= self.lifetime_seconds <= 3600:
+            out.append(("lifetime_seconds", "must be between 60 and 3600"))
+        for name in ("link_url", "redirect_url"):
+            value = getattr(self, name)
+            problem = page_url_problem(value, origins) if value else None
+            if problem:
+                out.append((name, problem))
+        return out
+
+
 # -- the one policy decision point -------------------------------------------
 
 P2F = "PASSWORD_AND_SECONDFACTOR"
@@ -231,7 +307,8 @@ IDP2F = "IDP_AND_SECONDFACTOR"
 # What may follow a password in PASSWORD_AND_SECONDFACTOR (factors/__init__.py
 # SECOND_FACTORS; repeated here so that the decision has no flow imports).
 SECOND_FACTORS = frozenset({"TOKEN", "TOKENCR", "OTP", "GRID", "KBA", "TEMP_ACCESS_CODE",
-                            "FIDO", "MACHINE", "TOKENPUSH", "SMARTCREDENTIALPUSH"})
+                            "FIDO", "MACHINE", "TOKENPUSH", "SMARTCREDENTIALPUSH",
+                            "MAGICLINK"})
 
 
 @dataclass(frozen=True)

@@ -374,6 +374,25 @@ class PushRequest(Base):
     answered_at: Mapped[float | None] = mapped_column(Float)
 
 
+class MagicLink(Base):
+    """One emailed link of a MAGICLINK challenge (the challenge's state
+    names it): only the HMAC of its token, and the user's answer.
+    PENDING → CONFIRMED / CANCELLED by compare-and-set, CONFIRMED → USED by
+    the complete that signs in."""
+
+    __tablename__ = "magic_links"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_pk: Mapped[str] = mapped_column(ForeignKey("users.pk", ondelete="CASCADE"), index=True)
+    application_id: Mapped[str] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+    answered_at: Mapped[float | None] = mapped_column(Float)
+
+
 class Challenge(Base):
     """Server-side state of one challenge. The client holds only a random token
     whose SHA-256 is `token_hash`; consuming is a conditional UPDATE so that a

@@ -3,7 +3,13 @@ from __future__ import annotations
 import pytest
 
 from authcore.errors import PermissionDenied
-from authcore.flows.policy import AppPolicy, SelfServicePolicy, grant
+from authcore.flows.policy import (
+    AppPolicy,
+    MagicLinkPolicy,
+    SelfServicePolicy,
+    grant,
+    page_url_problem,
+)
 
 
 def test_defaults_are_the_documented_ones() -> None:
@@ -84,3 +90,56 @@ def test_self_service_round_trip_and_bounds() -> None:
     assert {name for name, _ in bad.violations()} == {
         "editable_values", "offline_iterations", "offline_private_salt_length",
         "offline_minor_size"}
+
+
+# -- Magic Link settings --------------------------------------------------------
+
+ORIGINS = ("https://rp.example", "http://localhost:8080", "https://[::1]:8443")
+
+
+@pytest.mark.parametrize("url", [
+    "https://rp.example/magic", "https://RP.example:443/m?x=1", "http://localhost:8080/m",
+    "https://[::1]:8443/m",
+])
+def test_page_urls_on_the_origins(url: str) -> None:
+    assert page_url_problem(url, ORIGINS) is None
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("", "is required"),
+    ("https://rp.example/" + "x" * 2048, "is required"),
+    ("http://rp.example/m", "must be https"),
+    ("https://evil.example/m", "not on an origin"),
+    ("https://rp.example:8443/m", "not on an origin"),
+    ("http://localhost:9999/m", "not on an origin"),
+    ("https://rp.example/m#frag", "no fragment"),
+    ("https://u:p@rp.example/m", "no fragment or user info"),
+    ("https://rp.example/m x", "no fragment"),
+    ("/magic", "absolute URL"),
+    ("javascript:alert(1)", "absolute URL"),
+    ("https://rp.example:99999/m", "not a valid URL"),
+    ("https://[::1/m", "not a valid URL"),
+])
+def test_page_urls_refused(url: str, problem: str) -> None:
+    found = page_url_problem(url, ORIGINS)
+    assert found is not None and problem in found, found
+
+
+def test_magic_link_policy() -> None:
+    p = MagicLinkPolicy()
+    assert (p.link_url, p.redirect_url, p.lifetime_seconds) == ("", "", 600)
+    assert p.violations(ORIGINS) == []
+    stored = {"magicLink": {"link_url": "https://rp.example/m", "lifetime_seconds": 3601,
+                            "redirect_url": "https://evil.example/", "unknown": 1}}
+    p = MagicLinkPolicy.from_settings(stored)
+    assert MagicLinkPolicy.from_settings({"magicLink": p.to_json()}) == p
+    assert {name for name, _ in p.violations(ORIGINS)} == {"lifetime_seconds", "redirect_url"}
+    assert {name for name, _ in p.violations(())} == {"lifetime_seconds", "redirect_url",
+                                                      "link_url"}
+
+
+def test_magic_link_is_a_second_factor() -> None:
+    assert grant(application_id="a", allowed=["PASSWORD_AND_SECONDFACTOR"],
+                 factors=["PASSWORD", "MAGICLINK"]).factors == ("PASSWORD", "MAGICLINK")
+    with pytest.raises(PermissionDenied):
+        grant(application_id="a", allowed=["PASSWORD"], factors=["MAGICLINK"])

@@ -9,6 +9,7 @@ from authcore.flows.factors.grid import GridFactor
 from authcore.flows.factors.idp import IdpFactor
 from authcore.flows.factors.kba import KbaFactor
 from authcore.flows.factors.machine import MachineFactor
+from authcore.flows.factors.magic_link import MAGIC_LINK
 from authcore.flows.factors.otp import OtpFactor
 from authcore.flows.factors.password import PasswordFactor
 from authcore.flows.factors.push import SMART_CREDENTIAL_PUSH, TOKEN_PUSH
@@ -24,10 +25,10 @@ FACTORS: dict[str, Factor] = {
               TempCodeFactor(), FidoFactor(), PasskeyFactor(), MachineFactor(),
               UserCertificateFactor(), IdpFactor(), ExternalFactor(), ExternalFactor("PASSTHROUGH"),
               TOKEN_PUSH,
-              SMART_CREDENTIAL_PUSH)
+              SMART_CREDENTIAL_PUSH, MAGIC_LINK)
 }
 
 # What can follow a password in PASSWORD_AND_SECONDFACTOR (and an IDP
 # login in IDP_AND_SECONDFACTOR).
 SECOND_FACTORS = ("TOKEN", "TOKENCR", "OTP", "GRID", "KBA", "TEMP_ACCESS_CODE", "FIDO",
-                  "MACHINE", "TOKENPUSH", "SMARTCREDENTIALPUSH")
+                  "MACHINE", "TOKENPUSH", "SMARTCREDENTIALPUSH", "MAGICLINK")

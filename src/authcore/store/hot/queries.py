@@ -579,3 +579,32 @@ async def push_request(db: Fetcher, push_id: str) -> PushRequestRow | None:
                           challenge=r["challenge"], details_hash=r["details_hash"],
                           mutual_challenge=r["mutual_challenge"], status=r["status"],
                           device_id=r["device_id"], expires_at=r["expires_at"])
+
+
+# -- magic links ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MagicLinkRow:
+    id: str
+    token_hash: str
+    user_pk: str
+    application_id: str
+    status: str
+    expires_at: float
+
+
+def _magic_link(r: Row | None) -> MagicLinkRow | None:
+    if r is None:
+        return None
+    return MagicLinkRow(id=r["id"], token_hash=r["token_hash"], user_pk=r["user_pk"],
+                        application_id=r["application_id"], status=r["status"],
+                        expires_at=r["expires_at"])
+
+
+async def magic_link(db: Fetcher, link_id: str) -> MagicLinkRow | None:
+    return _magic_link(await db.one(q.MAGIC_LINK_BY_ID, {"id": link_id}))
+
+
+async def magic_link_by_token_hash(db: Fetcher, token_hash: str) -> MagicLinkRow | None:
+    return _magic_link(await db.one(q.MAGIC_LINK_BY_TOKEN_HASH, {"token_hash": token_hash}))

@@ -513,3 +513,33 @@ PRUNE_PUSH_REQUESTS = _stmt("prune_push_requests", """
 
 PRUNE_PUSH_ACTIVATIONS = _stmt("prune_push_activations", """
     DELETE FROM push_activations WHERE expires_at < :before""")
+
+# -- magic links (MAGICLINK; flows/factors/magic_link.py, flows/magic_links.py)
+
+_MAGIC_LINK = "id, token_hash, user_pk, application_id, status, expires_at"
+
+INSERT_MAGIC_LINK = _stmt("insert_magic_link", """
+    INSERT INTO magic_links (id, token_hash, user_pk, application_id, status, created_at,
+                             expires_at, answered_at)
+    VALUES (:id, :token_hash, :user_pk, :application_id, 'PENDING', :now, :expires_at, NULL)""")
+
+MAGIC_LINK_BY_ID = _stmt("magic_link_by_id", f"""
+    SELECT {_MAGIC_LINK} FROM magic_links WHERE id = :id""")
+
+MAGIC_LINK_BY_TOKEN_HASH = _stmt("magic_link_by_token_hash", f"""
+    SELECT {_MAGIC_LINK} FROM magic_links WHERE token_hash = :token_hash""")
+
+# Compare-and-set: the link's page answers once, and only while it is live.
+ANSWER_MAGIC_LINK = _stmt("answer_magic_link", """
+    UPDATE magic_links SET status = :status, answered_at = :now
+    WHERE token_hash = :token_hash AND status = 'PENDING' AND expires_at > :now""")
+
+# Compare-and-set: the complete that signs in uses the link up, confirmed by
+# its page (:from_status CONFIRMED) or, the same browser completing with the
+# token, still PENDING and live.
+USE_MAGIC_LINK = _stmt("use_magic_link", """
+    UPDATE magic_links SET status = 'USED', answered_at = COALESCE(answered_at, :now)
+    WHERE id = :id AND status = :from_status AND (status = 'CONFIRMED' OR expires_at > :now)""")
+
+PRUNE_MAGIC_LINKS = _stmt("prune_magic_links", """
+    DELETE FROM magic_links WHERE expires_at < :before""")
