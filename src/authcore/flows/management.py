@@ -426,27 +426,9 @@ class ManagementFlow:
         period = req.period if req.HasField("period") else 30
         if not 10 <= period <= 120:
             raise _invalid("period", "must be between 10 and 120 seconds")
-        if req.HasField("secret"):
-            try:
-                secret = secret_from_base32(req.secret)
-            except VerificationError as exc:
-                raise _invalid("secret", f"is not a usable base32 key ({exc.message})") from None
-        else:
-            secret = generate_secret(algorithm=algorithm)
-        if len(req.label) > 100:
-            raise _invalid("label", "must be at most 100 characters")
-        token_id = str(uuid.uuid4())
-        serial = f"{secrets.randbelow(10**10):010d}"
-        async with self.core.write() as db:
-            user = await get_user(db, req.user_id)
-            db.add(OtpToken(
-                id=token_id, user_pk=user.pk, serial_number=serial, kind=kind,
-                algorithm=algorithm, digits=digits, period=period,
-                sealed_secret=self.core.sealer.seal(secret, aad=seed_aad(token_id)),
-                counter=0, last_used_step=None, label=req.label or None,
-                created_at=self.core.clock(),
-            ))
-        uri = otpauth_uri(secret=secret, kind=kind, account_name=user.user_id,
+        secret, serial, user_id = await self._store_token(
+            req, kind=kind, algorithm=algorithm, digits=digits, period=period)
+        uri = otpauth_uri(secret=secret, kind=kind, account_name=user_id,
                           issuer=self.core.settings.issuer, algorithm=algorithm, digits=digits,
                           period=period, counter=0)
         png = await self.core.blocking(_qr_png, uri)
@@ -469,13 +451,24 @@ class ManagementFlow:
                       else "invalid_ocra_suite")
             raise InvalidArgument(f"ocraSuite: {exc.message}.", reason=reason,
                                   field_violations=[("ocraSuite", exc.message)]) from None
+        secret, serial, _ = await self._store_token(
+            req, kind="OCRA", algorithm=suite.hash, digits=suite.digits,
+            period=suite.time_step or 0, ocra_suite=suite.text)
+        return mgmt.CreateTokenResponse(serial_number=serial, secret=secret_to_base32(secret),
+                                        ocra_suite=suite.text)
+
+    async def _store_token(self, req: mgmt.CreateTokenRequest, *, kind: str, algorithm: str,
+                           digits: int, period: int, ocra_suite: str | None = None
+                           ) -> tuple[bytes, str, str]:
+        """The seed (imported or generated), the sealed row; returns the
+        seed, the new serial number and the owner's user id."""
         if req.HasField("secret"):
             try:
                 secret = secret_from_base32(req.secret)
             except VerificationError as exc:
                 raise _invalid("secret", f"is not a usable base32 key ({exc.message})") from None
         else:
-            secret = generate_secret(algorithm=suite.hash)
+            secret = generate_secret(algorithm=algorithm)
         if len(req.label) > 100:
             raise _invalid("label", "must be at most 100 characters")
         token_id = str(uuid.uuid4())
@@ -483,14 +476,13 @@ class ManagementFlow:
         async with self.core.write() as db:
             user = await get_user(db, req.user_id)
             db.add(OtpToken(
-                id=token_id, user_pk=user.pk, serial_number=serial, kind="OCRA",
-                algorithm=suite.hash, digits=suite.digits, period=suite.time_step or 0,
+                id=token_id, user_pk=user.pk, serial_number=serial, kind=kind,
+                algorithm=algorithm, digits=digits, period=period,
                 sealed_secret=self.core.sealer.seal(secret, aad=seed_aad(token_id)),
                 counter=0, last_used_step=None, label=req.label or None,
-                created_at=self.core.clock(), ocra_suite=suite.text,
+                created_at=self.core.clock(), ocra_suite=ocra_suite,
             ))
-        return mgmt.CreateTokenResponse(serial_number=serial, secret=secret_to_base32(secret),
-                                        ocra_suite=suite.text)
+        return secret, serial, user.user_id
 
     async def resync_token(self, req: mgmt.ResyncTokenRequest) -> mgmt.ResyncTokenResponse:
         async with self.core.write() as db:
