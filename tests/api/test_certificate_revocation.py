@@ -38,6 +38,7 @@ from authcore_testkit.push_device import Device, DeviceEndpoint, pushes_in_outbo
 from authcore_testkit.schemas import validate
 from authcore_testkit.server import (
     RunningServer,
+    database_rows,
     free_port,
     fresh_postgres_database,
     postgres_base_url,
@@ -122,7 +123,7 @@ def deployment(request: pytest.FixtureRequest, pki: Pki) -> Iterator[Deployment]
             if redis_base_url():
                 env.update(stack.enter_context(redis_namespace()))
         server = stack.enter_context(run_server(backend=request.param, database_url=url,
-                                                env=env))
+                                                env=env, split_stderr=True))
         yield Deployment(server, pki, f"https://localhost:{port}")
 
 
@@ -179,6 +180,10 @@ def refused(r: httpx.Response, reason: str) -> bool:
     return bool(r.json()["errorCode"] == reason)
 
 
+async def _logged(server: RunningServer, text: str) -> bool:
+    return text in "".join(server.stderr)
+
+
 def secrets_verifier() -> str:
     return secrets.token_urlsafe(48)
 
@@ -202,6 +207,11 @@ async def test_revoked_refused_good_signs_in(api: RestApi, admin: Admin, app_id:
     # ...and the proxy's header is checked alike.
     r = await proxied(deployment, pki.revoked, value, v)
     assert refused(r, "certificate_revoked"), r.text
+    rows = await database_rows(
+        deployment.server, deployment.server.database_url,
+        "SELECT outcome, reason FROM audit_events WHERE event = 'certificate_code' "
+        "AND user_id = {}", revoked_user)
+    assert rows == [{"outcome": "refused", "reason": "certificate_revoked"}] * 2, rows
 
     email = f"{uuid.uuid4().hex[:8]}@corp.example"
     good_user = await user(admin, email)
@@ -256,6 +266,9 @@ async def test_stale_crl_fails_closed(api: RestApi, admin: Admin, app_id: str,
         return refused(r, "crl_stale") and "crl" not in r.json()["errorMessage"].lower()
 
     await eventually(stale)
+    # The log names the list and its file.
+    await eventually(lambda: _logged(deployment.server, f"AUTHCORE_MTLS_CRL {pki.crl} #1 "
+                                     "(CN=crl user CA) is out of date"))
     # A fresh list brings it back.
     publish(pki.crl, crl_pem(make_crl(pki.user_ca, [pki.revoked.cert])))
 

@@ -20,7 +20,6 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 
@@ -34,8 +33,10 @@ from authcore.verify.revocation import (
 
 log = logging.getLogger("authcore.revocation")
 
-Blocking = Callable[..., Awaitable[Any]]
 _Stamp = tuple[int, int, int]
+_Parsed = tuple[list[Crl], _Stamp]
+# Core.blocking: runs the parse on the executor.
+Blocking = Callable[[Callable[[], _Parsed]], Awaitable[_Parsed]]
 
 
 def _stamp(st: os.stat_result) -> _Stamp:
@@ -64,7 +65,7 @@ class CrlFile:
         self._stamp: _Stamp | None = None
         self._next_stat = 0.0
 
-    def _parse(self) -> tuple[list[Crl], _Stamp]:
+    def _parse(self) -> _Parsed:
         # The stamp is taken before the read: a write in between shows as a
         # change at the next stat, and the file is read again.
         stamp = _stamp(os.stat(self.path))
