@@ -169,6 +169,9 @@ class Settings:
     # SMARTCREDENTIALPUSH: the CA certificates (a PEM bundle, or the path of
     # one) that issue smart credentials; without it none can be registered.
     smart_credential_ca: str | None = None
+    # And the CRLs of those CAs (a DER file, or PEM holding several): a
+    # revoked credential can't register or answer (flows/revocation.py).
+    smart_credential_crl: Path | None = None
     # Production topology: with a Redis URL, rate-limit and lockout counters
     # and short-lived challenge state live in Redis, so replicas share them.
     redis_url: str | None = None
@@ -203,6 +206,13 @@ class Settings:
     # believed only from these addresses/networks, on the HTTP port.
     mtls_proxy_header: str | None = None
     mtls_trusted_proxies: tuple[str, ...] = ()
+    # The CRLs of the client CAs (a DER file, or PEM holding several),
+    # checked by authcore for the listener and the proxy header alike; needs
+    # `mtls_client_ca`, whose CAs must sign them.
+    mtls_crl: Path | None = None
+    # How often the CRL files' mtime is looked at (they are re-read when it
+    # changed).
+    crl_reload_seconds: float = 30.0
 
     @property
     def effective_database_url(self) -> str:
@@ -330,12 +340,16 @@ class Settings:
             mtls_trusted_proxies=tuple(
                 p.strip() for p in (env.get("AUTHCORE_MTLS_TRUSTED_PROXIES") or "").split(",")
                 if p.strip()),
+            mtls_crl=_path(env, "AUTHCORE_MTLS_CRL"),
+            crl_reload_seconds=_float(env, "AUTHCORE_CRL_RELOAD_SECONDS",
+                                      base.crl_reload_seconds),
             kerberos_keytab=_path(env, "AUTHCORE_KERBEROS_KEYTAB"),
             kerberos_principal=env.get("AUTHCORE_KERBEROS_PRINCIPAL") or None,
             kerberos_realms=tuple(r.strip() for r in
                                   (env.get("AUTHCORE_KERBEROS_REALMS") or "").split(",")
                                   if r.strip()),
             smart_credential_ca=(env.get("AUTHCORE_SMART_CREDENTIAL_CA") or "").strip() or None,
+            smart_credential_crl=_path(env, "AUTHCORE_SMART_CREDENTIAL_CRL"),
         )
 
     def check(self) -> None:
@@ -431,6 +445,27 @@ class Settings:
             except ValueError:
                 raise SystemExit(f"AUTHCORE_MTLS_TRUSTED_PROXIES: {proxy!r} is not an IP "
                                  "address or network.") from None
+        self._check_crls()
+
+    def _check_crls(self) -> None:
+        if not self.crl_reload_seconds >= 0:
+            raise SystemExit("AUTHCORE_CRL_RELOAD_SECONDS must be 0 (every check) or more.")
+        if self.mtls_crl is not None:
+            if not self.user_certificates_enabled:
+                raise SystemExit("AUTHCORE_MTLS_CRL needs AUTHCORE_MTLS_ADDR or "
+                                 "AUTHCORE_MTLS_PROXY_HEADER.")
+            if self.mtls_client_ca is None or not self.mtls_client_ca.is_file():
+                raise SystemExit("AUTHCORE_MTLS_CRL needs AUTHCORE_MTLS_CLIENT_CA (a PEM "
+                                 "file): the CAs whose signatures the CRLs must carry.")
+            if not self.mtls_crl.is_file():
+                raise SystemExit("AUTHCORE_MTLS_CRL must be a file (DER or PEM CRLs).")
+        if self.smart_credential_crl is not None:
+            if not self.smart_credential_ca:
+                raise SystemExit("AUTHCORE_SMART_CREDENTIAL_CRL needs "
+                                 "AUTHCORE_SMART_CREDENTIAL_CA.")
+            if not self.smart_credential_crl.is_file():
+                raise SystemExit("AUTHCORE_SMART_CREDENTIAL_CRL must be a file (DER or PEM "
+                                 "CRLs).")
 
     def _check_delivery(self) -> None:
         d = self.delivery

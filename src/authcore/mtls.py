@@ -81,6 +81,12 @@ def client_ssl_context(*, cert: str, key: str, client_ca: str) -> ssl.SSLContext
     ctx.load_cert_chain(cert, key)
     ctx.load_verify_locations(cafile=client_ca)
     ctx.verify_mode = ssl.CERT_REQUIRED
+    # Revocation (AUTHCORE_MTLS_CRL) is checked by the endpoint
+    # (flows/revocation.py), not here with OpenSSL's VERIFY_CRL_CHECK_LEAF
+    # and the CRLs in load_verify_locations: a context's CRLs can't be
+    # replaced while it serves (a new CRL would need a restart), a revoked
+    # certificate would fail the handshake with no Entrust-style answer nor
+    # audit row, and a stale CRL would fail every handshake opaquely.
     return ctx
 
 

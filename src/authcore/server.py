@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import grpc
 import uvicorn
+from cryptography import x509
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from redis.asyncio import Redis
@@ -71,9 +72,10 @@ from authcore.flows.management import ManagementFlow
 from authcore.flows.oidc_login import OidcLoginFlow
 from authcore.flows.oidc_providers import OidcProviderAdmin
 from authcore.flows.policy import WebAuthnPolicy
-from authcore.flows.push_devices import PushDeviceFlow
+from authcore.flows.push_devices import PushDeviceFlow, smart_credential_bundle
 from authcore.flows.push_devices import prune as prune_pushes
 from authcore.flows.refresh import RefreshFlow
+from authcore.flows.revocation import CrlFile
 from authcore.flows.self_service import SelfServiceFlow
 from authcore.flows.self_values import SelfValuesFlow
 from authcore.flows.user_certificate import UserCertificateFlow
@@ -246,6 +248,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     )
     if settings.clock_offset_file is not None:
         core.clock = FileOffsetClock(settings.clock_offset_file)
+    core.mtls_crls, core.smart_credential_crls = _crl_files(settings)
     if redis is not None:
         # Production topology: counters and challenge state shared by replicas.
         keys = RedisKeys(settings.redis_key_prefix)
@@ -490,6 +493,32 @@ async def _start_metrics_listener(
             raise SystemExit(f"cannot bind metrics to {addr}")
         await asyncio.sleep(0.02)
     return web, task
+
+
+def _crl_files(settings: Settings) -> tuple[CrlFile | None, CrlFile | None]:
+    """AUTHCORE_MTLS_CRL's and AUTHCORE_SMART_CREDENTIAL_CRL's lists, loaded
+    now (SystemExit when they can't be), re-read as they change."""
+    mtls = smart = None
+    if settings.mtls_crl is not None:
+        assert settings.mtls_client_ca is not None  # Settings.check
+        try:
+            cas = x509.load_pem_x509_certificates(settings.mtls_client_ca.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"AUTHCORE_MTLS_CLIENT_CA cannot be loaded: {exc}") from None
+        mtls = CrlFile(settings.mtls_crl, setting="AUTHCORE_MTLS_CRL", cas=cas,
+                       reload_seconds=settings.crl_reload_seconds)
+        mtls.load()
+    if settings.smart_credential_crl is not None:
+        assert settings.smart_credential_ca is not None  # Settings.check
+        try:
+            anchors = list(smart_credential_bundle(settings.smart_credential_ca))
+        except (OSError, ValueError):
+            raise SystemExit("AUTHCORE_SMART_CREDENTIAL_CA holds no readable PEM "
+                             "certificate.") from None
+        smart = CrlFile(settings.smart_credential_crl, setting="AUTHCORE_SMART_CREDENTIAL_CRL",
+                        cas=anchors, reload_seconds=settings.crl_reload_seconds)
+        smart.load()
+    return mtls, smart
 
 
 def _proxied_certificate_routes(settings: Settings, core: Core) -> list[BaseRoute]:

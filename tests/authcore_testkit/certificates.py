@@ -1,11 +1,12 @@
 """A small PKI for the USER_CERTIFICATE tests: CAs, a server certificate for
-127.0.0.1 and client certificates, made with `cryptography`."""
+127.0.0.1, client certificates and CRLs, made with `cryptography`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
 import ssl
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,3 +111,32 @@ def client_context(ca: Issued, client: Issued | None, directory: Path,
         cert, key = client.write(directory, name)
         ctx.load_cert_chain(str(cert), str(key))
     return ctx
+
+
+def make_crl(ca: Issued, revoked: Iterable[x509.Certificate | int] = (), *,
+             last_update: dt.datetime | None = None,
+             next_update: dt.datetime | None = None,
+             signer: ec.EllipticCurvePrivateKey | None = None,
+             issuer: x509.Name | None = None) -> x509.CertificateRevocationList:
+    """A CRL of `ca` listing `revoked` (certificates or serial numbers),
+    current by default; `signer` forges it with another key, `issuer` names
+    another issuer."""
+    now = _now()
+    builder = (x509.CertificateRevocationListBuilder()
+               .issuer_name(issuer or ca.cert.subject)
+               .last_update(last_update or now - dt.timedelta(hours=1))
+               .next_update(next_update or now + dt.timedelta(days=1)))
+    for item in revoked:
+        serial = item if isinstance(item, int) else item.serial_number
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial)
+            .revocation_date(now - dt.timedelta(minutes=5)).build())
+    return builder.sign(signer or ca.key, hashes.SHA256())
+
+
+def crl_pem(*crls: x509.CertificateRevocationList) -> bytes:
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in crls)
+
+
+def crl_der(crl: x509.CertificateRevocationList) -> bytes:
+    return crl.public_bytes(serialization.Encoding.DER)

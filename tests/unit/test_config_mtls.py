@@ -49,3 +49,35 @@ def test_proxy_header_needs_trusted_proxies() -> None:
                            "AUTHCORE_MTLS_TRUSTED_PROXIES": " 10.0.0.0/8, ::1 "})
     s.check()
     assert s.mtls_trusted_proxies == ("10.0.0.0/8", "::1") and s.user_certificates_enabled
+
+
+def test_crls_need_their_cas_and_files(tmp_path: Path) -> None:
+    files = _files(tmp_path)
+    (tmp_path / "crl.pem").write_text("x")
+    crl = str(tmp_path / "crl.pem")
+    s = Settings.from_env({"AUTHCORE_MTLS_ADDR": "127.0.0.1:8443", **files,
+                           "AUTHCORE_MTLS_CRL": crl, "AUTHCORE_CRL_RELOAD_SECONDS": "0.5"})
+    s.check()
+    assert s.mtls_crl == tmp_path / "crl.pem" and s.crl_reload_seconds == 0.5
+    assert Settings.from_env({}).crl_reload_seconds == 30.0
+    with pytest.raises(SystemExit, match="needs AUTHCORE_MTLS_ADDR"):
+        Settings.from_env({"AUTHCORE_MTLS_CRL": crl}).check()
+    # The proxy variant needs the client CAs too: they sign the CRLs.
+    proxy = {"AUTHCORE_MTLS_PROXY_HEADER": "X-Client-Cert",
+             "AUTHCORE_MTLS_TRUSTED_PROXIES": "10.0.0.1"}
+    with pytest.raises(SystemExit, match="AUTHCORE_MTLS_CLIENT_CA"):
+        Settings.from_env({**proxy, "AUTHCORE_MTLS_CRL": crl}).check()
+    Settings.from_env({**proxy, "AUTHCORE_MTLS_CRL": crl,
+                       "AUTHCORE_MTLS_CLIENT_CA": files["AUTHCORE_MTLS_CLIENT_CA"]}).check()
+    with pytest.raises(SystemExit, match="must be a file"):
+        Settings.from_env({"AUTHCORE_MTLS_ADDR": "127.0.0.1:8443", **files,
+                           "AUTHCORE_MTLS_CRL": str(tmp_path / "absent.crl")}).check()
+    with pytest.raises(SystemExit, match="RELOAD_SECONDS"):
+        Settings.from_env({"AUTHCORE_CRL_RELOAD_SECONDS": "-1"}).check()
+    with pytest.raises(SystemExit, match="needs AUTHCORE_SMART_CREDENTIAL_CA"):
+        Settings.from_env({"AUTHCORE_SMART_CREDENTIAL_CRL": crl}).check()
+    with pytest.raises(SystemExit, match="must be a file"):
+        Settings.from_env({"AUTHCORE_SMART_CREDENTIAL_CA": files["AUTHCORE_MTLS_CLIENT_CA"],
+                           "AUTHCORE_SMART_CREDENTIAL_CRL": str(tmp_path / "no")}).check()
+    Settings.from_env({"AUTHCORE_SMART_CREDENTIAL_CA": files["AUTHCORE_MTLS_CLIENT_CA"],
+                       "AUTHCORE_SMART_CREDENTIAL_CRL": crl}).check()

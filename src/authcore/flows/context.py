@@ -34,6 +34,7 @@ from authcore.flows.challenges import (
 )
 from authcore.flows.ghosts import GhostLockouts, MemoryGhostLockouts
 from authcore.flows.lockouts import LockoutStore, SqlLockoutStore
+from authcore.flows.revocation import CrlFile
 from authcore.identifiers import email_key, username_key
 from authcore.limits.base import Decision, RateLimit, RateLimiter
 from authcore.limits.lockout import LockoutPolicy, LockoutState
@@ -152,6 +153,10 @@ class Core:
     # Failure counters of names that are no account (flows/ghosts.py): in
     # memory, or in Redis beside the rate limits.
     ghosts: GhostLockouts = field(default_factory=MemoryGhostLockouts)
+    # AUTHCORE_MTLS_CRL and AUTHCORE_SMART_CREDENTIAL_CRL (flows/revocation.py),
+    # when configured.
+    mtls_crls: CrlFile | None = None
+    smart_credential_crls: CrlFile | None = None
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

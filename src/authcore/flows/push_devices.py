@@ -34,6 +34,7 @@ from authcore.flows.authentication import Caller
 from authcore.flows.context import Core
 from authcore.flows.directory import get_user
 from authcore.flows.names import type_name, type_value
+from authcore.flows.revocation import revocation_said
 from authcore.store.hot import HotDb
 from authcore.store.hot import queries as hq
 from authcore.store.hot import statements as q
@@ -46,6 +47,7 @@ from authcore.verify.push import (
     load_device_public_key,
     verify_transaction_push_response,
 )
+from authcore.verify.revocation import RevocationError
 from authcore.verify.smart_credential import (
     SmartCredentialError,
     load_ca_bundle,
@@ -72,7 +74,8 @@ def _invalid(field: str, problem: str, reason: str = "invalid_field") -> Invalid
 
 
 @functools.cache
-def _bundle(value: str) -> tuple[x509.Certificate, ...]:
+def smart_credential_bundle(value: str) -> tuple[x509.Certificate, ...]:
+    """AUTHCORE_SMART_CREDENTIAL_CA's certificates (inline PEM or a path)."""
     pem = value.encode() if value.startswith("-----BEGIN") else Path(value).read_bytes()
     return tuple(load_ca_bundle(pem))
 
@@ -85,7 +88,7 @@ def trust_anchors(core: Core) -> list[x509.Certificate]:
                                  "(AUTHCORE_SMART_CREDENTIAL_CA).",
                                  reason="smart_credential_ca_not_configured")
     try:
-        return list(_bundle(value))
+        return list(smart_credential_bundle(value))
     except (OSError, ValueError):
         raise FailedPrecondition("AUTHCORE_SMART_CREDENTIAL_CA holds no readable PEM "
                                  "certificate.", reason="smart_credential_ca_invalid") from None
@@ -138,6 +141,24 @@ class PushDeviceFlow:
         return (credential.public_key_der, credential.certificate_der, credential.not_after,
                 credential.subject)
 
+    async def _not_revoked(self, certificate: x509.Certificate, now: float) -> None:
+        """AUTHCORE_SMART_CREDENTIAL_CRL's check (RevocationError), when set."""
+        crls = self.core.smart_credential_crls
+        if crls is not None:
+            await crls.check(certificate=certificate, now=now, blocking=self.core.blocking)
+
+    async def _checked_material(self, kind: str, public_key: str, certificate: str, now: float
+                                ) -> tuple[bytes, bytes | None, float | None, str | None]:
+        """`_key_material`, and a smart credential's revocation check: a
+        revoked one is refused like an untrusted one (400 on certificate)."""
+        material = self._key_material(kind, public_key, certificate, now)
+        if material[1] is not None:
+            try:
+                await self._not_revoked(x509.load_der_x509_certificate(material[1]), now)
+            except RevocationError as exc:
+                raise _invalid("certificate", revocation_said(exc), exc.reason) from None
+        return material
+
     async def _add(self, db: AsyncSession, user: User, kind: str, label: str | None,
                    material: tuple[bytes, bytes | None, float | None, str | None],
                    now: float) -> pb.PushDevice:
@@ -170,7 +191,7 @@ class PushDeviceFlow:
         kind = self._kind(req.type)
         label = self._label(req)
         now = self.core.clock()
-        material = self._key_material(kind, req.public_key, req.certificate, now)
+        material = await self._checked_material(kind, req.public_key, req.certificate, now)
         try:
             async with self.core.write() as db:
                 user = await get_user(db, req.user_id)
@@ -231,7 +252,8 @@ class PushDeviceFlow:
             # One answer for unknown, used and expired: a code tells nothing.
             raise Unauthenticated("The activation code is invalid, used or expired.",
                                   reason="invalid_activation_code")
-        material = self._key_material(found.kind, req.public_key, req.certificate, now)
+        material = await self._checked_material(found.kind, req.public_key, req.certificate,
+                                                now)
         async with self.core.write() as db:
             taken = await db.execute(update(PushActivation).where(
                 PushActivation.id == found.id, PushActivation.used_at.is_(None),
@@ -282,17 +304,18 @@ class PushDeviceFlow:
                            "shown at sign-in", "missing_field")
         try:
             if device.certificate is not None:
-                # A credential may have lapsed (or its CA been dropped) since
-                # it was registered.
-                verify_smart_credential(
-                    certificate=x509.load_der_x509_certificate(device.certificate),
-                    trust_anchors=trust_anchors(self.core), now=now)
+                # A credential may have lapsed, been revoked (or its CA been
+                # dropped) since it was registered.
+                credential = x509.load_der_x509_certificate(device.certificate)
+                verify_smart_credential(certificate=credential,
+                                        trust_anchors=trust_anchors(self.core), now=now)
+                await self._not_revoked(credential, now)
             verify_transaction_push_response(
                 public_key_der=device.public_key, push_id=push.id, challenge=push.challenge,
                 status=status, counter=req.counter, last_counter=device.counter,
                 details_hash=push.details_hash, mutual_challenge=picked,
                 signature=req.signature)
-        except (PushVerificationError, SmartCredentialError) as exc:
+        except (PushVerificationError, SmartCredentialError, RevocationError) as exc:
             async with hot.transaction() as tx:
                 await audit.hot_record(tx, event="push_response", outcome="failure",
                                        reason=exc.reason, now=now, authenticator=push.kind,

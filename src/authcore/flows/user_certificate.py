@@ -25,12 +25,15 @@ from authcore.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from authcore.flows import audit
 from authcore.flows.context import Core
 from authcore.flows.policy import app_policy
+from authcore.flows.revocation import revocation_said
 from authcore.store.hot import queries as hq
 from authcore.verify.errors import VerificationError
+from authcore.verify.revocation import RevocationError
 from authcore.verify.user_certificate import (
     CodeVerifierError,
     UserCertificateVerificationError,
     check_code_challenge,
+    load_certificate,
     verify_code_verifier,
     verify_user_certificate,
 )
@@ -116,6 +119,14 @@ def check_code(sealer: Sealer, *, code: str, verifier: str, application_id: str,
     return str(data.get("f", ""))
 
 
+def _said(failure: VerificationError) -> str:
+    # A CRL problem is the operator's: the log names the list (and its
+    # file), the client only learns why it is refused.
+    if isinstance(failure, RevocationError):
+        return revocation_said(failure)
+    return failure.message
+
+
 class UserCertificateFlow:
     """What the mTLS endpoint (authcore/mtls.py) does with a verified client
     certificate: map it to the challenge's user and hand out a code."""
@@ -152,11 +163,15 @@ class UserCertificateFlow:
         if not user.active:
             raise PermissionDenied("The user is disabled.", reason="user_disabled")
         mapping = app_policy(app.settings).user_certificate_mapping
-        failure: UserCertificateVerificationError | None = None
+        failure: VerificationError | None = None
         try:
             cert = verify_user_certificate(certificate=certificate, mapping=mapping,
                                            user_id=user.user_id, email=user.email, now=now)
-        except UserCertificateVerificationError as exc:
+            if self.core.mtls_crls is not None:
+                # Here, not in the TLS handshake: see authcore/mtls.py.
+                await self.core.mtls_crls.check(certificate=load_certificate(certificate),
+                                                now=now, blocking=self.core.blocking)
+        except (UserCertificateVerificationError, RevocationError) as exc:
             failure = exc
         async with self.core.hot.transaction() as tx:
             await audit.hot_record(
@@ -165,7 +180,7 @@ class UserCertificateFlow:
                 application_id=app.id, user_id=user.user_id, authenticator=NAME,
                 client_ip=client_ip)
         if failure is not None:
-            raise PermissionDenied(f"The client certificate is refused: {failure.message}.",
+            raise PermissionDenied(f"The client certificate is refused: {_said(failure)}.",
                                    reason=failure.reason)
         # Which certificate signed the user in (not secret; the audit row
         # has no column for it).
