@@ -337,16 +337,26 @@ async def test_revoked_smart_credential_refused(smart: SmartDeployment) -> None:
         done = await api.complete(SC, {}, ch.body["token"])
         assert done.body["authenticationCompleted"] is True, done
 
-        # Revoked after registration: its answers no longer verify.
-        publish(smart.crl, crl_pem(make_crl(smart.ca, [smart.revoked.cert, credential.cert])))
+        # Revoked after a push went out: its answer no longer verifies.
         ch = await api.challenge(SC, {"applicationId": app_id, "userId": user_id})
+        assert ch.status == 200, ch
         push = (await pushes_in_outbox(admin, user_id))[-1]
+        publish(smart.crl, crl_pem(make_crl(smart.ca, [smart.revoked.cert, credential.cert])))
         # The first request after the interval stats the file and reloads it.
         await asyncio.sleep(2 * RELOAD_SECONDS)
         r = await endpoint.respond(push["id"], device.answer(push, "CONFIRM"))
         assert r.status == 401 and r.error_code == "certificate_revoked", r
         poll = await api.complete(SC, {}, ch.body["token"])
         assert poll.status == 200 and poll.body["status"] == "NO_RESPONSE", poll
+
+        # From then on it is neither offered nor sent a push.
+        sent = len(await pushes_in_outbox(admin, user_id))
+        q = await api.query({"applicationId": app_id, "userId": user_id})
+        assert q.status == 200 and SC not in q.body["authenticationTypes"], q
+        refused = await api.challenge(SC, {"applicationId": app_id, "userId": user_id})
+        assert refused.status == 400, refused
+        assert refused.error_code == "authenticator_not_enrolled", refused
+        assert len(await pushes_in_outbox(admin, user_id)) == sent
     finally:
         await endpoint.close()
         await admin.close()

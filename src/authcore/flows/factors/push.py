@@ -18,6 +18,8 @@ import random
 import uuid
 from typing import Any
 
+from cryptography import x509
+
 from authcore.delivery.channels import KIND_PUSH
 from authcore.delivery.outbox import Message
 from authcore.errors import InvalidArgument, Unauthenticated
@@ -34,6 +36,7 @@ from authcore.verify.push import (
     generate_push_challenge,
     transaction_details_hash,
 )
+from authcore.verify.revocation import RevocationError
 
 PUSH_FACTORS = ("TOKENPUSH", "SMARTCREDENTIALPUSH")
 # A push is answered within two minutes or not at all (Entrust's default).
@@ -69,8 +72,25 @@ class PushEnded(Exception):
 async def user_push_devices(ctx: FactorContext, kind: str) -> list[PushDeviceRow]:
     pk = ctx.user.pk
     devices = await ctx.once("push_devices", lambda: hq.user_push_devices(ctx.core.hot, pk))
-    return [d for d in devices if d.kind == kind
-            and (d.not_after is None or d.not_after > ctx.now)]
+    usable = [d for d in devices if d.kind == kind
+              and (d.not_after is None or d.not_after > ctx.now)]
+    crls = ctx.core.smart_credential_crls
+    if kind != "SMARTCREDENTIALPUSH" or crls is None or not usable:
+        return usable
+    # A revoked credential (or one whose status the CRLs can't confirm) is
+    # neither offered nor sent the push: its answer would be refused anyway,
+    # and the push would show the transaction to a device no longer trusted.
+    kept = []
+    for device in usable:
+        if device.certificate is None:
+            continue
+        try:
+            await crls.check(certificate=x509.load_der_x509_certificate(device.certificate),
+                             now=ctx.now, blocking=ctx.core.blocking)
+        except (RevocationError, ValueError):
+            continue
+        kept.append(device)
+    return kept
 
 
 def _decoys(right: str) -> list[str]:
