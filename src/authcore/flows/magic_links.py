@@ -63,7 +63,8 @@ class MagicLinkFlow:
         await self.core.rate_limit(client_ip=caller.client_ip)
         now = self.core.clock()
         hot = self.core.hot
-        link = await hq.magic_link_by_token_hash(hot, token_hash)
+        found = await hq.magic_link_by_token_hash(hot, token_hash)
+        link, settings = found if found is not None else (None, {})
         answered = False
         if link is not None and link.status == "PENDING" and link.expires_at > now:
             async with hot.transaction() as tx:
@@ -83,8 +84,7 @@ class MagicLinkFlow:
             raise _invalid_link()
         assert link is not None
         out = pb.RespondToMagicLinkResponse()
-        app = await hq.load_application(hot, link.application_id)
-        redirect = MagicLinkPolicy.from_settings(app.settings).redirect_url if app else ""
+        redirect = MagicLinkPolicy.from_settings(settings).redirect_url
         if redirect:
             out.redirect_url = redirect
         return out

@@ -606,5 +606,9 @@ async def magic_link(db: Fetcher, link_id: str) -> MagicLinkRow | None:
     return _magic_link(await db.one(q.MAGIC_LINK_BY_ID, {"id": link_id}))
 
 
-async def magic_link_by_token_hash(db: Fetcher, token_hash: str) -> MagicLinkRow | None:
-    return _magic_link(await db.one(q.MAGIC_LINK_BY_TOKEN_HASH, {"token_hash": token_hash}))
+async def magic_link_by_token_hash(db: Fetcher, token_hash: str
+                                   ) -> tuple[MagicLinkRow, dict[str, Any]] | None:
+    """The link and its application's settings."""
+    r = await db.one(q.MAGIC_LINK_BY_TOKEN_HASH, {"token_hash": token_hash})
+    link = _magic_link(r)
+    return None if link is None or r is None else (link, cached_json(r["app_settings"]))

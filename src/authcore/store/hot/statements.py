@@ -526,8 +526,12 @@ INSERT_MAGIC_LINK = _stmt("insert_magic_link", """
 MAGIC_LINK_BY_ID = _stmt("magic_link_by_id", f"""
     SELECT {_MAGIC_LINK} FROM magic_links WHERE id = :id""")
 
+# With the application's settings: a confirmed link's answer names the
+# application's redirectUrl without a second read.
 MAGIC_LINK_BY_TOKEN_HASH = _stmt("magic_link_by_token_hash", f"""
-    SELECT {_MAGIC_LINK} FROM magic_links WHERE token_hash = :token_hash""")
+    SELECT {", ".join("m." + c for c in _MAGIC_LINK.split(", "))}, a.settings AS app_settings
+    FROM magic_links m JOIN applications a ON a.id = m.application_id
+    WHERE m.token_hash = :token_hash""")
 
 # Compare-and-set: the link's page answers once, and only while it is live.
 ANSWER_MAGIC_LINK = _stmt("answer_magic_link", """
